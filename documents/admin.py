@@ -1,0 +1,197 @@
+"""The Django admin for the corpus, the codebook and the record of changes.
+
+Changes made here go through the same services as the app, so they are validated the same
+way and logged in the activity record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from . import services
+from .models import Activity, Annotation, Document, SourceFile, Tag
+
+_METADATA_FIELDS = (
+    "title",
+    "organisation",
+    "author",
+    "source_url",
+    "published",
+    "date_precision",
+    "language",
+    "language_detected",
+    "document_type",
+    "notes",
+)
+
+
+class SourceFileInline(admin.StackedInline):
+    model = SourceFile
+    fields = ("filename", "content_type", "size", "sha256")
+    readonly_fields = ("filename", "content_type", "size", "sha256")
+    can_delete = False
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ["title", "organisation", "published_display", "language", "document_type"]
+    list_filter = ["document_type", "language", "date_precision", "organisation"]
+    search_fields = ["title", "organisation", "author", "source_url", "sha256"]
+    date_hierarchy = "published"
+    inlines = [SourceFileInline]
+    readonly_fields = [
+        "length",
+        "sha256",
+        "imported_by",
+        "imported_at",
+        "updated_at",
+        "import_report",
+    ]
+    fieldsets = [
+        (None, {"fields": _METADATA_FIELDS}),
+        ("Text", {"fields": ["text", "length", "sha256", "page_breaks"]}),
+        ("Provenance", {"fields": ["imported_by", "imported_at", "updated_at", "import_report"]}),
+    ]
+
+    @admin.display(description="published", ordering="published")
+    def published_display(self, obj: Document) -> str:
+        return obj.published_display
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
+        return Document.objects.visible_to(request.user).without_text()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Document | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.annotations.exists():
+            # Offsets of existing annotations point into this exact text.
+            fields += ["text", "page_breaks"]
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        user = request.user
+        assert user.is_authenticated
+        if change:
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.document_update(user=user, document=obj, **changed)
+        else:
+            created = services.document_create(
+                user=user,
+                text=form.cleaned_data["text"],
+                metadata=services.DocumentMetadata.from_mapping(
+                    {
+                        name: form.cleaned_data.get(name)
+                        for name in _METADATA_FIELDS
+                        if isinstance(name, str)
+                    }
+                ),
+            )
+            obj.pk = created.pk
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # The only inline is the read-only source file.
+        pass
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            # A service refused the change (duplicate text, annotated text): say why.
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "swatch", "parent", "shortcut", "is_active", "sort_order"]
+    list_editable = ["sort_order", "is_active"]
+    list_filter = ["is_active", "parent"]
+    search_fields = ["name", "slug", "definition"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    @admin.display(description="colour")
+    def swatch(self, obj: Tag) -> str:
+        return format_html(
+            '<span style="display:inline-block;width:2em;background:{}">&nbsp;</span> {}',
+            obj.colour,
+            obj.colour,
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tag | None = None) -> list[str]:
+        # The slug identifies the tag for API clients and exports: fixed once created.
+        return ["slug"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
+        services.tag_save(user=request.user, tag=obj)  # type: ignore[arg-type]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tag | None = None) -> bool:
+        # Retire a tag (active off) instead: deleting it would strip it from coded passages.
+        return False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "document", "author", "updated", "version", "deleted_at"]
+    list_filter = ["tags", "author", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["quote", "note", "document__title", "author__username"]
+    list_select_related = ["document", "author"]
+    raw_id_fields = ["document"]
+    actions = ["soft_delete"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Annotation]:
+        return (
+            Annotation.objects.visible_to(request.user)
+            .select_related("document", "author")
+            .defer("document__text")
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Delete the selected annotations (kept as deleted)")
+    def soft_delete(self, request: HttpRequest, queryset: QuerySet[Annotation]) -> None:
+        for annotation in queryset:
+            services.annotation_delete(user=request.user, annotation=annotation)  # type: ignore[arg-type]
+        self.message_user(request, f"Deleted {queryset.count()} annotations.")
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ["created", "actor", "action", "object_type", "object_id", "document"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor__username", "action"]
+    date_hierarchy = "created"
+    list_select_related = ["actor", "document"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
+        return super().get_queryset(request).defer("document__text")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,29 @@
+"""Create the demo's admin account with a random password, printed once."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Create an admin account with a random password (printed once) unless it exists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username = options["username"]
+        users = get_user_model()
+        if users.objects.filter(username=username).exists():
+            self.stdout.write(
+                f"The admin account {username!r} exists; its password was printed when it was "
+                f"created. To set a new one: python manage.py changepassword {username}"
+            )
+            return
+        password = secrets.token_urlsafe(12)
+        users.objects.create_superuser(username=username, email="", password=password)
+        self.stdout.write(f"Log in as {username!r} with the password {password} (shown only once).")

@@ -1,0 +1,19 @@
+"""Load the sample corpus and the default codebook. Running it again changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from documents import sample
+
+
+class Command(BaseCommand):
+    help = "Load the five sample documents on the SCO and human rights and the default codebook."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tags, documents = sample.load_sample_data()
+        self.stdout.write(
+            f"Codebook: {tags} tags added. Sample corpus: {documents} documents added."
+        )

@@ -1,0 +1,447 @@
+"""The data model: documents, the codebook (tags), tagged spans (annotations), provenance.
+
+Offsets are Unicode code points into `Document.text`: start included, end excluded, as in the
+W3C Web Annotation Data Model's TextPositionSelector.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.urls import reverse
+from django.utils import timezone
+
+from . import text as textlib
+
+
+def is_admin(user: Any) -> bool:
+    """Admins may change anyone's annotations and import documents."""
+    return bool(user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser))
+
+
+class DocumentType(models.TextChoices):
+    REPORT = "report", "Report"
+    STATEMENT = "statement", "Statement"
+    LETTER = "letter", "Letter"
+    NEWS_ARTICLE = "news_article", "News article"
+    TREATY = "treaty", "Treaty"
+    TESTIMONY = "testimony", "Testimony"
+    OTHER = "other", "Other"
+
+
+class DatePrecision(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+
+
+class DocumentQuerySet(models.QuerySet["Document"]):
+    def visible_to(self, user: Any) -> DocumentQuerySet:
+        """Documents this user may read. Every page, API endpoint and export starts here.
+
+        Today every active, logged-in user reads the whole corpus; access per collection
+        will narrow this one method.
+        """
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        return self.all()
+
+    def without_text(self) -> DocumentQuerySet:
+        """Skip the full text (and its length in memory) for lists of documents."""
+        return self.defer("text")
+
+
+class Document(models.Model):
+    title = models.CharField(max_length=500)
+    organisation = models.CharField(
+        max_length=300, blank=True, help_text="Who published the document."
+    )
+    author = models.CharField(max_length=300, blank=True)
+    source_url = models.URLField("source URL", max_length=2000, blank=True)
+    published = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Publication date. With month or year precision, the first day of it.",
+    )
+    date_precision = models.CharField(
+        max_length=5, choices=DatePrecision.choices, blank=True, default=""
+    )
+    language = models.CharField(
+        max_length=35,
+        blank=True,
+        help_text="BCP 47 tag of the main language, e.g. en, ru, zh-Hans.",
+    )
+    language_detected = models.BooleanField(
+        default=False, help_text="The language was detected from the text, not given."
+    )
+    document_type = models.CharField(
+        max_length=20, choices=DocumentType.choices, default=DocumentType.OTHER
+    )
+    notes = models.TextField(blank=True)
+    text = models.TextField(help_text="Normalised full text. Read-only once annotated.")
+    length = models.PositiveIntegerField(
+        editable=False, help_text="Length of the text in Unicode code points."
+    )
+    sha256 = models.CharField("SHA-256", max_length=64, unique=True, editable=False)
+    page_breaks = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Offsets (code points) at which pages 2, 3, … begin, for paged sources.",
+    )
+    import_report = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the import changed: normalisation and any clean-up that was applied.",
+    )
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    imported_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["title", "id"]
+        indexes: ClassVar = [
+            models.Index(fields=["published"]),
+            models.Index(fields=["organisation"]),
+            models.Index(fields=["language"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Normalise the text and refuse to change it once anything refers to its offsets."""
+        self.text = textlib.normalize_text(self.text)
+        self.length = len(self.text)
+        new_sha = textlib.text_sha256(self.text)
+        if (
+            not self._state.adding
+            and self.sha256
+            and new_sha != self.sha256
+            and self.annotations.exists()
+        ):
+            raise ValidationError(
+                {
+                    "text": "The text is annotated and cannot change: import the new version "
+                    "as a new document."
+                },
+                code="text_immutable",
+            )
+        self.sha256 = new_sha
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "text" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "length", "sha256"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("documents:detail", args=[self.pk])
+
+    def slice(self, start: int, end: int) -> str:
+        return self.text[start:end]
+
+    def page_at(self, offset: int) -> int | None:
+        """The page (1-based) an offset falls on, for paged sources; None otherwise."""
+        if not self.page_breaks:
+            return None
+        page = 1
+        for page_start in self.page_breaks:
+            if offset < page_start:
+                break
+            page += 1
+        return page
+
+    @property
+    def published_display(self) -> str:
+        """The date at its precision: '16 June 2011', 'January 2002' or '2012'."""
+        if self.published is None:
+            return ""
+        if self.date_precision == DatePrecision.YEAR:
+            return f"{self.published.year}"
+        if self.date_precision == DatePrecision.MONTH:
+            return self.published.strftime("%B %Y")
+        return f"{self.published.day} {self.published.strftime('%B %Y')}"
+
+
+class SourceFile(models.Model):
+    """The file a document was imported from, byte for byte, for provenance."""
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="source_file")
+    filename = models.CharField(max_length=500)
+    content_type = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField("SHA-256", max_length=64)
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give the colour as #rrggbb, e.g. #1f77b4.")
+
+
+class TagQuerySet(models.QuerySet["Tag"]):
+    def active(self) -> TagQuerySet:
+        return self.filter(is_active=True)
+
+
+class Tag(models.Model):
+    """An entry of the shared codebook."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(
+        max_length=100, unique=True, help_text="Stable identifier used by the API. Do not rename."
+    )
+    definition = models.TextField(
+        blank=True, help_text="For coders: what the tag covers and what it does not."
+    )
+    colour = models.CharField(max_length=7, default="#ffd54f", validators=[_colour])
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    shortcut = models.CharField(
+        max_length=1, blank=True, help_text="One key that applies this tag in the tag chooser."
+    )
+    is_active = models.BooleanField(
+        "active",
+        default=True,
+        help_text="Inactive tags stay on old passages but cannot be applied.",
+    )
+    sort_order = models.IntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = TagQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["sort_order", "name"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["shortcut"], condition=~Q(shortcut=""), name="tag_shortcut_unique"
+            ),
+            models.CheckConstraint(condition=~Q(parent=F("pk")), name="tag_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        ancestor = self.parent
+        while ancestor is not None:
+            if ancestor.pk == self.pk:
+                raise ValidationError({"parent": "A tag cannot be its own ancestor."})
+            ancestor = ancestor.parent
+
+
+def tag_descendant_ids(tags: list[Tag], roots: set[int]) -> set[int]:
+    """Ids of `roots` and every tag below them, from the list of all tags.
+
+    The codebook is small, so walking it in Python beats a recursive query.
+    """
+    children: dict[int | None, list[int]] = {}
+    for tag in tags:
+        children.setdefault(tag.parent_id, []).append(tag.pk)
+    found: set[int] = set()
+    pending = list(roots)
+    while pending:
+        tag_id = pending.pop()
+        if tag_id in found:
+            continue
+        found.add(tag_id)
+        pending.extend(children.get(tag_id, ()))
+    return found
+
+
+class AnnotationQuerySet(models.QuerySet["Annotation"]):
+    def visible_to(self, user: Any) -> AnnotationQuerySet:
+        """Annotations on documents this user may read (see DocumentQuerySet.visible_to)."""
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        return self.filter(document__in=Document.objects.visible_to(user).values("pk"))
+
+    def alive(self) -> AnnotationQuerySet:
+        """Leave out soft-deleted annotations."""
+        return self.filter(deleted_at__isnull=True)
+
+    def tagged(self, *slugs: str) -> AnnotationQuerySet:
+        """Annotations carrying any of these tags or a tag below one of them."""
+        tags = list(Tag.objects.only("pk", "slug", "parent_id"))
+        roots = {tag.pk for tag in tags if tag.slug in slugs}
+        ids = tag_descendant_ids(tags, roots)
+        return self.filter(
+            pk__in=Annotation.tags.through.objects.filter(tag_id__in=ids).values("annotation_id")
+        )
+
+    def in_text_order(self) -> AnnotationQuerySet:
+        return self.order_by("start", "end", "pk")
+
+
+class Annotation(models.Model):
+    """A tagged span of a document's text."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotations")
+    start = models.PositiveIntegerField(help_text="First code point of the span.")
+    end = models.PositiveIntegerField(help_text="Code point after the last one of the span.")
+    quote = models.TextField(help_text="text[start:end], checked on every write.")
+    prefix = models.CharField(max_length=textlib.CONTEXT_LENGTH, blank=True)
+    suffix = models.CharField(max_length=textlib.CONTEXT_LENGTH, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="annotations")
+    note = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1, help_text="Raised by one on every change.")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    objects = AnnotationQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["document", "start", "end", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(start__gte=0), name="annotation_start_not_negative"),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="annotation_not_empty"),
+            models.CheckConstraint(
+                condition=Q(end=F("start") + Length("quote")), name="annotation_quote_length"
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["document", "start"]),
+            models.Index(fields=["updated", "id"]),
+            models.Index(fields=["created", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        quote = self.quote if len(self.quote) <= 60 else self.quote[:59] + "…"
+        return f"{quote!r} [{self.start}:{self.end}] in #{self.document_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("documents:detail", args=[self.document_id]) + f"#a{self.pk}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def can_change(self, user: Any) -> bool:
+        """Analysts change their own annotations; admins change any."""
+        return bool(
+            user.is_authenticated
+            and user.is_active
+            and (user.pk == self.author_id or is_admin(user))
+        )
+
+    def snapshot(self, tag_slugs: list[str]) -> dict[str, Any]:
+        """The values recorded in the activity log before and after a change."""
+        return {
+            "document": self.document_id,
+            "start": self.start,
+            "end": self.end,
+            "quote": self.quote,
+            "tags": sorted(tag_slugs),
+            "note": self.note,
+            "version": self.version,
+            "deleted": self.is_deleted,
+        }
+
+
+class ActivityQuerySet(models.QuerySet["Activity"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("The activity log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The activity log is append-only.")
+
+
+class Activity(models.Model):
+    """One change to research data: who did what to which object, values before and after.
+
+    Written by the services in the same transaction as the change; never edited or deleted
+    by the application.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        help_text="Empty for changes made by a command without a user (sample data).",
+    )
+    action = models.CharField(max_length=50)
+    object_type = models.CharField(max_length=50)
+    object_id = models.PositiveBigIntegerField()
+    document = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-created", "-id"]
+        verbose_name_plural = "activities"
+        indexes: ClassVar = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["created"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type} #{self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("The activity log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("The activity log is append-only.")
+
+
+class ApiToken(models.Model):
+    """A key for API clients. Only its SHA-256 is stored: the database holds no usable token."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, help_text="What or who uses the token.")
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="First characters, to recognise the token."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user}{', read-only' if self.read_only else ''})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

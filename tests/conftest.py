@@ -1,0 +1,70 @@
+"""Shared fixtures, chained: users → codebook → document → annotation."""
+
+from __future__ import annotations
+
+import pytest
+
+from documents import sample, services
+from documents.models import Annotation, Document, Tag
+
+#: A small document in several scripts: Latin, Chinese, an emoji and a character outside the
+#: Basic Multilingual Plane, Russian, Uyghur (right to left), and markup-like text.
+MIXED_TEXT = (
+    "Extradition under the Shanghai Convention.\n"
+    "上海合作组织 打击恐怖主义、分裂主义和极端主义。\n"
+    "Emoji 👩🏽‍⚖️ and 𠀀 before this passage.\n"
+    "Россия и Китай подписали договор.\n"
+    "ئۇيغۇر تىلى: بۇ بىر جۈملە.\n"
+    "<script>alert(1)</script> & <img src=x onerror=alert(2)>\n"
+)
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="analyst", password="analyst-pass-1")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="colleague", password="colleague-pass-1")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="editor", password="editor-pass-1", is_staff=True
+    )
+
+
+@pytest.fixture
+def tags(db) -> dict[str, Tag]:
+    sample.load_codebook()
+    return {tag.slug: tag for tag in Tag.objects.all()}
+
+
+@pytest.fixture
+def document(db, user) -> Document:
+    return services.document_create(
+        user=user,
+        text=MIXED_TEXT,
+        metadata=services.DocumentMetadata(title="Mixed scripts", language="en"),
+    )
+
+
+@pytest.fixture
+def annotation(document, user, tags) -> Annotation:
+    start = document.text.index("Shanghai")
+    return services.annotation_create(
+        user=user,
+        document=document,
+        start=start,
+        end=start + len("Shanghai Convention"),
+        tags=["extradition"],
+        note="Treaty basis.",
+    )
+
+
+@pytest.fixture
+def sample_corpus(db, tags) -> list[Document]:
+    sample.load_corpus()
+    return list(Document.objects.order_by("pk"))
