@@ -193,6 +193,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# WhiteNoise warns about a missing STATIC_ROOT on every start; an empty one is harmless.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # collectstatic (run by bin/serve) writes a manifest; with it, files get hashed names and
 # far-future caching. Without it (tests, a first `runserver`), files are served as they are.
 STORAGES = {
