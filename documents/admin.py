@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 
 from . import services
 from .models import Activity, Annotation, Document, SourceFile, Tag
+from .text import normalize_text, text_sha256
 
 _METADATA_FIELDS = (
     "title",
@@ -41,6 +43,34 @@ class SourceFileInline(admin.StackedInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The original file is evidence: shown, never replaced.
+        return False
+
+
+class DocumentAdminForm(forms.ModelForm):
+    # A source URL typed without a scheme is taken as https (Django 6's default).
+    source_url = forms.URLField(
+        label="Source URL", max_length=2000, required=False, assume_scheme="https"
+    )
+    # Kept exactly as pasted: stripping would change the text and every offset into it.
+    text = forms.CharField(widget=forms.Textarea, strip=False)
+
+    class Meta:
+        model = Document
+        fields = [*_METADATA_FIELDS, "text"]
+
+    def clean_text(self) -> str:
+        text = normalize_text(self.cleaned_data["text"])
+        if not text.strip():
+            raise ValidationError("The text is empty: there is nothing to annotate.")
+        duplicate = (
+            Document.objects.filter(sha256=text_sha256(text)).exclude(pk=self.instance.pk).first()
+        )
+        if duplicate is not None:
+            raise ValidationError(services.DuplicateDocument(duplicate).messages)
+        return text
+
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
@@ -48,6 +78,7 @@ class DocumentAdmin(admin.ModelAdmin):
     list_filter = ["document_type", "language", "date_precision", "organisation"]
     search_fields = ["title", "organisation", "author", "source_url", "sha256"]
     date_hierarchy = "published"
+    form = DocumentAdminForm
     inlines = [SourceFileInline]
     readonly_fields = [
         "length",
@@ -74,15 +105,18 @@ class DocumentAdmin(admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.annotations.exists():
             # Offsets of existing annotations point into this exact text.
-            fields += ["text", "page_breaks"]
+            fields.append("text")
         return fields
 
     def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
         user = request.user
         assert user.is_authenticated
         if change:
+            # The form has already written its values onto obj; the service compares
+            # against the stored document to log what changed.
+            stored = Document.objects.get(pk=obj.pk)
             changed = {name: form.cleaned_data[name] for name in form.changed_data}
-            services.document_update(user=user, document=obj, **changed)
+            services.document_update(user=user, document=stored, **changed)
         else:
             created = services.document_create(
                 user=user,
@@ -97,23 +131,20 @@ class DocumentAdmin(admin.ModelAdmin):
             )
             obj.pk = created.pk
 
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        # The only inline is the read-only source file.
-        pass
-
     def changeform_view(
         self,
         request: HttpRequest,
         object_id: str | None = None,
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
-    ) -> Any:
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ValidationError as exc:
-            # A service refused the change (duplicate text, annotated text): say why.
+            # The form checks what it can; a service may still refuse (e.g. the same text
+            # imported meanwhile). Nothing was saved: say why and show the page again.
             self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Tag)

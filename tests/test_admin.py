@@ -1,0 +1,137 @@
+"""The Django admin: usable for the corpus and codebook, and writes go through the services."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from documents.models import Activity, Document, Tag
+
+
+@pytest.fixture
+def admin_client_(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.mark.parametrize("model", ["document", "tag", "annotation", "activity"])
+def test_admin_changelists_load_with_search(admin_client_, annotation, model):
+    url = reverse(f"admin:documents_{model}_changelist")
+    assert admin_client_.get(url).status_code == 200
+    assert admin_client_.get(url, {"q": "Shanghai"}).status_code == 200
+
+
+def test_admin_shows_sample_documents_and_codebook(admin_client_, sample_corpus):
+    page = admin_client_.get(reverse("admin:documents_document_changelist")).content.decode()
+    assert "Open Letter to Foreign Ministers" in page
+    assert "January 2002" in page
+    tags = admin_client_.get(reverse("admin:documents_tag_changelist")).content.decode()
+    assert "Definition of extremism" in tags
+
+
+def test_admin_text_is_read_only_once_annotated(admin_client_, document, annotation):
+    page = admin_client_.get(reverse("admin:documents_document_change", args=[document.pk]))
+    assert 'name="text"' not in page.content.decode()
+
+
+def test_admin_text_is_editable_before_annotation(admin_client_, document):
+    page = admin_client_.get(reverse("admin:documents_document_change", args=[document.pk]))
+    assert 'name="text"' in page.content.decode()
+
+
+def test_admin_document_edit_goes_through_the_service(admin_client_, document):
+    url = reverse("admin:documents_document_change", args=[document.pk])
+    response = admin_client_.post(
+        url,
+        {
+            "title": "Renamed",
+            "organisation": "HRIC",
+            "author": "",
+            "source_url": "",
+            "published": "",
+            "date_precision": "",
+            "language": "en",
+            "document_type": "report",
+            "notes": "",
+            "text": document.text,
+            "source_file-TOTAL_FORMS": "0",
+            "source_file-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    document.refresh_from_db()
+    assert (document.title, document.organisation) == ("Renamed", "HRIC")
+    activity = Activity.objects.get(action="document.update")
+    assert activity.after["title"] == "Renamed"
+
+
+def test_admin_tag_edit_is_logged_and_slug_fixed(admin_client_, tags):
+    tag = tags["oversight-gap"]
+    url = reverse("admin:documents_tag_change", args=[tag.pk])
+    response = admin_client_.post(
+        url,
+        {
+            "name": "Oversight gap",
+            "definition": "New definition.",
+            "colour": "#123456",
+            "parent": "",
+            "shortcut": "o",
+            "is_active": "on",
+            "sort_order": "5",
+            "slug": "renamed-slug",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tag = Tag.objects.get(pk=tag.pk)
+    assert tag.slug == "oversight-gap"
+    assert tag.definition == "New definition."
+    assert Activity.objects.filter(action="tag.update", object_id=tag.pk).exists()
+
+
+def test_admin_cannot_delete_tags_or_edit_the_activity_log(admin_client_, tags, annotation):
+    tag = tags["extradition"]
+    assert (
+        admin_client_.get(reverse("admin:documents_tag_delete", args=[tag.pk])).status_code == 403
+    )
+    activity = Activity.objects.first()
+    change = admin_client_.post(reverse("admin:documents_activity_change", args=[activity.pk]), {})
+    assert change.status_code == 403
+    assert Document.objects.exists()
+
+
+def test_admin_add_document_refuses_duplicate_text_with_a_message(admin_client_, document):
+    response = admin_client_.post(
+        reverse("admin:documents_document_add"),
+        {
+            "title": "Copy",
+            "document_type": "other",
+            "text": document.text.replace("\n", "\r\n"),
+            "source_file-TOTAL_FORMS": "0",
+            "source_file-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "already in the corpus as document" in response.content.decode()
+    assert Document.objects.count() == 1
+
+
+def test_admin_add_document_goes_through_the_service(admin_client_, admin_user):
+    response = admin_client_.post(
+        reverse("admin:documents_document_add"),
+        {
+            "title": "Pasted statement",
+            "document_type": "statement",
+            "language": "ru",
+            "published": "2024-03-01",
+            "date_precision": "month",
+            "text": "Текст\r\nзаявления",
+            "source_file-TOTAL_FORMS": "0",
+            "source_file-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    document = Document.objects.get(title="Pasted statement")
+    assert document.text == "Текст\nзаявления"
+    assert document.imported_by == admin_user
+    assert document.published_display == "March 2024"
+    assert Activity.objects.filter(action="document.import", object_id=document.pk).exists()
