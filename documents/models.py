@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Length
+from django.db.models import Count, F, Q
+from django.db.models.functions import Length, Substr
 from django.urls import reverse
 from django.utils import timezone
 
@@ -55,6 +55,35 @@ class DocumentQuerySet(models.QuerySet["Document"]):
     def without_text(self) -> DocumentQuerySet:
         """Skip the full text (and its length in memory) for lists of documents."""
         return self.defer("text")
+
+    def paragraphs_around(self, pk: int, start: int, end: int) -> tuple[int, str] | None:
+        """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
+
+        A paragraph runs up to and including its line break. Reads a window around the span
+        and widens it until it reaches a line break or the edge of the text on both sides, so
+        the cost follows the length of the paragraphs, not of the document. None when there
+        is no such document here.
+        """
+        margin = 2000
+        while True:
+            low = max(0, start - margin)
+            row = (
+                self.filter(pk=pk)
+                .annotate(window=Substr("text", low + 1, end + margin - low))
+                .values_list("length", "window")
+                .first()
+            )
+            if row is None:
+                return None
+            length, window = row
+            high = min(length, end + margin)
+            before = window.rfind("\n", 0, max(0, start - low))
+            after = window.find("\n", max(0, end - 1 - low))
+            if (before >= 0 or low == 0) and (after >= 0 or high == length):
+                first = low + before + 1
+                last = low + after + 1 if after >= 0 else length
+                return first, window[first - low : last - low]
+            margin *= 4
 
 
 class Document(models.Model):
@@ -286,6 +315,40 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
 
     def in_text_order(self) -> AnnotationQuerySet:
         return self.order_by("start", "end", "pk")
+
+    def overlapping(self, start: int, end: int) -> AnnotationQuerySet:
+        """Annotations that share at least one character with text[start:end]."""
+        return self.filter(start__lt=end, end__gt=start)
+
+    def after_in_text_order(self, annotation: Annotation) -> AnnotationQuerySet:
+        """Annotations that come after `annotation` in text order (see in_text_order)."""
+        start, end = annotation.start, annotation.end
+        return self.filter(
+            Q(start__gt=start)
+            | Q(start=start, end__gt=end)
+            | Q(start=start, end=end, pk__gt=annotation.pk)
+        ).in_text_order()
+
+    def tag_pairs(self) -> models.QuerySet[Any, tuple[int, int]]:
+        """(annotation id, tag id) of these annotations, tags in codebook order: one query."""
+        return (
+            Annotation.tags.through.objects.filter(annotation__in=self.values("pk"))
+            .order_by("tag__sort_order", "tag__name")
+            .values_list("annotation_id", "tag_id")
+        )
+
+    def tag_counts_by_document(self) -> dict[int, dict[int, int]]:
+        """{document id: {tag id: number of these annotations carrying the tag}}: one query."""
+        counts: dict[int, dict[int, int]] = {}
+        rows = (
+            Annotation.tags.through.objects.filter(annotation__in=self.values("pk"))
+            .values_list("annotation__document_id", "tag_id")
+            .annotate(count=Count("pk"))
+            .order_by()
+        )
+        for document_id, tag_id, count in rows:
+            counts.setdefault(document_id, {})[tag_id] = count
+        return counts
 
 
 class Annotation(models.Model):

@@ -11,6 +11,16 @@ app_name = "documents"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.document_list, name="list"),
     path("documents/<int:pk>/", views.document_detail, name="detail"),
+    path(
+        "documents/<int:pk>/annotations/",
+        views.annotation_create,
+        name="annotation_create",
+    ),
+    path("annotations/<int:pk>/", views.annotation_card, name="annotation_card"),
+    path("annotations/<int:pk>/edit/", views.annotation_edit, name="annotation_edit"),
+    path("annotations/<int:pk>/delete/", views.annotation_delete, name="annotation_delete"),
+    path("annotations/<int:pk>/restore/", views.annotation_restore, name="annotation_restore"),
+    path("tags.css", views.tag_styles, name="tag_styles"),
 ]
 
 api_urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,295 @@
+// The analyst workspace: selection → offsets, the tag chooser, the side panel.
+// No HTML is built here and nothing is fetched: htmx posts the forms and swaps in the
+// server's fragments. Loaded on every page; does nothing where its elements are missing.
+"use strict";
+
+(() => {
+  const byId = (id) => document.getElementById(id);
+
+  // Offsets are Unicode code points (Python indexing); JavaScript strings count UTF-16 units.
+  const codePoints = (text) => {
+    let count = 0;
+    for (const _ of text) count += 1;
+    return count;
+  };
+
+  // Each paragraph is <div id="p<offset>"> inside #document-text: measure from the start of
+  // the paragraph, not of the document, so a selection in a 1 MB text stays cheap.
+  function paragraphOf(root, node) {
+    const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    const paragraph = element ? element.closest("#document-text > div") : null;
+    return paragraph && root.contains(paragraph) ? paragraph : null;
+  }
+
+  function textOffset(root, node, offset) {
+    const paragraph = paragraphOf(root, node);
+    const base = paragraph || root;
+    const range = document.createRange();
+    range.setStart(base, 0);
+    range.setEnd(node, offset);
+    return (paragraph ? Number(paragraph.id.slice(1)) : 0) + codePoints(range.toString());
+  }
+
+  // The selection as {start, end, quote}, trimmed of whitespace at both ends; {error} when it
+  // reaches outside the text; null when there is nothing to tag.
+  function readSelection() {
+    const root = byId("document-text");
+    const selection = document.getSelection();
+    if (!root || !selection || !selection.rangeCount) return null;
+    const range = selection.getRangeAt(0);
+    if (range.collapsed) return null;
+    const startInside = root.contains(range.startContainer);
+    const endInside = root.contains(range.endContainer);
+    if (!startInside && !endInside) return null;
+    if (!startInside || !endInside) {
+      return { error: "Select text inside the document only: this selection reaches outside it." };
+    }
+    const raw = range.toString();
+    const quote = raw.trim();
+    if (!quote) return null;
+    // Whitespace characters are all in the Basic Multilingual Plane: one unit, one code point.
+    const leading = raw.length - raw.trimStart().length;
+    const trailing = raw.length - raw.trimEnd().length;
+    const start = textOffset(root, range.startContainer, range.startOffset) + leading;
+    const end = textOffset(root, range.endContainer, range.endOffset) - trailing;
+    return { start, end, quote, rect: range.getBoundingClientRect() };
+  }
+
+  function say(message) {
+    const box = byId("selection-message");
+    if (!box) return;
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  // ---- The tag chooser --------------------------------------------------------------------
+
+  const chooser = () => byId("highlight-form");
+  const chooserOpen = () => {
+    const form = chooser();
+    return Boolean(form && !form.hidden);
+  };
+
+  function setTag(button, pressed) {
+    button.setAttribute("aria-pressed", String(pressed));
+    const box = byId(`choose-${button.dataset.tag}`);
+    if (box) box.checked = pressed;
+  }
+
+  function resetChooser(form) {
+    form.reset();
+    for (const button of form.querySelectorAll(".tag-button")) setTag(button, false);
+    const errors = byId("chooser-errors");
+    if (errors) errors.replaceChildren();
+  }
+
+  function openChooser(found) {
+    const form = chooser();
+    if (!form) return;
+    if (form.hidden) resetChooser(form);
+    form.elements.start.value = String(found.start);
+    form.elements.end.value = String(found.end);
+    form.elements.quote.value = found.quote;
+    const shown = found.quote.length > 200 ? `${found.quote.slice(0, 200)}…` : found.quote;
+    byId("chooser-quote").textContent = shown;
+    form.hidden = false;
+    const top = window.scrollY + found.rect.bottom + 8;
+    const left = Math.min(
+      Math.max(8, window.scrollX + found.rect.left),
+      window.scrollX + document.documentElement.clientWidth - form.offsetWidth - 8,
+    );
+    form.style.top = `${top}px`;
+    form.style.left = `${Math.max(8, left)}px`;
+    // Focus the chooser (not a field) so that shortcut keys work at once; the text selection
+    // stays as it is.
+    form.focus({ preventScroll: true });
+  }
+
+  function closeChooser() {
+    const form = chooser();
+    if (form) form.hidden = true;
+  }
+
+  let pointerDown = false;
+  let pending = 0;
+
+  function selectionSettled() {
+    const form = chooser();
+    if (!form) return;
+    if (form.contains(document.activeElement) && form.contains(document.getSelection()?.anchorNode))
+      return;
+    const found = readSelection();
+    if (!found) return;
+    if (found.error) {
+      say(found.error);
+      closeChooser();
+      return;
+    }
+    say("");
+    openChooser(found);
+  }
+
+  function scheduleSelection() {
+    window.clearTimeout(pending);
+    pending = window.setTimeout(selectionSettled, 150);
+  }
+
+  document.addEventListener("mousedown", (event) => {
+    if (chooser()?.contains(event.target)) return;
+    // A click elsewhere dismisses the chooser; a new selection opens it again on mouseup.
+    closeChooser();
+    pointerDown = true;
+  });
+  document.addEventListener("mouseup", () => {
+    if (!pointerDown) return;
+    pointerDown = false;
+    scheduleSelection();
+  });
+  // Keyboard selection (and selections made by assistive technology) end here.
+  document.addEventListener("selectionchange", () => {
+    if (!pointerDown) scheduleSelection();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (!chooserOpen()) return;
+    const form = chooser();
+    if (event.key === "Escape") {
+      closeChooser();
+      return;
+    }
+    const typing = event.target.closest?.("textarea, input, select");
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key.toLowerCase();
+    for (const button of form.querySelectorAll(".tag-button")) {
+      if (button.dataset.shortcut && button.dataset.shortcut.toLowerCase() === key) {
+        event.preventDefault();
+        setTag(button, button.getAttribute("aria-pressed") !== "true");
+        return;
+      }
+    }
+    if (event.key === "Enter" && event.target === form) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  document.body.addEventListener("htmx:afterRequest", (event) => {
+    const form = chooser();
+    if (!form || event.detail.elt !== form || !event.detail.successful) return;
+    closeChooser();
+    resetChooser(form);
+    document.getSelection()?.removeAllRanges();
+    const status = byId("workspace-status");
+    if (status?.dataset.created) flash(status.dataset.created, false);
+  });
+
+  // ---- Highlights and the side panel ------------------------------------------------------
+
+  function marksOf(id) {
+    const root = byId("document-text");
+    return root ? root.querySelectorAll(`mark[data-a~="${CSS.escape(id)}"]`) : [];
+  }
+
+  function flash(id, scroll) {
+    const marks = marksOf(id);
+    if (!marks.length) return;
+    if (scroll) marks[0].scrollIntoView({ block: "center" });
+    for (const mark of marks) {
+      mark.classList.remove("flash");
+      void mark.offsetWidth; // restart the animation
+      mark.classList.add("flash");
+    }
+    for (const card of document.querySelectorAll(".card.current")) card.classList.remove("current");
+    byId(`card-${id}`)?.classList.add("current");
+  }
+
+  function showFromHash() {
+    const match = /^#a(\d+)$/.exec(window.location.hash);
+    if (match) flash(match[1], true);
+  }
+
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    const tagButton = target.closest(".tag-button");
+    if (tagButton) {
+      setTag(tagButton, tagButton.getAttribute("aria-pressed") !== "true");
+      return;
+    }
+    const define = target.closest(".define");
+    if (define) {
+      const definition = byId(define.getAttribute("aria-controls"));
+      const open = define.getAttribute("aria-expanded") !== "true";
+      define.setAttribute("aria-expanded", String(open));
+      if (definition) definition.hidden = !open;
+      return;
+    }
+    if (target.closest("#chooser-cancel")) {
+      closeChooser();
+      return;
+    }
+    const link = target.closest(".card-link");
+    if (link) {
+      event.preventDefault();
+      window.history.replaceState(null, "", link.hash);
+      flash(link.dataset.annotation, true);
+    }
+  });
+
+  // Hovering or focusing a highlight shows its annotations' cards (cloned from the panel).
+  function showCards(mark) {
+    const tip = byId("hover-card");
+    if (!tip) return;
+    const summaries = mark.dataset.a
+      .split(" ")
+      .map((id) => byId(`card-${id}`)?.querySelector(".card-summary"))
+      .filter(Boolean)
+      .map((summary) => summary.cloneNode(true));
+    if (!summaries.length) return;
+    tip.replaceChildren(...summaries);
+    const rect = mark.getBoundingClientRect();
+    tip.hidden = false;
+    tip.style.top = `${window.scrollY + rect.bottom + 4}px`;
+    tip.style.left = `${Math.max(8, window.scrollX + rect.left)}px`;
+  }
+
+  function hideCards() {
+    const tip = byId("hover-card");
+    if (tip) tip.hidden = true;
+  }
+
+  for (const [show, hide] of [
+    ["mouseover", "mouseout"],
+    ["focusin", "focusout"],
+  ]) {
+    document.addEventListener(show, (event) => {
+      const mark = event.target instanceof Element ? event.target.closest("mark.hl") : null;
+      if (mark && !pointerDown) showCards(mark);
+    });
+    document.addEventListener(hide, (event) => {
+      if (event.target instanceof Element && event.target.closest("mark.hl")) hideCards();
+    });
+  }
+
+  function applyFilters() {
+    const tag = byId("filter-tag")?.value || "";
+    const author = byId("filter-author")?.value || "";
+    const others = byId("filter-others")?.checked ?? true;
+    for (const card of document.querySelectorAll("#annotation-list > .card")) {
+      const tags = (card.dataset.tags || "").split(" ");
+      card.hidden =
+        (tag !== "" && !tags.includes(tag)) ||
+        (author !== "" && card.dataset.author !== author) ||
+        (!others && card.dataset.own !== "1");
+    }
+    byId("document-text")?.classList.toggle("hide-others", !others);
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target instanceof Element && event.target.closest(".panel-filters")) applyFilters();
+  });
+  document.body.addEventListener("htmx:afterSettle", applyFilters);
+
+  window.addEventListener("hashchange", showFromHash);
+  showFromHash();
+})();

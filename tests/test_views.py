@@ -1,0 +1,658 @@
+"""The analysts' pages: login, document list, document page, and the htmx annotation writes."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from documents import services
+from documents.models import Activity, Annotation, Document
+from documents.views import _Span, paragraphs_html
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def text_of(html, element_id="document-text"):
+    tree = lxml.html.fromstring(html)
+    (element,) = tree.xpath(f'//*[@id="{element_id}"]')
+    return element.text_content()
+
+
+def count_queries(call):
+    with CaptureQueriesContext(connection) as context:
+        call()
+    return len(context.captured_queries)
+
+
+def create(user, document, needle, tags=("extradition",), note="", occurrence=0):
+    start = -1
+    for _ in range(occurrence + 1):
+        start = document.text.index(needle, start + 1)
+    return services.annotation_create(
+        user=user,
+        document=document,
+        start=start,
+        end=start + len(needle),
+        tags=list(tags),
+        note=note,
+    )
+
+
+def post_create(client, document, needle, tags=("extradition",), note="", **extra):
+    start = document.text.index(needle)
+    data = {
+        "start": start,
+        "end": start + len(needle),
+        "quote": needle,
+        "tags": list(tags),
+        "note": note,
+        **extra,
+    }
+    return client.post(reverse("documents:annotation_create", args=[document.pk]), data, **HTMX)
+
+
+@pytest.fixture
+def logged_in(client, user, tags):
+    client.force_login(user)
+    return client
+
+
+# ---------------------------------------------------------------------------------------
+# Login
+
+
+def test_every_page_needs_a_login(client, annotation):
+    urls = [
+        reverse("documents:list"),
+        reverse("documents:detail", args=[annotation.document_id]),
+        reverse("documents:annotation_card", args=[annotation.pk]),
+        reverse("documents:annotation_edit", args=[annotation.pk]),
+        reverse("documents:tag_styles"),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login") + "?next="), url
+
+
+def test_every_write_needs_a_login(client, annotation):
+    urls = [
+        reverse("documents:annotation_create", args=[annotation.document_id]),
+        reverse("documents:annotation_edit", args=[annotation.pk]),
+        reverse("documents:annotation_delete", args=[annotation.pk]),
+        reverse("documents:annotation_restore", args=[annotation.pk]),
+    ]
+    for url in urls:
+        response = client.post(url, {"version": 1, "tags": ["extradition"]}, **HTMX)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+    annotation.refresh_from_db()
+    assert annotation.version == 1
+    assert not annotation.is_deleted
+
+
+def test_login_page_has_username_and_password_fields(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    tree = lxml.html.fromstring(response.content)
+    assert tree.xpath('//input[@name="username"]')
+    assert tree.xpath('//input[@name="password" and @type="password"]')
+
+
+def test_login_then_logout(client, user):
+    response = client.post(
+        reverse("login"), {"username": "analyst", "password": "analyst-pass-1"}, follow=True
+    )
+    assert response.status_code == 200
+    assert response.context["user"] == user
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("documents:list")).status_code == 302
+
+
+def test_wrong_password_is_refused_with_a_message(client, user):
+    response = client.post(reverse("login"), {"username": "analyst", "password": "wrong"})
+    assert response.status_code == 200
+    assert b"correct username and password" in response.content
+
+
+def test_logout_needs_post(logged_in):
+    assert logged_in.get(reverse("logout")).status_code == 405
+
+
+# ---------------------------------------------------------------------------------------
+# Document list
+
+
+def test_document_list_shows_metadata_and_tag_counts(logged_in, sample_corpus, user):
+    hric = next(d for d in sample_corpus if d.organisation.startswith("Human Rights in China"))
+    create(user, hric, "Three Evil Forces", tags=["three-evils"])
+    create(user, hric, "extremism", tags=["three-evils", "definition-of-extremism"])
+    response = logged_in.get(reverse("documents:list"))
+    assert response.status_code == 200
+    tree = lxml.html.fromstring(response.content)
+    rows = tree.xpath("//table[@class='documents']/tbody/tr")
+    assert len(rows) == len(sample_corpus)
+    (row,) = [r for r in rows if r.xpath(f".//a[@href='{hric.get_absolute_url()}']")]
+    cells = [cell.text_content().strip() for cell in row.xpath("td")]
+    assert cells[0] == hric.title
+    assert cells[2] == hric.published_display
+    assert cells[3] == hric.language
+    assert "Three evils 2" in " ".join(cells[5].split())
+    assert "Definition of extremism 1" in " ".join(cells[5].split())
+
+
+def test_document_list_filters(logged_in, sample_corpus):
+    hric = next(d for d in sample_corpus if d.organisation.startswith("Human Rights in China"))
+    url = reverse("documents:list")
+
+    def titles(**params):
+        response = logged_in.get(url, params)
+        assert response.status_code == 200
+        tree = lxml.html.fromstring(response.content)
+        return {a.text_content() for a in tree.xpath("//table[@class='documents']//td[1]/a")}
+
+    assert titles(q=hric.title[5:20].upper()) == {hric.title}
+    assert titles(organisation=hric.organisation) == {
+        d.title for d in sample_corpus if d.organisation == hric.organisation
+    }
+    assert titles(year=hric.published.year) == {
+        d.title for d in sample_corpus if d.published and d.published.year == hric.published.year
+    }
+    assert titles(document_type=hric.document_type) == {
+        d.title for d in sample_corpus if d.document_type == hric.document_type
+    }
+    assert titles(language=hric.language) == {
+        d.title for d in sample_corpus if d.language == hric.language
+    }
+
+
+def test_document_list_explains_a_bad_filter(logged_in, sample_corpus):
+    response = logged_in.get(reverse("documents:list"), {"year": "last year"})
+    assert response.status_code == 200
+    assert b"Year: Enter a whole number." in response.content
+
+
+def test_document_list_htmx_returns_only_the_results(logged_in, sample_corpus):
+    response = logged_in.get(reverse("documents:list"), {"q": "SCO"}, **HTMX)
+    assert response.status_code == 200
+    assert response.content.lstrip().startswith(b'<section id="results"')
+
+
+def test_document_list_query_count_does_not_grow(logged_in, sample_corpus, user, other_user):
+    url = reverse("documents:list")
+    before = count_queries(lambda: logged_in.get(url))
+    for document in sample_corpus:
+        create(user, document, document.text.strip()[:5], tags=["extradition", "three-evils"])
+        create(other_user, document, document.text.strip()[:5], tags=["oversight-gap"])
+    assert count_queries(lambda: logged_in.get(url)) == before
+
+
+# ---------------------------------------------------------------------------------------
+# Document page
+
+
+def test_document_page_text_content_is_the_stored_text(logged_in, document, user):
+    create(user, document, "Shanghai Convention")
+    create(user, document, "Shanghai", tags=["three-evils"])  # nested
+    create(user, document, "𠀀 before this", tags=["oversight-gap"])
+    create(user, document, "Россия и Китай", tags=["asylum-refugee-protection"])
+    response = logged_in.get(document.get_absolute_url())
+    assert response.status_code == 200
+    assert text_of(response.content) == document.text
+
+
+def test_document_page_keeps_a_leading_newline_and_blank_lines(logged_in, user, tags):
+    document = services.document_create(
+        user=user,
+        text="\n\nFirst paragraph.\n\n\nSecond one\n",
+        metadata=services.DocumentMetadata(title="Blank lines"),
+    )
+    create(user, document, "paragraph.\n\n\nSecond")
+    response = logged_in.get(document.get_absolute_url())
+    assert text_of(response.content) == document.text
+
+
+def test_document_page_escapes_text_title_note_and_tag_names(logged_in, document, user, tags):
+    tags["extradition"].name = "<b>Extradition</b>"
+    services.tag_save(user=None, tag=tags["extradition"])
+    create(user, document, "<script>alert(1)</script>", note="<img src=x onerror=alert(3)>")
+    services.document_update(user=user, document=document, title="<script>alert(4)</script>")
+    response = logged_in.get(document.get_absolute_url())
+    content = response.content.decode()
+    assert "<script>alert" not in content
+    assert "<img src=x" not in content
+    assert "<b>Extradition" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+    assert "&lt;img src=x onerror=alert(3)&gt;" in content
+    tree = lxml.html.fromstring(response.content)
+    # The only scripts are the page's own files.
+    assert all(script.get("src") for script in tree.xpath("//script"))
+    assert not tree.xpath("//img")
+    assert text_of(response.content) == document.text
+
+
+def test_document_page_sends_a_strict_content_security_policy(logged_in, document):
+    response = logged_in.get(document.get_absolute_url())
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_document_page_highlights_nested_and_overlapping_annotations(logged_in, document, user):
+    outer = create(user, document, "Extradition under the Shanghai Convention")
+    inner = create(user, document, "Shanghai", tags=["three-evils"])
+    crossing = create(user, document, "Convention.\n上海", tags=["oversight-gap"])
+    response = logged_in.get(document.get_absolute_url())
+    tree = lxml.html.fromstring(response.content)
+    marks = tree.xpath("//*[@id='document-text']//mark")
+    by_text = {mark.text_content(): mark for mark in marks}
+    assert by_text["Shanghai"].get("data-a") == f"{outer.pk} {inner.pk}"
+    assert "d2" in by_text["Shanghai"].get("class").split()
+    assert by_text["Convention"].get("data-a") == f"{outer.pk} {crossing.pk}"
+    # The crossing annotation is split at the paragraph break, starting only once.
+    assert by_text[".\n"].get("data-a") == str(crossing.pk)
+    assert "s" not in by_text["上海"].get("class").split()
+    assert by_text["上海"].getparent().get("dir") == "auto"
+
+
+def test_document_page_shows_each_paragraph_with_dir_auto(logged_in, document):
+    response = logged_in.get(document.get_absolute_url())
+    tree = lxml.html.fromstring(response.content)
+    paragraphs = tree.xpath("//*[@id='document-text']/div")
+    assert len(paragraphs) == document.text.count("\n")
+    assert {p.get("dir") for p in paragraphs} == {"auto"}
+    uyghur = next(p for p in paragraphs if p.text_content().startswith("ئۇيغۇر"))
+    assert uyghur.get("id") == f"p{document.text.index('ئۇيغۇر')}"
+
+
+def test_document_page_lists_annotations_in_text_order(logged_in, document, user, other_user):
+    late = create(user, document, "Россия", note="Second")
+    early = create(other_user, document, "Extradition", tags=["three-evils"])
+    response = logged_in.get(document.get_absolute_url())
+    tree = lxml.html.fromstring(response.content)
+    cards = tree.xpath("//ol[@id='annotation-list']/li")
+    assert [card.get("id") for card in cards] == [f"card-{early.pk}", f"card-{late.pk}"]
+    assert cards[0].get("data-author") == "colleague"
+    assert cards[0].get("data-own") == ""
+    assert cards[1].get("data-own") == "1"
+    # Filtering by a broad tag also finds its narrower ones.
+    assert "three-evils" in cards[0].get("data-tags").split()
+    # Only the author (or an admin) gets the buttons to change an annotation.
+    assert not cards[0].xpath(".//button")
+    assert [b.text for b in cards[1].xpath(".//button")] == ["Edit", "Delete"]
+    link = cards[1].xpath(".//a[@class='card-link']")[0]
+    assert (
+        link.get("href") == late.get_absolute_url() == f"{document.get_absolute_url()}#a{late.pk}"
+    )
+
+
+def test_document_page_hides_deleted_annotations(logged_in, document, user, annotation):
+    services.annotation_delete(user=user, annotation=annotation)
+    response = logged_in.get(document.get_absolute_url())
+    tree = lxml.html.fromstring(response.content)
+    assert not tree.xpath("//mark")
+    assert not tree.xpath("//ol[@id='annotation-list']/li")
+
+
+def test_document_page_offers_every_active_tag_with_its_definition(logged_in, document, tags):
+    tags["oversight-gap"].is_active = False
+    services.tag_save(user=None, tag=tags["oversight-gap"])
+    response = logged_in.get(document.get_absolute_url())
+    tree = lxml.html.fromstring(response.content)
+    buttons = tree.xpath(
+        "//form[@id='highlight-form']//button[@class and contains(@class, 'tag-button')]"
+    )
+    names = [button.text_content() for button in buttons]
+    assert names == [tag.name for tag in tags.values() if tag.is_active]
+    assert "Oversight gap" not in names
+    definition = tree.xpath("//p[@id='definition-extradition']")[0]
+    assert definition.text_content() == tags["extradition"].definition
+
+
+def test_document_page_of_an_unknown_document_is_404(logged_in, db):
+    assert logged_in.get(reverse("documents:detail", args=[999999])).status_code == 404
+
+
+def test_document_page_query_count_does_not_grow(logged_in, document, user, other_user, tags):
+    url = document.get_absolute_url()
+    create(user, document, "Shanghai")
+    queries = count_queries(lambda: logged_in.get(url))
+    for index, word in enumerate(["Extradition", "Convention", "Emoji", "Россия", "договор"]):
+        create(user, document, word, tags=["three-evils", "extradition"], note=f"n{index}")
+        create(other_user, document, word, tags=["oversight-gap"])
+    assert count_queries(lambda: logged_in.get(url)) == queries
+
+
+def test_tag_styles_give_each_tag_its_colour(logged_in, tags):
+    response = logged_in.get(reverse("documents:tag_styles"))
+    assert response["Content-Type"].startswith("text/css")
+    assert f".t{tags['extradition'].pk}{{--tag:{tags['extradition'].colour}}}" in response.text
+
+
+# ---------------------------------------------------------------------------------------
+# Highlight rendering
+
+
+def test_paragraphs_html_keeps_text_and_escapes_it():
+    text = "a<b>&c\n\nd😀e\n"
+    spans = [_Span(1, 1, 9, 7, True), _Span(2, 3, 4, 8, False)]
+    html = paragraphs_html(text, 100, spans)
+    assert lxml.html.fromstring(f"<div>{html}</div>").text_content() == text
+    assert "&lt;b&gt;&amp;c" in html
+    assert html.startswith('<div id="p100" dir="auto">')
+    assert '<div id="p107" dir="auto">' in html
+    assert '<div id="p108" dir="auto">' in html
+
+
+# ---------------------------------------------------------------------------------------
+# Creating annotations
+
+
+def test_create_annotation_returns_fragments_and_stores_the_exact_quote(logged_in, document, user):
+    needle = "𠀀 before this passage"
+    response = post_create(
+        logged_in, document, needle, tags=["extradition", "three-evils"], note="N"
+    )
+    assert response.status_code == 200
+    annotation = Annotation.objects.get()
+    assert annotation.quote == needle
+    assert annotation.author == user
+    assert annotation.note == "N"
+    assert sorted(annotation.tags.values_list("slug", flat=True)) == ["extradition", "three-evils"]
+    content = response.content.decode()
+    # Only the paragraph of the span and the new card, not the document.
+    tree = lxml.html.fromstring(f"<div>{content}</div>")
+    paragraphs = tree.xpath("//div[starts-with(@id, 'p') and @hx-swap-oob='true']")
+    line = document.text.index("Emoji")
+    assert [p.get("id") for p in paragraphs] == [f"p{line}"]
+    assert paragraphs[0].text_content() == document.text[line : document.text.index("\n", line) + 1]
+    assert tree.xpath(f"//li[@id='card-{annotation.pk}']")
+    assert tree.xpath("//div[@hx-swap-oob='beforeend:#annotation-list']")
+    assert "Russia" not in content and "Россия" not in content
+    assert Activity.objects.filter(action="annotation.create", object_id=annotation.pk).exists()
+
+
+def test_create_annotation_inserts_the_card_before_the_next_one(logged_in, document, user):
+    later = create(user, document, "Россия")
+    response = post_create(logged_in, document, "Shanghai")
+    assert f'hx-swap-oob="beforebegin:#card-{later.pk}"' in response.text
+
+
+def test_create_annotation_across_paragraphs_returns_both(logged_in, document):
+    needle = "Convention.\n上海合作组织"
+    response = post_create(logged_in, document, needle)
+    assert response.status_code == 200
+    tree = lxml.html.fromstring(f"<div>{response.text}</div>")
+    ids = [p.get("id") for p in tree.xpath("//div[@hx-swap-oob='true' and @dir='auto']")]
+    assert ids == ["p0", f"p{document.text.index('上海')}"]
+    assert Annotation.objects.get().quote == needle
+
+
+def test_create_annotation_refuses_a_quote_mismatch_with_a_message(logged_in, document):
+    start = document.text.index("Emoji")
+    data = {"start": start, "end": start + 5, "quote": "Emojj", "tags": ["extradition"]}
+    url = reverse("documents:annotation_create", args=[document.pk])
+    response = logged_in.post(url, data, **HTMX)
+    assert response.status_code == 422
+    assert "Does not match the text" in response.text
+    assert 'id="chooser-errors"' in response.text
+    assert not Annotation.objects.exists()
+
+
+def test_create_annotation_counted_in_utf16_units_is_refused(logged_in, document):
+    # What a browser would send if it forgot to convert UTF-16 offsets to code points.
+    start = document.text.index("before")
+    utf16_start = len(document.text[:start].encode("utf-16-le")) // 2
+    data = {
+        "start": utf16_start,
+        "end": utf16_start + 6,
+        "quote": "before",
+        "tags": ["extradition"],
+    }
+    url = reverse("documents:annotation_create", args=[document.pk])
+    response = logged_in.post(url, data, **HTMX)
+    assert response.status_code == 422
+    assert "code points" in response.text
+
+
+def test_create_annotation_needs_a_tag(logged_in, document):
+    response = post_create(logged_in, document, "Shanghai", tags=[])
+    assert response.status_code == 422
+    assert "Choose at least one tag." in response.text
+    assert not Annotation.objects.exists()
+
+
+def test_create_annotation_refuses_an_unknown_tag_and_bad_offsets(logged_in, document):
+    response = post_create(logged_in, document, "Shanghai", tags=["no-such-tag"])
+    assert response.status_code == 422
+    assert "Unknown tag: no-such-tag" in response.text
+    response = post_create(logged_in, document, "Shanghai", start="x")
+    assert response.status_code == 422
+    assert "Start: Enter a whole number." in response.text
+    url = reverse("documents:annotation_create", args=[document.pk])
+    response = logged_in.post(
+        url, {"start": 5, "end": 10**6, "quote": "x", "tags": ["extradition"]}, **HTMX
+    )
+    assert response.status_code == 422
+    assert "Must be at most" in response.text
+    assert not Annotation.objects.exists()
+
+
+def test_create_annotation_accepts_crlf_from_the_form(logged_in, document):
+    needle = "Convention.\n上海"
+    start = document.text.index(needle)
+    data = {
+        "start": start,
+        "end": start + len(needle),
+        "quote": needle.replace("\n", "\r\n"),
+        "tags": ["extradition"],
+    }
+    url = reverse("documents:annotation_create", args=[document.pk])
+    assert logged_in.post(url, data, **HTMX).status_code == 200
+    assert Annotation.objects.get().quote == needle
+
+
+def test_create_annotation_on_an_unknown_document_is_refused(logged_in, db, tags):
+    url = reverse("documents:annotation_create", args=[999999])
+    data = {"start": 0, "end": 1, "quote": "x", "tags": ["extradition"]}
+    response = logged_in.post(url, data, **HTMX)
+    assert response.status_code == 422
+    assert "There is no document #999999" in response.text
+
+
+def test_create_annotation_without_htmx_redirects_to_the_permalink(logged_in, document):
+    start = document.text.index("Shanghai")
+    data = {"start": start, "end": start + 8, "quote": "Shanghai", "tags": ["extradition"]}
+    response = logged_in.post(reverse("documents:annotation_create", args=[document.pk]), data)
+    assert response.status_code == 302
+    assert response["Location"] == Annotation.objects.get().get_absolute_url()
+
+
+def test_create_annotation_needs_the_csrf_token(client, user, document):
+    client = type(client)(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = post_create(client, document, "Shanghai")
+    assert response.status_code == 403
+    assert not Annotation.objects.exists()
+
+
+def test_create_annotation_query_count_does_not_grow(logged_in, document, user, other_user):
+    post_create(logged_in, document, "Shanghai")
+    Annotation.objects.all().delete()
+    queries = count_queries(lambda: post_create(logged_in, document, "Extradition"))
+    for word in ["Shanghai", "Convention", "Emoji", "Россия", "под", "договор", "alert"]:
+        create(user, document, word, tags=["three-evils", "extradition"])
+        create(other_user, document, word, tags=["oversight-gap"])
+    assert count_queries(lambda: post_create(logged_in, document, "under")) == queries
+
+
+def test_create_annotation_response_does_not_grow_with_the_document(logged_in, user, tags):
+    paragraph = "A line of a long report about the SCO and its members.\n"
+    short = services.document_create(
+        user=user, text=paragraph * 3, metadata=services.DocumentMetadata(title="Short")
+    )
+    long = services.document_create(
+        user=user, text=paragraph * 20000, metadata=services.DocumentMetadata(title="Long")
+    )
+    for index in range(0, 200):
+        create(user, long, "SCO", occurrence=index * 50)
+    sizes = []
+    for document in (short, long):
+        start = len(paragraph) + paragraph.index("report")
+        data = {"start": start, "end": start + 6, "quote": "report", "tags": ["extradition"]}
+        url = reverse("documents:annotation_create", args=[document.pk])
+        response = logged_in.post(url, data, **HTMX)
+        assert response.status_code == 200
+        sizes.append(len(response.content))
+    assert sizes[1] < 4000
+    assert abs(sizes[1] - sizes[0]) < 100
+
+
+# ---------------------------------------------------------------------------------------
+# Editing, deleting, undoing
+
+
+def edit(client, annotation, version=None, tags=("three-evils",), note="Changed"):
+    url = reverse("documents:annotation_edit", args=[annotation.pk])
+    data = {"version": version or annotation.version, "tags": list(tags), "note": note}
+    return client.post(url, data, **HTMX)
+
+
+def test_edit_form_shows_tags_note_and_version(logged_in, annotation):
+    response = logged_in.get(reverse("documents:annotation_edit", args=[annotation.pk]), **HTMX)
+    assert response.status_code == 200
+    tree = lxml.html.fromstring(response.content)
+    assert tree.xpath("//input[@name='version']")[0].get("value") == "1"
+    checked = tree.xpath("//input[@name='tags' and @checked]")
+    assert [box.get("value") for box in checked] == ["extradition"]
+    assert tree.xpath("//textarea[@name='note']")[0].text == "Treaty basis."
+
+
+def test_edit_annotation_changes_tags_and_note(logged_in, annotation):
+    response = edit(logged_in, annotation)
+    assert response.status_code == 200
+    annotation.refresh_from_db()
+    assert annotation.note == "Changed"
+    assert annotation.version == 2
+    assert list(annotation.tags.values_list("slug", flat=True)) == ["three-evils"]
+    tree = lxml.html.fromstring(f"<div>{response.text}</div>")
+    assert (
+        tree.xpath(f"//li[@id='card-{annotation.pk}']//p[@class='card-note']")[0].text == "Changed"
+    )
+    assert tree.xpath("//div[@id='p0' and @hx-swap-oob='true']")
+
+
+def test_edit_from_a_stale_page_is_refused_with_a_message(logged_in, annotation, user):
+    services.annotation_update(user=user, annotation=annotation, note="Someone else's change")
+    response = edit(logged_in, annotation, version=1, note="Mine")
+    assert response.status_code == 422
+    assert "was changed by someone else since you loaded it" in response.text
+    # The form comes back with what the analyst typed.
+    assert "Mine" in response.text
+    annotation.refresh_from_db()
+    assert annotation.note == "Someone else's change"
+
+
+def test_edit_needs_a_tag(logged_in, annotation):
+    response = edit(logged_in, annotation, tags=[])
+    assert response.status_code == 422
+    assert "Choose at least one tag." in response.text
+
+
+def test_analyst_cannot_edit_or_delete_someone_elses_annotation(client, other_user, annotation):
+    client.force_login(other_user)
+    assert client.get(reverse("documents:annotation_edit", args=[annotation.pk])).status_code == 403
+    assert edit(client, annotation).status_code == 403
+    url = reverse("documents:annotation_delete", args=[annotation.pk])
+    assert client.post(url, {"version": 1}, **HTMX).status_code == 403
+    annotation.refresh_from_db()
+    assert annotation.version == 1
+    assert not annotation.is_deleted
+
+
+def test_admin_can_edit_and_delete_anyones_annotation(client, staff_user, annotation):
+    client.force_login(staff_user)
+    assert edit(client, annotation).status_code == 200
+    url = reverse("documents:annotation_delete", args=[annotation.pk])
+    assert client.post(url, {"version": 2}, **HTMX).status_code == 200
+    annotation.refresh_from_db()
+    assert annotation.is_deleted
+    assert annotation.deleted_by == staff_user
+
+
+def test_delete_then_undo(logged_in, annotation, user):
+    url = reverse("documents:annotation_delete", args=[annotation.pk])
+    response = logged_in.post(url, {"version": 1}, **HTMX)
+    assert response.status_code == 200
+    annotation.refresh_from_db()
+    assert annotation.is_deleted
+    tree = lxml.html.fromstring(f"<div>{response.text}</div>")
+    (card,) = tree.xpath(f"//li[@id='card-{annotation.pk}']")
+    assert "deleted" in card.get("class")
+    undo = card.xpath(".//button")[0]
+    assert undo.text == "Undo"
+    assert undo.get("hx-post") == reverse("documents:annotation_restore", args=[annotation.pk])
+    # The paragraph comes back without the highlight.
+    (paragraph,) = tree.xpath("//div[@id='p0']")
+    assert not paragraph.xpath(".//mark")
+
+    response = logged_in.post(undo.get("hx-post"), {"version": 2}, **HTMX)
+    assert response.status_code == 200
+    annotation.refresh_from_db()
+    assert not annotation.is_deleted
+    tree = lxml.html.fromstring(f"<div>{response.text}</div>")
+    assert tree.xpath(f"//div[@id='p0']//mark[@data-a='{annotation.pk}']")
+    assert list(
+        Activity.objects.filter(object_id=annotation.pk, object_type="annotation")
+        .order_by("id")
+        .values_list("action", flat=True)
+    ) == ["annotation.create", "annotation.delete", "annotation.restore"]
+
+
+def test_delete_from_a_stale_page_is_refused(logged_in, annotation, user):
+    services.annotation_update(user=user, annotation=annotation, note="Changed meanwhile")
+    url = reverse("documents:annotation_delete", args=[annotation.pk])
+    response = logged_in.post(url, {"version": 1}, **HTMX)
+    assert response.status_code == 422
+    assert "changed by someone else" in response.text
+    annotation.refresh_from_db()
+    assert not annotation.is_deleted
+
+
+def test_annotation_card_of_an_unknown_annotation_is_404(logged_in, db):
+    assert (
+        logged_in.get(reverse("documents:annotation_card", args=[999]), **HTMX).status_code == 404
+    )
+
+
+def test_edit_query_count_does_not_grow(logged_in, document, user, other_user):
+    first = create(user, document, "Shanghai")
+    queries = count_queries(lambda: edit(logged_in, first, version=1))
+    second = create(user, document, "Extradition")
+    for word in ["Convention", "under", "the"]:
+        create(user, document, word, tags=["three-evils", "extradition"])
+        create(other_user, document, word, tags=["oversight-gap"])
+    assert count_queries(lambda: edit(logged_in, second, version=1)) == queries
+
+
+def test_long_document_page_renders_every_highlight(logged_in, user, tags):
+    paragraph = "Report text with Uyghur names and SCO lists.\n"
+    document = services.document_create(
+        user=user, text=paragraph * 500, metadata=services.DocumentMetadata(title="Long report")
+    )
+    spans = []
+    for index in range(300):
+        start = index * len(paragraph) + paragraph.index("Uyghur")
+        spans.append((start, start + 40))  # crosses into the next paragraph
+    for start, end in spans:
+        services.annotation_create(
+            user=user, document=document, start=start, end=end, tags=["extradition"]
+        )
+    response = logged_in.get(document.get_absolute_url())
+    assert text_of(response.content) == document.text
+    tree = lxml.html.fromstring(response.content)
+    ids = {mark.get("data-a") for mark in tree.xpath("//mark")}
+    assert ids == {str(pk) for pk in Annotation.objects.values_list("pk", flat=True)}
+    assert Document.objects.count() == 1
