@@ -508,3 +508,77 @@ class ApiToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be read"
+    READY = "ready", "Ready to import"
+    SKIPPED = "skipped", "Left out"
+    QUEUED = "queued", "Waiting to be imported"
+    IMPORTED = "imported", "Imported"
+    DUPLICATE = "duplicate", "Duplicate"
+    FAILED = "failed", "Failed"
+
+
+class ImportBatch(models.Model):
+    """Files uploaded together on the import pages, read and imported a few per request."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_batches"
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    defaults = models.JSONField(
+        default=dict, blank=True, help_text="Metadata given on the upload form, for every file."
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created", "-id"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} by {self.created_by}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("documents:import_batch", args=[self.pk])
+
+
+class ImportItem(models.Model):
+    """One file of an import batch: its bytes until imported, its preview, the admin's choices."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    filename = models.CharField(max_length=500)
+    content_type = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    data = models.BinaryField(blank=True, default=b"")
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    error = models.TextField(blank=True)
+    preview = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What reading the file found: format, encoding, language, the start of the "
+        "text, clean-up suggestions.",
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    clean = models.JSONField(
+        default=list, blank=True, help_text="Ids of the clean-up suggestions to apply."
+    )
+    document = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    duplicate_of = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering: ClassVar = ["batch", "position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["batch", "position"], name="import_item_position"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["batch", "status"])]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -22,6 +22,8 @@ from django.db.models import F
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from . import cleanup as cleanuplib
+from . import extract as extractlib
 from . import text as textlib
 from .models import (
     Activity,
@@ -29,8 +31,12 @@ from .models import (
     DatePrecision,
     Document,
     DocumentType,
+    ImportBatch,
+    ImportItem,
+    ImportStatus,
     SourceFile,
     Tag,
+    is_admin,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -293,7 +299,107 @@ def document_create(
     return document
 
 
-SUPPORTED_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+# ---------------------------------------------------------------------------------------
+# Import: one file (the command, the web pages and the API all come through here)
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What importing a file would store, worked out without storing anything."""
+
+    upload: Upload
+    extracted: extractlib.Extracted
+    #: The extracted text, normalised: the suggestions' offsets point into it.
+    text: str
+    normalization: dict[str, int]
+    #: The metadata given, completed with the title and language derived from the file.
+    metadata: DocumentMetadata
+    language_confidence: float | None
+    suggestions: list[cleanuplib.Suggestion]
+    #: The stored document with the same text or the same original file, if any.
+    duplicate_of: Document | None
+
+    def report(self, applied: cleanuplib.Cleaned) -> dict[str, Any]:
+        """The import report: the source, what normalisation and clean-up changed, and the
+        suggestions left unapplied (their offsets in the stored text)."""
+        applied_ids = {entry["id"] for entry in applied.stripped}
+        not_applied = []
+        for suggestion in self.suggestions:
+            if suggestion.id in applied_ids:
+                continue
+            entry = suggestion.as_dict(self.text)
+            entry["start"] = applied.map_offset(suggestion.start)
+            entry["end"] = applied.map_offset(suggestion.end)
+            entry["removed"] = [
+                [applied.map_offset(start), applied.map_offset(end)]
+                for start, end in suggestion.removals
+            ]
+            not_applied.append(entry)
+        report: dict[str, Any] = {
+            "source": {
+                **self.extracted.report(),
+                "size": len(self.upload.data),
+                "sha256": hashlib.sha256(self.upload.data).hexdigest(),
+            },
+            "normalization": self.normalization,
+            "cleanup": {"applied": applied.stripped, "not_applied": not_applied},
+        }
+        if self.metadata.language_detected:
+            report["language"] = {
+                "detected": self.metadata.language,
+                "confidence": self.language_confidence,
+            }
+        return report
+
+
+def _find_duplicate(*, data: bytes, text: str) -> Document | None:
+    """A stored document with this normalised text, or imported from these very bytes."""
+    same_text = Document.objects.filter(sha256=textlib.text_sha256(text)).only("pk", "title")
+    duplicate = same_text.first()
+    if duplicate is None:
+        # The same file imported earlier with clean-up applied has a different text.
+        source = (
+            SourceFile.objects.filter(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            .select_related("document")
+            .only("document__id", "document__title")
+            .first()
+        )
+        duplicate = source.document if source is not None else None
+    return duplicate
+
+
+def import_preview(*, upload: Upload, metadata: DocumentMetadata | None = None) -> ImportPreview:
+    """Read a file and say what importing it would store: its text, derived metadata, the
+    clean-up suggestions and any duplicate. Stores nothing.
+
+    Raises ValidationError, naming the file, when the file cannot be imported.
+    """
+    metadata = metadata or DocumentMetadata()
+    extracted = extractlib.extract(upload.filename, upload.data)
+    normalized = textlib.normalize(extracted.text)
+    if not normalized.text.strip():
+        raise ValidationError(
+            f"{extracted.filename}: no text is left once control characters are removed.",
+            code="empty",
+        )
+    confidence: float | None = None
+    if not metadata.title:
+        stem = extracted.filename.rsplit(".", 1)[0] if "." in extracted.filename else ""
+        metadata = replace(metadata, title=extracted.title or stem or extracted.filename)
+    if not metadata.language:
+        language, confidence = extractlib.detect_language(normalized.text)
+        if language:
+            metadata = replace(metadata, language=language, language_detected=True)
+    return ImportPreview(
+        upload=upload,
+        extracted=extracted,
+        text=normalized.text,
+        normalization=normalized.changes,
+        metadata=metadata,
+        language_confidence=confidence,
+        suggestions=cleanuplib.suggest(normalized.text),
+        duplicate_of=_find_duplicate(data=upload.data, text=normalized.text),
+    )
 
 
 def document_import(
@@ -301,33 +407,281 @@ def document_import(
     user: User | None,
     upload: Upload,
     metadata: DocumentMetadata,
+    clean: bool | Collection[str] | None = None,
+    preview: ImportPreview | None = None,
 ) -> Document:
-    """Import one uploaded file as a document (plain UTF-8 text or Markdown).
+    """Import one file (text, Markdown, HTML, PDF or Word) as a document.
 
-    The title defaults to the file's name. Raises ValidationError naming the file when it
-    cannot be read, DuplicateDocument when its text is already stored.
+    `clean` chooses the clean-up: None or False applies none (the suggestions are still
+    recorded in the import report), True applies every suggestion, and a collection applies
+    the suggestions with those ids (or of those kinds, e.g. {"repeated"}). The title
+    defaults to the page's or file's title, the language to the detected one.
+
+    Raises ValidationError naming the file when it cannot be read, DuplicateDocument when
+    its text (or the very same file) is already stored. Nothing is saved when it raises.
     """
-    name = upload.filename.rsplit("/", 1)[-1]
-    if not name.lower().endswith(SUPPORTED_TEXT_SUFFIXES):
-        raise ValidationError(
-            f"{name}: unsupported file type; supported: {', '.join(SUPPORTED_TEXT_SUFFIXES)}.",
-            code="unsupported_type",
-        )
+    if preview is None or preview.upload is not upload:
+        preview = import_preview(upload=upload, metadata=metadata)
+    if preview.duplicate_of is not None:
+        raise DuplicateDocument(preview.duplicate_of)
     try:
-        text = upload.data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        chosen = cleanuplib.select(preview.suggestions, clean)
+    except ValueError as exc:
         raise ValidationError(
-            f"{name}: not valid UTF-8 (byte {exc.start}).", code="undecodable"
+            {
+                "clean": [
+                    f"{preview.extracted.filename}: there is no clean-up suggestion {exc}; "
+                    "preview the file again and choose among its suggestions."
+                ]
+            },
+            code="unknown_suggestion",
         ) from None
-    if not metadata.title:
-        metadata = replace(metadata, title=name.rsplit(".", 1)[0])
+    cleaned = cleanuplib.apply(preview.text, chosen)
+    if not cleaned.text.strip():
+        raise ValidationError(
+            f"{preview.extracted.filename}: the chosen clean-up removes the whole text.",
+            code="empty",
+        )
+    page_breaks = sorted(
+        {cleaned.map_offset(offset) for offset in preview.extracted.page_breaks}
+        - {0, len(cleaned.text)}
+    )
+    page_breaks = [offset for offset in page_breaks if offset < len(cleaned.text)]
     return document_create(
         user=user,
-        text=text,
-        metadata=metadata,
+        text=cleaned.text,
+        metadata=preview.metadata,
         source=upload,
-        import_report={"source": {"filename": name, "encoding": "utf-8"}},
+        import_report=preview.report(cleaned),
+        page_breaks=page_breaks,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Import: batches of files on the web pages, read and imported a few files per request
+
+_PREVIEW_TEXT_LENGTH = 3000
+_METADATA_FORM_FIELDS = (
+    "title",
+    "organisation",
+    "author",
+    "source_url",
+    "published",
+    "date_precision",
+    "language",
+    "document_type",
+    "notes",
+)
+
+
+def _require_admin(user: User) -> None:
+    if not is_admin(user):
+        raise PermissionDenied("Only admins import documents.")
+
+
+def _message_of(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(
+            " ".join(messages) if name == "__all__" else f"{name}: {' '.join(messages)}"
+            for name, messages in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
+
+
+def _metadata_as_form(metadata: DocumentMetadata) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(metadata, name) for name in _METADATA_FORM_FIELDS}
+    values["published"] = metadata.published.isoformat() if metadata.published else ""
+    if metadata.published is not None and metadata.date_precision == DatePrecision.YEAR:
+        values["published"] = str(metadata.published.year)
+    elif metadata.published is not None and metadata.date_precision == DatePrecision.MONTH:
+        values["published"] = metadata.published.strftime("%Y-%m")
+    values["language_detected"] = metadata.language_detected
+    return values
+
+
+@transaction.atomic
+def import_batch_create(
+    *, user: User, uploads: Sequence[Upload], defaults: Mapping[str, Any]
+) -> ImportBatch:
+    """Keep uploaded files (zip archives unpacked) as a batch to be read and imported.
+
+    Files that are refused at once (too large, unsafe paths in an archive) are kept as
+    failed items with their reason, so the admin sees every file they sent.
+    """
+    _require_admin(user)
+    if not uploads:
+        raise ValidationError({"files": ["Choose at least one file to import."]})
+    checked = DocumentMetadata.from_mapping(defaults)
+    batch = ImportBatch.objects.create(
+        created_by=user,
+        defaults={
+            name: value
+            for name, value in _metadata_as_form(checked).items()
+            if name in defaults and value not in ("", None)
+        },
+    )
+    items: list[ImportItem] = []
+
+    def add(filename: str, data: bytes, content_type: str = "", error: str = "") -> None:
+        items.append(
+            ImportItem(
+                batch=batch,
+                position=len(items),
+                filename=filename[:500],
+                content_type=content_type[:200],
+                size=len(data),
+                data=b"" if error else data,
+                status=ImportStatus.FAILED if error else ImportStatus.PENDING,
+                error=error,
+            )
+        )
+
+    for upload in uploads:
+        try:
+            if extractlib.file_kind(upload.filename) == "zip":
+                for member in extractlib.expand_archive(upload.filename, upload.data):
+                    error = _message_of(member.error) if member.error else ""
+                    add(member.filename, member.data, error=error)
+            else:
+                extractlib.check_size(upload.filename, len(upload.data))
+                add(upload.filename, upload.data, upload.content_type)
+        except ValidationError as exc:
+            add(extractlib.base_name(upload.filename), b"", error=_message_of(exc))
+    if not items:
+        raise ValidationError({"files": ["The archive holds no files to import."]})
+    ImportItem.objects.bulk_create(items)
+    _log(
+        actor=user,
+        action="import_batch.create",
+        obj=batch,
+        document_id=None,
+        after={"files": [item.filename for item in items], "defaults": batch.defaults},
+    )
+    return batch
+
+
+def _item_upload(item: ImportItem) -> Upload:
+    return Upload(filename=item.filename, data=bytes(item.data), content_type=item.content_type)
+
+
+def _item_read(item: ImportItem) -> None:
+    """Preview one file of a batch: its text, metadata and clean-up suggestions."""
+    try:
+        defaults = DocumentMetadata.from_mapping(item.batch.defaults)
+        preview = import_preview(upload=_item_upload(item), metadata=defaults)
+    except ValidationError as exc:
+        item.status, item.error, item.data = ImportStatus.FAILED, _message_of(exc), b""
+        item.save(update_fields=["status", "error", "data"])
+        return
+    item.preview = {
+        "format": preview.extracted.format,
+        "encoding": preview.extracted.encoding,
+        "pages": len(preview.extracted.page_breaks) + 1
+        if preview.extracted.format == "pdf"
+        else None,
+        "length": len(preview.text),
+        "language_confidence": preview.language_confidence,
+        "text": preview.text[:_PREVIEW_TEXT_LENGTH],
+        "truncated": len(preview.text) > _PREVIEW_TEXT_LENGTH,
+        "suggestions": [
+            {
+                **suggestion.as_dict(preview.text),
+                "label": suggestion.label,
+                "paragraph_texts": suggestion.paragraphs(preview.text),
+                "removed_text": suggestion.removed_text(preview.text),
+            }
+            for suggestion in preview.suggestions
+        ],
+    }
+    item.metadata = _metadata_as_form(preview.metadata)
+    item.clean = [suggestion.id for suggestion in preview.suggestions]
+    item.duplicate_of = preview.duplicate_of
+    item.status = ImportStatus.DUPLICATE if preview.duplicate_of else ImportStatus.READY
+    item.save(update_fields=["preview", "metadata", "clean", "duplicate_of", "status"])
+
+
+def _item_import(user: User, item: ImportItem) -> None:
+    """Import one confirmed file of a batch with the metadata and clean-up chosen for it."""
+    try:
+        metadata = DocumentMetadata.from_mapping(item.metadata)
+        document = document_import(
+            user=user, upload=_item_upload(item), metadata=metadata, clean=item.clean or None
+        )
+    except DuplicateDocument as exc:
+        item.status, item.duplicate_of = ImportStatus.DUPLICATE, exc.document
+    except ValidationError as exc:
+        item.status, item.error = ImportStatus.FAILED, _message_of(exc)
+    else:
+        item.status, item.document = ImportStatus.IMPORTED, document
+    # The document keeps the original file (SourceFile); the batch need not.
+    item.data = b""
+    item.save(update_fields=["status", "duplicate_of", "error", "document", "data"])
+
+
+def import_batch_step(*, user: User, batch: ImportBatch, limit: int = 3) -> int:
+    """Read the next files waiting to be read, or import the next confirmed ones: at most
+    `limit` per call, so that no request of a large batch runs for minutes. Returns how
+    many files were handled; 0 when nothing is left to do. Each file is imported in its own
+    transaction."""
+    _require_admin(user)
+    items = list(
+        batch.items.filter(status__in=[ImportStatus.PENDING, ImportStatus.QUEUED])
+        .select_related("batch")
+        .order_by("position")[:limit]
+    )
+    for item in items:
+        if item.status == ImportStatus.PENDING:
+            _item_read(item)
+        else:
+            _item_import(user, item)
+    return len(items)
+
+
+def import_item_choose(
+    *,
+    user: User,
+    item: ImportItem,
+    include: bool,
+    metadata: Mapping[str, Any],
+    clean: Collection[str],
+) -> ImportItem:
+    """Record the admin's metadata and clean-up choice for a file read for import."""
+    _require_admin(user)
+    if item.status not in (ImportStatus.READY, ImportStatus.SKIPPED):
+        raise ValidationError(f"{item.filename} is {item.get_status_display().lower()}.")
+    known = {suggestion["id"] for suggestion in item.preview.get("suggestions", [])}
+    unknown = [choice for choice in clean if choice not in known]
+    if unknown:
+        raise ValidationError({"clean": [f"Unknown clean-up suggestion: {', '.join(unknown)}."]})
+    values = {name: metadata.get(name, "") for name in _METADATA_FORM_FIELDS}
+    checked = DocumentMetadata.from_mapping(values)
+    if include and not checked.title:
+        raise ValidationError({"title": ["Give the document a title."]})
+    detected = item.metadata.get(
+        "language_detected", False
+    ) and checked.language == item.metadata.get("language")
+    item.metadata = {**_metadata_as_form(checked), "language_detected": detected}
+    item.clean = list(clean)
+    item.status = ImportStatus.READY if include else ImportStatus.SKIPPED
+    item.save(update_fields=["metadata", "clean", "status"])
+    return item
+
+
+@transaction.atomic
+def import_batch_confirm(*, user: User, batch: ImportBatch) -> int:
+    """Queue the batch's files that are ready; `import_batch_step` imports them."""
+    _require_admin(user)
+    queued = batch.items.filter(status=ImportStatus.READY).update(status=ImportStatus.QUEUED)
+    batch.confirmed_at = timezone.now()
+    batch.save(update_fields=["confirmed_at"])
+    _log(
+        actor=user,
+        action="import_batch.confirm",
+        obj=batch,
+        document_id=None,
+        after={"queued": queued},
+    )
+    return queued
 
 
 _DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text"]
