@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import import_views, views
 
 app_name = "documents"
 
@@ -21,6 +21,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("annotations/<int:pk>/delete/", views.annotation_delete, name="annotation_delete"),
     path("annotations/<int:pk>/restore/", views.annotation_restore, name="annotation_restore"),
     path("tags.css", views.tag_styles, name="tag_styles"),
+    path("import/", import_views.import_upload, name="import"),
+    path("import/<int:pk>/", import_views.import_batch, name="import_batch"),
+    path("import/<int:pk>/step/", import_views.import_step, name="import_step"),
+    path("import/<int:pk>/confirm/", import_views.import_confirm, name="import_confirm"),
 ]
 
 api_urlpatterns: list[URLPattern | URLResolver] = []
