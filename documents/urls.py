@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, path
 
-from . import import_views, views
+from . import api, exports, import_views, views
 
 app_name = "documents"
 
@@ -27,4 +28,39 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("import/<int:pk>/confirm/", import_views.import_confirm, name="import_confirm"),
 ]
 
-api_urlpatterns: list[URLPattern | URLResolver] = []
+# DRF answers anonymous API calls itself (401 with WWW-Authenticate: Bearer), so the API
+# views are exempt from LoginRequiredMiddleware's redirect to the login page.
+api_urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "documents/",
+        login_not_required(api.DocumentListView.as_view()),
+        name="document-list",
+    ),
+    path(
+        "documents/<int:pk>/",
+        login_not_required(api.DocumentDetailView.as_view()),
+        name="document-detail",
+    ),
+    path("tags/", login_not_required(api.TagListView.as_view()), name="tag-list"),
+    path("tags/<slug:slug>/", login_not_required(api.TagDetailView.as_view()), name="tag-detail"),
+    path(
+        "annotations/",
+        login_not_required(api.AnnotationListView.as_view()),
+        name="annotation-list",
+    ),
+    path(
+        "annotations/<int:pk>/",
+        login_not_required(api.AnnotationDetailView.as_view()),
+        name="annotation-detail",
+    ),
+    path(
+        "export/annotations.csv",
+        login_not_required(exports.AnnotationCSVExport.as_view()),
+        name="export-csv",
+    ),
+    path(
+        "export/annotations.jsonl",
+        login_not_required(exports.AnnotationJSONLExport.as_view()),
+        name="export-jsonl",
+    ),
+]

@@ -236,16 +236,37 @@ DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 1000)
 IMPORT_MAX_FILE_BYTES = envint("IMPORT_MAX_FILE_BYTES", 50 * 1024 * 1024)
 
 REST_FRAMEWORK: dict[str, object] = {
+    # Bearer first: its scheme goes into WWW-Authenticate, so that anonymous calls get a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "documents.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["documents.authentication.TokenScopePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "documents.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # Timestamps as RFC 3339 in UTC with a Z, the form the W3C output uses too.
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "sco-annotate API",
+    "DESCRIPTION": (
+        "Documents, the codebook and tagged spans. Offsets (`start`, `end`) count Unicode "
+        "code points, as in the W3C Web Annotation Data Model: JavaScript clients convert "
+        "from UTF-16 indices (see docs/api.md)."
+    ),
     "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is for API clients: a token or a session, like every other endpoint.
+    "SERVE_PERMISSIONS": ["documents.authentication.TokenScopePermission"],
+    "SERVE_AUTHENTICATION": [
+        "documents.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

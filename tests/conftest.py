@@ -74,3 +74,14 @@ def annotation(document, user, tags) -> Annotation:
 def sample_corpus(db, tags) -> list[Document]:
     sample.load_corpus()
     return list(Document.objects.order_by("pk"))
+
+
+@pytest.fixture
+def bearer(db):
+    """Authorization headers with a fresh API token: bearer(user, read_only=False)."""
+
+    def make(user, *, read_only=False):
+        _, plain = services.api_token_create(actor=None, user=user, read_only=read_only)
+        return {"Authorization": f"Bearer {plain}"}
+
+    return make

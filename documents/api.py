@@ -1,0 +1,654 @@
+"""The REST API under /api/v1/: thin DRF adapters over the querysets and services.
+
+Reads are generic list/retrieve views over the same QuerySet methods as the pages; writes
+validate input with a serializer, call a service and answer with the output representation.
+Offsets are Unicode code points throughout.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import io
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, parsers, status
+from rest_framework.pagination import BasePagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from . import services, webannotation
+from .models import Annotation, Document, Tag, is_admin
+from .serializers import (
+    ANNOTATION_COLUMNS,
+    DOCUMENT_COLUMNS,
+    AnnotationCreateSerializer,
+    AnnotationFilterSerializer,
+    AnnotationSerializer,
+    AnnotationUpdateSerializer,
+    DocumentCreateSerializer,
+    DocumentDetailSerializer,
+    DocumentFilterSerializer,
+    DocumentSerializer,
+    DocumentUploadSerializer,
+    Links,
+    TagSerializer,
+    annotation_row,
+    django_errors,
+    utc,
+    with_tags,
+)
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus the services' errors: every refusal is a JSON answer, never a 500.
+
+    - ValidationError → 400 with a message per field;
+    - PermissionDenied → 403 with the service's reason;
+    - DuplicateDocument → 409 with the document that already holds the text;
+    - StaleAnnotation → 412 when the client sent If-Match, else 409, with the current version.
+    """
+    request: Request | None = context.get("request")
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": _too_big_message()}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, services.DuplicateDocument):
+        existing = exc.document
+        body: dict[str, Any] = {"detail": exc.messages[0], "document": {"id": existing.pk}}
+        if request is not None:
+            body["document"]["url"] = Links.for_request(request).document(existing.pk)
+        body["document"]["title"] = existing.title
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, services.StaleAnnotation):
+        conditional = request is not None and "If-Match" in request.headers
+        return Response(
+            {"detail": exc.messages[0], "current_version": exc.current_version},
+            status=(
+                status.HTTP_412_PRECONDITION_FAILED if conditional else status.HTTP_409_CONFLICT
+            ),
+        )
+    if isinstance(exc, DjangoValidationError):
+        return Response(django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    return drf_exception_handler(exc, context)
+
+
+def _user(request: Request) -> User:
+    """The authenticated user (the permission classes let no one else through)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated()
+    return user
+
+
+def _too_big_message() -> str:
+    return (
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes. "
+        "Send large documents as a file (multipart/form-data)."
+    )
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with Django's body limit (DRF reads the stream past that check)."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise exceptions.ParseError(_too_big_message())
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+def reject_unknown(data: Any, serializer_class: type[Any], *, read_only: frozenset[str]) -> None:
+    """Refuse keys the serializer does not know, instead of silently ignoring a typo."""
+    if not hasattr(data, "keys"):
+        return  # The serializer reports a body that is not an object.
+    known = set(serializer_class().fields)
+    errors: dict[str, list[str]] = {}
+    for key in data:
+        if key in known:
+            continue
+        if key in read_only:
+            errors[key] = ["Read-only: it cannot be set."]
+        else:
+            errors[key] = [f"Unknown field; the fields are: {', '.join(sorted(known))}."]
+    if errors:
+        raise exceptions.ValidationError(errors)
+
+
+def filters(request: Request, serializer_class: type[Any], *, also: tuple[str, ...] = ()) -> Any:
+    """The validated query-string filters; unknown parameters are refused with a 400."""
+    known = set(serializer_class().fields) | {"format", *also}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise exceptions.ValidationError(
+            {
+                name: [f"Unknown parameter; the parameters are: {', '.join(sorted(known))}."]
+                for name in unknown
+            }
+        )
+    serializer = serializer_class(data=request.query_params, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+# ---------------------------------------------------------------------------------------
+# Cursor pagination
+
+
+class KeysetPagination(BasePagination):
+    """Cursor pagination by keyset: WHERE (key) > (last key seen) ORDER BY key LIMIT n.
+
+    Each page costs the same at any depth, as long as an index covers `ordering`. The
+    cursor is opaque to clients: follow `next` and `previous` as given.
+    """
+
+    ordering: ClassVar[tuple[str, ...]] = ("id",)
+    page_size = 100
+    max_page_size = 1000
+
+    def __init__(self) -> None:
+        self.next_key: list[Any] | None = None
+        self.prev_key: list[Any] | None = None
+        self.base_url = ""
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: APIView | None = None
+    ) -> list[Any]:
+        size = self._page_size(request)
+        forward, key = self._cursor(request)
+        self.base_url = request.build_absolute_uri()
+        if key is not None:
+            queryset = queryset.filter(self._after(key, forward))
+        order = [name if forward else f"-{name}" for name in self.ordering]
+        rows = list(queryset.order_by(*order)[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        if not forward:
+            rows.reverse()
+        first, last = (self._key(rows[0]), self._key(rows[-1])) if rows else (key, key)
+        if forward:
+            self.next_key = last if more else None
+            self.prev_key = first if key is not None else None
+        else:
+            self.prev_key = first if more else None
+            self.next_key = last
+        return rows
+
+    def _page_size(self, request: Request) -> int:
+        value = request.query_params.get("page_size")
+        if value is None:
+            return self.page_size
+        if not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(value)
+
+    def _cursor(self, request: Request) -> tuple[bool, list[Any] | None]:
+        value = request.query_params.get("cursor")
+        if value is None:
+            return True, None
+        try:
+            direction, *key = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            if direction not in ("n", "p") or len(key) != len(self.ordering):
+                raise ValueError(value)
+            return direction == "n", [
+                self._parse(name, part) for name, part in zip(self.ordering, key, strict=True)
+            ]
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise exceptions.ValidationError(
+                {
+                    "cursor": [
+                        "Not a cursor of this list: follow the next or previous link as given."
+                    ]
+                }
+            ) from None
+
+    @staticmethod
+    def _parse(name: str, value: Any) -> Any:
+        if name == "id":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                raise ValueError(value)
+            return value
+        if not isinstance(value, str):
+            raise ValueError(value)
+        parsed = datetime.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError(value)
+        return parsed
+
+    def _after(self, key: list[Any], forward: bool) -> Q:
+        """Rows after `key` in the ordering (before it when going backwards)."""
+        op = "gt" if forward else "lt"
+        if len(self.ordering) == 1:
+            return Q(**{f"{self.ordering[0]}__{op}": key[0]})
+        (first, second), (first_value, second_value) = self.ordering, key
+        # The redundant first condition lets the database range-scan the index on
+        # (first, second) instead of filtering the whole of it.
+        return Q(**{f"{first}__{op}e": first_value}) & (
+            Q(**{f"{first}__{op}": first_value})
+            | Q(**{first: first_value, f"{second}__{op}": second_value})
+        )
+
+    def _key(self, row: dict[str, Any]) -> list[Any]:
+        return [row[name] for name in self.ordering]
+
+    def _link(self, key: list[Any] | None, direction: str) -> str | None:
+        if key is None:
+            return None
+        parts = [
+            direction,
+            *(utc(part) if isinstance(part, datetime.datetime) else part for part in key),
+        ]
+        cursor = base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+        return replace_query_param(self.base_url, "cursor", cursor)
+
+    def next_link(self) -> str | None:
+        return self._link(self.next_key, "n")
+
+    def previous_link(self) -> str | None:
+        return self._link(self.prev_key, "p")
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {"next": self.next_link(), "previous": self.previous_link(), "results": data}
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "cursor",
+                "required": False,
+                "in": "query",
+                "description": "Opaque position in the list, from a next or previous link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "description": f"Items per page, 1 to {self.max_page_size} "
+                f"(default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
+
+
+class AnnotationPagination(KeysetPagination):
+    # Changes move an annotation to the end: a client paging through while others edit
+    # sees every change at least once (index on (updated, id)).
+    ordering = ("updated", "id")
+
+
+class DocumentPagination(KeysetPagination):
+    ordering = ("id",)
+
+
+# ---------------------------------------------------------------------------------------
+# Shared plumbing
+
+
+class ApiView(APIView):
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {
+            "request": self.request,
+            "view": self,
+            "format": self.format_kwarg,
+            "links": Links.for_request(self.request),
+            "annotations_url": self.request.build_absolute_uri(reverse("api:annotation-list")),
+        }
+
+
+def _context(view: Any) -> dict[str, Any]:
+    return ApiView.get_serializer_context(view)
+
+
+_BODY_READ_ONLY = frozenset(AnnotationSerializer().fields) - {
+    "start",
+    "end",
+    "quote",
+    "note",
+    "tags",
+    "document",
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Documents
+
+
+@extend_schema(tags=["documents"])
+class DocumentListView(generics.ListAPIView):
+    serializer_class = DocumentSerializer
+    pagination_class = DocumentPagination
+    parser_classes = [JSONParser, parsers.MultiPartParser]
+
+    def get_queryset(self) -> Any:
+        return Document.objects.visible_to(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)
+
+    @extend_schema(
+        parameters=[DocumentFilterSerializer],
+        summary="List documents (without their text), by id",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        filtering = filters(request, DocumentFilterSerializer, also=("cursor", "page_size"))
+        queryset = filtering.filter(self.get_queryset()).values(*DOCUMENT_COLUMNS)
+        rows = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Add a document (admins): JSON with its text, or a file as multipart",
+        request={
+            "application/json": DocumentCreateSerializer,
+            "multipart/form-data": DocumentUploadSerializer,
+        },
+        responses={
+            201: DocumentDetailSerializer,
+            409: OpenApiResponse(description="The text is already stored; the body names it."),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not is_admin(request.user):
+            raise exceptions.PermissionDenied("Only admins add documents.")
+        upload = request.content_type.startswith("multipart/")
+        input_class = DocumentUploadSerializer if upload else DocumentCreateSerializer
+        reject_unknown(
+            request.data, input_class, read_only=frozenset(DocumentDetailSerializer().fields)
+        )
+        serializer = input_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        metadata = services.DocumentMetadata.from_mapping(data)
+        if upload:
+            file = data["file"]
+            if file.size > settings.IMPORT_MAX_FILE_BYTES:
+                raise exceptions.ValidationError(
+                    {"file": [f"Larger than {settings.IMPORT_MAX_FILE_BYTES} bytes."]}
+                )
+            document = services.document_import(
+                user=_user(request),
+                upload=services.Upload(
+                    filename=file.name or "upload",
+                    data=file.read(),
+                    content_type=file.content_type or "",
+                ),
+                metadata=metadata,
+            )
+        else:
+            document = services.document_create(
+                user=_user(request), text=data["text"], metadata=metadata
+            )
+        body = DocumentDetailSerializer(document, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+@extend_schema(tags=["documents"], summary="A document with its text")
+class DocumentDetailView(generics.RetrieveAPIView):
+    serializer_class = DocumentDetailSerializer
+
+    def get_queryset(self) -> Any:
+        return Document.objects.visible_to(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)
+
+
+# ---------------------------------------------------------------------------------------
+# Codebook
+
+
+@extend_schema(tags=["codebook"], summary="The codebook: every tag, retired ones included")
+class TagListView(generics.ListAPIView):
+    serializer_class = TagSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        return Tag.objects.select_related("parent")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)
+
+
+@extend_schema(tags=["codebook"], summary="One codebook entry (the IRI of a tagging body)")
+class TagDetailView(generics.RetrieveAPIView):
+    serializer_class = TagSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self) -> Any:
+        return Tag.objects.select_related("parent")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)
+
+
+# ---------------------------------------------------------------------------------------
+# Annotations
+
+_JSONLD_PARAMETER = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    enum=["json", "jsonld"],
+    description="jsonld: a W3C Web Annotation (also with Accept: application/ld+json).",
+)
+
+
+def _jsonld(request: Request) -> bool:
+    renderer = getattr(request, "accepted_renderer", None)
+    return renderer is not None and renderer.format == "jsonld"
+
+
+def _etag(annotation: Annotation, request: Request) -> str:
+    # Strong ETags, so If-Match compares them; each representation has its own.
+    return f'"{annotation.version}-jsonld"' if _jsonld(request) else f'"{annotation.version}"'
+
+
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})(?:-jsonld)?"$')
+
+
+def _expected_version(request: Request, annotation: Annotation) -> int | None:
+    """The version If-Match asks for; 412 at once when it names none of the current one."""
+    if not annotation.can_change(request.user):
+        # Before the precondition: someone else's annotation is a 403 whatever the version.
+        raise exceptions.PermissionDenied("You can change only your own annotations.")
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    versions = set()
+    for part in header.split(","):
+        match = _ETAG.match(part.strip())
+        if match is None:
+            raise exceptions.ValidationError(
+                {"If-Match": ['Give the ETag of the annotation as received, e.g. "3".']}
+            )
+        versions.add(int(match[1]))
+    if annotation.version not in versions:
+        raise services.StaleAnnotation(annotation.pk, annotation.version)
+    return annotation.version
+
+
+def _respond(
+    request: Request, annotation: Annotation, status_code: int = status.HTTP_200_OK
+) -> Response:
+    """One annotation as JSON or JSON-LD, with its ETag."""
+    urls = Links.for_request(request)
+    row = annotation_row(annotation)
+    if _jsonld(request):
+        if annotation.is_deleted:
+            raise exceptions.NotFound("This annotation was deleted.")
+        response = Response(
+            webannotation.annotation(row, urls),
+            status=status_code,
+            content_type=webannotation.MEDIA_TYPE,
+        )
+    else:
+        response = Response(
+            AnnotationSerializer(row, context={"links": urls}).data, status=status_code
+        )
+    response["ETag"] = _etag(annotation, request)
+    patch_vary_headers(response, ["Accept"])
+    return response
+
+
+@extend_schema(tags=["annotations"])
+class AnnotationListView(generics.ListAPIView):
+    serializer_class = AnnotationSerializer
+    parser_classes = [JSONParser]
+    pagination_class = AnnotationPagination
+    renderer_classes = [JSONRenderer, webannotation.JSONLDRenderer]
+
+    def get_queryset(self) -> Any:
+        return Annotation.objects.visible_to(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)
+
+    @extend_schema(
+        summary="List annotations, oldest change first (cursor-paginated, for sync)",
+        parameters=[AnnotationFilterSerializer, _JSONLD_PARAMETER],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        filtering = filters(request, AnnotationFilterSerializer, also=("cursor", "page_size"))
+        jsonld = _jsonld(request)
+        if jsonld and filtering.validated_data["include_deleted"]:
+            raise exceptions.ValidationError(
+                {"include_deleted": ["W3C annotations have no tombstones: ask for JSON."]}
+            )
+        queryset = filtering.filter(self.get_queryset())
+        paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)
+        rows = with_tags(
+            paginator.paginate_queryset(queryset.values(*ANNOTATION_COLUMNS), request, self)
+        )
+        context = self.get_serializer_context()
+        if not jsonld:
+            data = self.get_serializer(rows, many=True).data
+            return self.get_paginated_response(data)
+        page_url = request.build_absolute_uri()
+        first = remove_query_param(page_url, "cursor")
+        collection = remove_query_param(first, "page_size") + "#collection"
+        body = webannotation.page(
+            rows,
+            context["links"],
+            page_id=page_url,
+            collection_id=collection,
+            first=first,
+            total=queryset.count(),
+            next_url=paginator.next_link(),
+            prev_url=paginator.previous_link(),
+        )
+        return Response(body, content_type=webannotation.MEDIA_TYPE)
+
+    @extend_schema(
+        summary="Tag a span of a document",
+        request=AnnotationCreateSerializer,
+        responses={201: AnnotationSerializer},
+        parameters=[_JSONLD_PARAMETER],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        reject_unknown(request.data, AnnotationCreateSerializer, read_only=_BODY_READ_ONLY)
+        serializer = AnnotationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        annotation = services.annotation_create(
+            user=_user(request),
+            document=data["document"],
+            start=data["start"],
+            end=data["end"],
+            tags=data["tags"],
+            note=data["note"],
+            quote=data.get("quote"),
+        )
+        response = _respond(request, annotation, status.HTTP_201_CREATED)
+        response["Location"] = Links.for_request(request).annotation(annotation.pk)
+        return response
+
+
+@extend_schema(tags=["annotations"], parameters=[_JSONLD_PARAMETER])
+class AnnotationDetailView(generics.RetrieveAPIView):
+    serializer_class = AnnotationSerializer
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer, webannotation.JSONLDRenderer]
+
+    def get_queryset(self) -> Any:
+        return Annotation.objects.visible_to(self.request.user).select_related("author")
+
+    @extend_schema(summary="One annotation (deleted ones as a tombstone); ETag is its version")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return _respond(request, self.get_object())
+
+    @extend_schema(
+        summary="Change tags, note or span; If-Match with the ETag refuses a stale change (412)",
+        request=AnnotationUpdateSerializer,
+        responses={200: AnnotationSerializer},
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        annotation = self.get_object()
+        reject_unknown(
+            request.data, AnnotationUpdateSerializer, read_only=_BODY_READ_ONLY | {"document"}
+        )
+        serializer = AnnotationUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not serializer.validated_data:
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Nothing to change: send start, end, quote, tags or note."]}
+            )
+        annotation = services.annotation_update(
+            user=_user(request),
+            annotation=annotation,
+            expected_version=_expected_version(request, annotation),
+            **serializer.validated_data,
+        )
+        return _respond(request, annotation)
+
+    @extend_schema(
+        summary="Delete (kept as a tombstone for sync); If-Match as for PATCH",
+        responses={204: None},
+    )
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        annotation = self.get_object()
+        annotation = services.annotation_delete(
+            user=_user(request),
+            annotation=annotation,
+            expected_version=_expected_version(request, annotation),
+        )
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response["ETag"] = _etag(annotation, request)
+        return response

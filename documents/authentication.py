@@ -1,0 +1,85 @@
+"""API authentication: `Authorization: Bearer <token>` over hashed, revocable ApiTokens."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from .models import ApiToken
+from .services import api_token_hash
+
+if TYPE_CHECKING:
+    # Imported for types only: rest_framework.views imports this module through settings.
+    from rest_framework.views import APIView
+
+#: last_used_at is written at most this often per token, so that reads stay reads.
+LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """Authenticate with a token created in the admin or by `create_api_token`."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            # No token: leave it to the session (the browser) or to a 401.
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the token as 'Authorization: Bearer <token>', with no spaces in the token."
+            )
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("This token is not valid.") from None
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=api_token_hash(key), revoked_at__isnull=True)
+            .first()
+        )
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("This token is not valid or has been revoked.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) without credentials, naming the scheme to use.
+        return f'{self.keyword} realm="api"'
+
+
+class TokenScopePermission(permissions.BasePermission):
+    """Logged in, and a read-only token only reads."""
+
+    message = "This token is read-only: create a read-write token to change anything."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return not (isinstance(request.auth, ApiToken) and request.auth.read_only)
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the token scheme in the OpenAPI schema (and the docs' Authorize button)."""
+
+    target_class = "documents.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from the admin or `manage.py create_api_token`.",
+        }

@@ -1,0 +1,231 @@
+"""Streamed exports of annotations: CSV (one row per annotation and tag) and JSON Lines.
+
+Rows are read in keyset batches by id (WHERE id > last ORDER BY id LIMIT n), so memory stays
+flat whatever the size of the corpus and no server-side cursor has to outlive a request.
+They take the same filters as GET /api/v1/annotations/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from .api import filters
+from .models import Annotation, DatePrecision
+from .serializers import (
+    ANNOTATION_COLUMNS,
+    AnnotationFilterSerializer,
+    AnnotationSerializer,
+    Links,
+    utc,
+    with_tags,
+)
+
+#: Rows per database round trip: large enough to amortise it, small enough to stay flat.
+BATCH_SIZE = 2000
+
+_DOCUMENT_COLUMNS = (
+    "document__title",
+    "document__organisation",
+    "document__published",
+    "document__date_precision",
+    "document__source_url",
+)
+
+CSV_HEADER = (
+    "annotation_id",
+    "annotation_url",
+    "tag",
+    "document_id",
+    "document_title",
+    "document_organisation",
+    "document_published",
+    "document_url",
+    "document_source_url",
+    "start",
+    "end",
+    "quote",
+    "note",
+    "author",
+    "created",
+    "updated",
+    "version",
+    "deleted",
+)
+
+#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Prefix a would-be formula with an apostrophe, which spreadsheets show as text."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _published(row: dict[str, Any]) -> str:
+    published = row["document__published"]
+    if published is None:
+        return ""
+    precision = row["document__date_precision"]
+    if precision == DatePrecision.YEAR:
+        return f"{published.year:04d}"
+    if precision == DatePrecision.MONTH:
+        return f"{published.year:04d}-{published.month:02d}"
+    return published.isoformat()
+
+
+def batches(queryset: Any, columns: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
+    """Rows (with their tags) of the queryset in id order, BATCH_SIZE at a time."""
+    last = 0
+    while True:
+        rows = list(queryset.filter(id__gt=last).order_by("id").values(*columns)[:BATCH_SIZE])
+        if not rows:
+            return
+        yield with_tags(rows)
+        if len(rows) < BATCH_SIZE:
+            return
+        last = rows[-1]["id"]
+
+
+def jsonl_lines(queryset: Any, urls: Links) -> Iterator[bytes]:
+    """Each annotation as one line of JSON, the same object the API returns."""
+    serializer = AnnotationSerializer(context={"links": urls})
+    dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    for rows in batches(queryset, ANNOTATION_COLUMNS):
+        lines = [dumps(serializer.to_representation(row)) for row in rows]
+        lines.append("")
+        yield "\n".join(lines).encode("utf-8")
+
+
+def csv_lines(queryset: Any, urls: Links) -> Iterator[bytes]:
+    """The header, then one row per annotation and tag (a tombstone is one row, no tag)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    # The byte-order mark makes Excel read the file as UTF-8 (pandas and csv skip it with
+    # encoding="utf-8-sig").
+    buffer.write("\ufeff")
+    writer.writerow(CSV_HEADER)
+    for rows in batches(queryset, ANNOTATION_COLUMNS + _DOCUMENT_COLUMNS):
+        for row in rows:
+            writer.writerows(_csv_rows(row, urls))
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
+
+
+def _csv_rows(row: dict[str, Any], urls: Links) -> list[list[Any]]:
+    deleted = row["deleted_at"] is not None
+    common = [
+        row["id"],
+        urls.annotation(row["id"]),
+    ]
+    document = [
+        row["document_id"],
+        neutralise(row["document__title"]),
+        neutralise(row["document__organisation"]),
+        _published(row),
+        urls.document(row["document_id"]),
+        neutralise(row["document__source_url"]),
+    ]
+    if deleted:
+        return [
+            [
+                *common,
+                "",
+                *document,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                utc(row["updated"]),
+                row["version"],
+                "true",
+            ]
+        ]
+    rest = [
+        row["start"],
+        row["end"],
+        neutralise(row["quote"]),
+        neutralise(row["note"]),
+        neutralise(row["author__username"]),
+        utc(row["created"]),
+        utc(row["updated"]),
+        row["version"],
+        "false",
+    ]
+    return [[*common, neutralise(tag), *document, *rest] for tag in row["tags"] or [""]]
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """The export's format is in its URL; errors (401, 400) are always JSON."""
+
+    def select_parser(self, request: Request, parsers: Iterable[Any]) -> Any:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class _Export(APIView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _AnyAccept
+    content_type = ""
+    filename = ""
+
+    def stream(self, queryset: Any, urls: Links) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> StreamingHttpResponse:
+        filtering = filters(request, AnnotationFilterSerializer)
+        queryset = filtering.filter(Annotation.objects.visible_to(request.user))
+        response = StreamingHttpResponse(
+            self.stream(queryset, Links.for_request(request)), content_type=self.content_type
+        )
+        response["Content-Disposition"] = f'attachment; filename="{self.filename}"'
+        return response
+
+
+@extend_schema(
+    tags=["exports"],
+    summary="Annotations as CSV, one row per annotation and tag (streamed, UTF-8 with BOM)",
+    parameters=[AnnotationFilterSerializer],
+    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+)
+class AnnotationCSVExport(_Export):
+    content_type = "text/csv; charset=utf-8"
+    filename = "annotations.csv"
+
+    def stream(self, queryset: Any, urls: Links) -> Iterator[bytes]:
+        return csv_lines(queryset, urls)
+
+
+@extend_schema(
+    tags=["exports"],
+    summary="Annotations as JSON Lines, one annotation per line (streamed)",
+    parameters=[AnnotationFilterSerializer],
+    responses={(200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR)},
+)
+class AnnotationJSONLExport(_Export):
+    content_type = "application/jsonl; charset=utf-8"
+    filename = "annotations.jsonl"
+
+    def stream(self, queryset: Any, urls: Links) -> Iterator[bytes]:
+        return jsonl_lines(queryset, urls)

@@ -1,0 +1,38 @@
+"""Create an API token for a user and print it (only the token, so scripts can capture it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from documents import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API token for USERNAME and print it. Only its hash is stored: the token "
+        "cannot be shown again. Read-write unless --read-only."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument(
+            "--read-only", action="store_true", help="The token can read but change nothing."
+        )
+        parser.add_argument("--name", default="", help="What or who uses the token.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            user = get_user_model().objects.get(username=options["username"])
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"There is no user named {options['username']!r}.") from None
+        try:
+            _, plain = services.api_token_create(
+                actor=None, user=user, name=options["name"], read_only=options["read_only"]
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        self.stdout.write(plain)

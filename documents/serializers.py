@@ -1,0 +1,493 @@
+"""What the API reads and writes: input serializers, output representations, filters.
+
+Output for lists is built from `.values()` rows rather than model instances: a page of 1,000
+annotations is then a couple of milliseconds of Python instead of tens. The serializers
+declare their fields all the same, for the OpenAPI schema and for input validation.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.urls import reverse
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from .models import Annotation, Document, DocumentType, Tag
+
+#: Largest value of an integer column (PostgreSQL `integer`); larger offsets are refused
+#: before they reach the database.
+MAX_OFFSET = 2**31 - 1
+#: Largest id (PostgreSQL `bigint`).
+MAX_ID = 2**63 - 1
+#: Longest filter text accepted in a query string.
+MAX_FILTER_LENGTH = 500
+
+
+def utc(value: datetime.datetime | None) -> str | None:
+    """RFC 3339 / xsd:dateTime in UTC with a Z, with microseconds (cursors rely on them)."""
+    if value is None:
+        return None
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _no_surrogates(value: str) -> None:
+    # JSON may carry "\ud800" escapes; such text cannot be stored as UTF-8.
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise serializers.ValidationError(
+            "Contains an unpaired UTF-16 surrogate (e.g. \\ud800): send valid Unicode text."
+        )
+
+
+class TextField(serializers.CharField):
+    """Text as sent: not trimmed (offsets and quotes depend on every character)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        self.validators.append(_no_surrogates)
+
+    def to_internal_value(self, data: Any) -> str:
+        # DRF would turn 5 into "5"; a number where text belongs is a client's mistake.
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Must be text, not {type(data).__name__}.")
+        return str(super().to_internal_value(data))
+
+
+# ---------------------------------------------------------------------------------------
+# Absolute URLs
+
+
+_SENTINEL = "2147480000"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Absolute URLs of API resources, built once per request rather than once per row."""
+
+    annotation_parts: tuple[str, str]
+    document_parts: tuple[str, str]
+    tag_parts: tuple[str, str]
+
+    @classmethod
+    def for_request(cls, request: Request) -> Links:
+        def parts(name: str) -> tuple[str, str]:
+            url = request.build_absolute_uri(reverse(name, args=[_SENTINEL]))
+            head, tail = url.split(_SENTINEL)
+            return head, tail
+
+        return cls(
+            parts("api:annotation-detail"), parts("api:document-detail"), parts("api:tag-detail")
+        )
+
+    def annotation(self, pk: int) -> str:
+        return f"{self.annotation_parts[0]}{pk}{self.annotation_parts[1]}"
+
+    def document(self, pk: int) -> str:
+        return f"{self.document_parts[0]}{pk}{self.document_parts[1]}"
+
+    def tag(self, slug: str) -> str:
+        return f"{self.tag_parts[0]}{slug}{self.tag_parts[1]}"
+
+
+def links(context: Mapping[str, Any]) -> Links:
+    found = context.get("links")
+    if found is None:
+        raise RuntimeError("Serializer context needs 'links' (see Links.for_request).")
+    assert isinstance(found, Links)
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# Annotations
+
+#: The columns an annotation is read with; `author` is the username, `tags` added after.
+ANNOTATION_COLUMNS = (
+    "id",
+    "document_id",
+    "start",
+    "end",
+    "quote",
+    "prefix",
+    "suffix",
+    "note",
+    "author__username",
+    "created",
+    "updated",
+    "version",
+    "deleted_at",
+)
+
+
+def with_tags(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each row's tag slugs (codebook order) with one query for the whole list."""
+    by_id: dict[int, list[str]] = {row["id"]: [] for row in rows}
+    if by_id:
+        through = Annotation.tags.through.objects.filter(annotation_id__in=list(by_id))
+        for annotation_id, slug in through.order_by("tag__sort_order", "tag__name").values_list(
+            "annotation_id", "tag__slug"
+        ):
+            by_id[annotation_id].append(slug)
+    for row in rows:
+        row["tags"] = by_id[row["id"]]
+    return rows
+
+
+def annotation_row(annotation: Annotation) -> dict[str, Any]:
+    """The row of one annotation instance (author selected with it), tags included."""
+    row = {name: getattr(annotation, name) for name in ANNOTATION_COLUMNS if "__" not in name}
+    row["author__username"] = annotation.author.username
+    return with_tags([row])[0]
+
+
+def annotation_rows(queryset: Iterable[Any]) -> list[dict[str, Any]]:
+    return with_tags([dict(row) for row in queryset])
+
+
+class AnnotationSerializer(serializers.Serializer):
+    """A tagged span. Deleted ones (with `include_deleted`) are tombstones: `deleted: true`
+    with only `id`, `url`, `document`, `document_url`, `updated` and `version`."""
+
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.URLField(read_only=True)
+    document = serializers.IntegerField(read_only=True)
+    document_url = serializers.URLField(read_only=True)
+    start = serializers.IntegerField(
+        read_only=True, help_text="First code point of the span (Unicode code points)."
+    )
+    end = serializers.IntegerField(
+        read_only=True, help_text="Code point after the last one of the span."
+    )
+    quote = serializers.CharField(read_only=True, help_text="text[start:end]")
+    prefix = serializers.CharField(read_only=True, help_text="Up to 32 code points before.")
+    suffix = serializers.CharField(read_only=True, help_text="Up to 32 code points after.")
+    tags = serializers.ListField(child=serializers.SlugField(), read_only=True)
+    note = serializers.CharField(read_only=True)
+    author = serializers.CharField(read_only=True, help_text="Username of the analyst.")
+    created = serializers.DateTimeField(read_only=True)
+    updated = serializers.DateTimeField(read_only=True)
+    version = serializers.IntegerField(read_only=True, help_text="Raised by one on every change.")
+    deleted = serializers.BooleanField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        row: dict[str, Any] = instance
+        urls = links(self.context)
+        if row["deleted_at"] is not None:
+            return {
+                "id": row["id"],
+                "url": urls.annotation(row["id"]),
+                "document": row["document_id"],
+                "document_url": urls.document(row["document_id"]),
+                "updated": utc(row["updated"]),
+                "version": row["version"],
+                "deleted": True,
+            }
+        return {
+            "id": row["id"],
+            "url": urls.annotation(row["id"]),
+            "document": row["document_id"],
+            "document_url": urls.document(row["document_id"]),
+            "start": row["start"],
+            "end": row["end"],
+            "quote": row["quote"],
+            "prefix": row["prefix"],
+            "suffix": row["suffix"],
+            "tags": row["tags"],
+            "note": row["note"],
+            "author": row["author__username"],
+            "created": utc(row["created"]),
+            "updated": utc(row["updated"]),
+            "version": row["version"],
+            "deleted": False,
+        }
+
+
+class AnnotationCreateSerializer(serializers.Serializer):
+    document = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    start = serializers.IntegerField(
+        min_value=0, max_value=MAX_OFFSET, help_text="In Unicode code points."
+    )
+    end = serializers.IntegerField(
+        min_value=1, max_value=MAX_OFFSET, help_text="In Unicode code points, excluded."
+    )
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=100), allow_empty=False, max_length=100
+    )
+    note = TextField(required=False, allow_blank=True, default="", max_length=100_000)
+    quote = TextField(
+        required=False,
+        max_length=10_000_000,
+        help_text="Optional; when given it must equal text[start:end].",
+    )
+
+
+class AnnotationUpdateSerializer(serializers.Serializer):
+    start = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
+    end = serializers.IntegerField(required=False, min_value=1, max_value=MAX_OFFSET)
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=100),
+        allow_empty=False,
+        max_length=100,
+        required=False,
+    )
+    note = TextField(required=False, allow_blank=True, max_length=100_000)
+    quote = TextField(required=False, max_length=10_000_000)
+
+
+class AnnotationFilterSerializer(serializers.Serializer):
+    """Query-string filters of the annotation list and the exports."""
+
+    document = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="A document id."
+    )
+    tag = serializers.ListField(
+        child=serializers.SlugField(max_length=100),
+        required=False,
+        help_text="Tag slug; repeat for any of several. A parent tag includes its children.",
+    )
+    author = serializers.CharField(
+        required=False, max_length=150, help_text="Username of the analyst."
+    )
+    created_after = serializers.DateTimeField(required=False)
+    updated_after = serializers.DateTimeField(
+        required=False, help_text="For incremental sync: changed (or deleted) after this time."
+    )
+    q = serializers.CharField(
+        required=False, max_length=MAX_FILTER_LENGTH, help_text="Text in the quote or the note."
+    )
+    include_deleted = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Return deleted annotations too, as tombstones with deleted: true.",
+    )
+
+    def validate_tag(self, value: list[str]) -> list[str]:
+        known = set(Tag.objects.filter(slug__in=value).values_list("slug", flat=True))
+        unknown = [slug for slug in dict.fromkeys(value) if slug not in known]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown tag: {', '.join(unknown)}. GET /api/v1/tags/ lists the slugs."
+            )
+        return value
+
+    def validate_author(self, value: str) -> str:
+        if not get_user_model().objects.filter(username=value).exists():
+            raise serializers.ValidationError(f"There is no user named {value!r}.")
+        return value
+
+    def validate_document(self, value: int) -> int:
+        user = self.context["request"].user
+        if not Document.objects.visible_to(user).filter(pk=value).exists():
+            raise serializers.ValidationError(f"There is no document #{value} that you can read.")
+        return value
+
+    def filter(self, queryset: Any) -> Any:
+        """Apply the validated filters to an annotation queryset."""
+        data = self.validated_data
+        if not data.get("include_deleted"):
+            queryset = queryset.alive()
+        if "document" in data:
+            queryset = queryset.filter(document_id=data["document"])
+        if data.get("tag"):
+            queryset = queryset.tagged(*data["tag"])
+        if "author" in data:
+            queryset = queryset.filter(author__username=data["author"])
+        if "created_after" in data:
+            queryset = queryset.filter(created__gt=data["created_after"])
+        if "updated_after" in data:
+            queryset = queryset.filter(updated__gt=data["updated_after"])
+        if data.get("q"):
+            queryset = queryset.filter(Q(quote__icontains=data["q"]) | Q(note__icontains=data["q"]))
+        return queryset
+
+
+# ---------------------------------------------------------------------------------------
+# Documents and the codebook
+
+DOCUMENT_COLUMNS = (
+    "id",
+    "title",
+    "organisation",
+    "author",
+    "source_url",
+    "published",
+    "date_precision",
+    "language",
+    "document_type",
+    "notes",
+    "length",
+    "sha256",
+    "imported_at",
+    "updated_at",
+)
+
+
+class DocumentSerializer(serializers.Serializer):
+    """A document without its text (lists)."""
+
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.URLField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    organisation = serializers.CharField(read_only=True)
+    author = serializers.CharField(read_only=True)
+    source_url = serializers.CharField(read_only=True)
+    published = serializers.DateField(read_only=True, allow_null=True)
+    date_precision = serializers.CharField(
+        read_only=True, help_text="day, month or year: how much of `published` is known."
+    )
+    language = serializers.CharField(read_only=True, help_text="BCP 47 tag.")
+    document_type = serializers.ChoiceField(choices=DocumentType.choices, read_only=True)
+    notes = serializers.CharField(read_only=True)
+    length = serializers.IntegerField(read_only=True, help_text="In Unicode code points.")
+    sha256 = serializers.CharField(read_only=True, help_text="SHA-256 of the UTF-8 encoded text.")
+    annotations_url = serializers.URLField(read_only=True)
+    imported_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        row: Mapping[str, Any] = (
+            instance if isinstance(instance, Mapping) else _document_values(instance)
+        )
+        urls = links(self.context)
+        published = row["published"]
+        out = {
+            "id": row["id"],
+            "url": urls.document(row["id"]),
+            "title": row["title"],
+            "organisation": row["organisation"],
+            "author": row["author"],
+            "source_url": row["source_url"],
+            "published": published.isoformat() if published else None,
+            "date_precision": row["date_precision"],
+            "language": row["language"],
+            "document_type": row["document_type"],
+            "notes": row["notes"],
+            "length": row["length"],
+            "sha256": row["sha256"],
+            "annotations_url": self.context["annotations_url"] + f"?document={row['id']}",
+            "imported_at": utc(row["imported_at"]),
+            "updated_at": utc(row["updated_at"]),
+        }
+        return out
+
+
+def _document_values(document: Document) -> dict[str, Any]:
+    return {name: getattr(document, name) for name in DOCUMENT_COLUMNS}
+
+
+class DocumentDetailSerializer(DocumentSerializer):
+    """A document with its normalised text, the text the offsets count in."""
+
+    text = serializers.CharField(read_only=True)
+    page_breaks = serializers.ListField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Offsets at which pages 2, 3, … begin, for paged sources.",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        out = super().to_representation(instance)
+        out["text"] = instance.text
+        out["page_breaks"] = instance.page_breaks
+        return out
+
+
+class DocumentFilterSerializer(serializers.Serializer):
+    language = serializers.CharField(required=False, max_length=35, help_text="BCP 47 tag.")
+    organisation = serializers.CharField(required=False, max_length=300)
+    document_type = serializers.ChoiceField(required=False, choices=DocumentType.choices)
+    published_after = serializers.DateField(required=False, help_text="On or after this day.")
+    published_before = serializers.DateField(required=False, help_text="On or before this day.")
+    q = serializers.CharField(
+        required=False, max_length=MAX_FILTER_LENGTH, help_text="In the title."
+    )
+
+    def filter(self, queryset: Any) -> Any:
+        data = self.validated_data
+        for name in ("language", "organisation", "document_type"):
+            if name in data:
+                queryset = queryset.filter(**{name: data[name]})
+        if "published_after" in data:
+            queryset = queryset.filter(published__gte=data["published_after"])
+        if "published_before" in data:
+            queryset = queryset.filter(published__lte=data["published_before"])
+        if data.get("q"):
+            queryset = queryset.filter(title__icontains=data["q"])
+        return queryset
+
+
+class _MetadataFields(serializers.Serializer):
+    organisation = TextField(required=False, allow_blank=True, max_length=300)
+    author = TextField(required=False, allow_blank=True, max_length=300)
+    source_url = TextField(required=False, allow_blank=True, max_length=2000)
+    published = TextField(
+        required=False, allow_blank=True, max_length=10, help_text="YYYY-MM-DD, YYYY-MM or YYYY."
+    )
+    date_precision = serializers.ChoiceField(
+        required=False, allow_blank=True, choices=["day", "month", "year"]
+    )
+    language = TextField(required=False, allow_blank=True, max_length=35, help_text="BCP 47 tag.")
+    document_type = serializers.ChoiceField(required=False, choices=DocumentType.choices)
+    notes = TextField(required=False, allow_blank=True, max_length=100_000)
+
+
+class DocumentCreateSerializer(_MetadataFields):
+    """A document sent as JSON: its title, its text and what else is known about it."""
+
+    title = TextField(max_length=500)
+    text = TextField(max_length=50_000_000)
+
+
+class DocumentUploadSerializer(_MetadataFields):
+    """A document sent as a file (multipart/form-data), with metadata fields beside it."""
+
+    file = serializers.FileField()
+    title = TextField(required=False, allow_blank=True, max_length=500)
+
+
+class TagSerializer(serializers.Serializer):
+    """An entry of the codebook."""
+
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.URLField(read_only=True)
+    slug = serializers.SlugField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    definition = serializers.CharField(read_only=True)
+    colour = serializers.CharField(read_only=True, help_text="#rrggbb")
+    # A field named like Field.parent: DRF's metaclass moves it into `fields`, so the
+    # attribute itself is never shadowed at run time.
+    parent = serializers.SlugField(  # type: ignore[assignment]
+        read_only=True, allow_null=True, help_text="Parent's slug."
+    )
+    is_active = serializers.BooleanField(
+        read_only=True, help_text="Retired tags stay on old passages but cannot be applied."
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        tag: Tag = instance
+        return {
+            "id": tag.pk,
+            "url": links(self.context).tag(tag.slug),
+            "slug": tag.slug,
+            "name": tag.name,
+            "definition": tag.definition,
+            "colour": tag.colour,
+            "parent": tag.parent.slug if tag.parent else None,
+            "is_active": tag.is_active,
+        }
+
+
+def django_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """A Django ValidationError as {field: [messages]} (`non_field_errors` for the rest)."""
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
