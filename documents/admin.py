@@ -10,13 +10,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from . import services
-from .models import Activity, Annotation, Document, SourceFile, Tag
+from .models import Activity, Annotation, ApiToken, Document, SourceFile, Tag
 from .text import normalize_text, text_sha256
 
 _METADATA_FIELDS = (
@@ -226,3 +228,74 @@ class ActivityAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Create tokens (the plain token is shown once, on the next page) and revoke them."""
+
+    list_display = ["__str__", "name", "user", "read_only", "created", "last_used_at", "revoked_at"]
+    list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    actions = ["revoke"]
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("user", "name", "read_only")
+        return ("user", "name", "prefix", "read_only", "created", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ApiToken | None = None
+    ) -> tuple[str, ...]:
+        return () if obj is None else self.get_fields(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A token is never edited: revoke it and create another.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoked tokens stay, so the activity record keeps pointing at something.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        token, plain = services.api_token_create(
+            actor=request.user,  # type: ignore[arg-type]
+            user=obj.user,
+            name=obj.name,
+            read_only=obj.read_only,
+        )
+        obj.pk, obj.prefix, obj.created = token.pk, token.prefix, token.created
+        # For response_add, the next step of this same request.
+        setattr(request, "_api_token_plain", plain)  # noqa: B010
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # Shown in this response only: never put in a message, a cookie or the session.
+        plain = getattr(request, "_api_token_plain")  # noqa: B009
+        response = TemplateResponse(
+            request,
+            "admin/documents/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "API token created",
+                "token": plain,
+                "token_object": obj,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        tokens = list(queryset.filter(revoked_at__isnull=True))
+        for token in tokens:
+            services.api_token_revoke(actor=request.user, token=token)  # type: ignore[arg-type]
+        self.message_user(request, f"Revoked {len(tokens)} tokens.")
