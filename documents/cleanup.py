@@ -106,6 +106,7 @@ _NAV_PHRASES = re.compile(
 )
 _NAV_SEPARATORS = re.compile(r"[\s|·•»>/›–-]*")
 _MENU_SEPARATOR = re.compile(r"\s+[|·•]\s+")
+_NAV_MAX_LENGTH = 200
 
 _SERVER_LINES = [
     # PHP diagnostics printed into the page.
@@ -156,6 +157,8 @@ _REPEAT_MIN_CHARS = 200
 
 
 def _is_navigation(line: str) -> bool:
+    if len(line) > _NAV_MAX_LENGTH:
+        return False
     if _NAV_PHRASES.search(line) and not _NAV_SEPARATORS.sub("", _NAV_PHRASES.sub("", line)):
         return True
     items = _MENU_SEPARATOR.split(line.strip())

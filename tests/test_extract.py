@@ -311,3 +311,8 @@ def test_detect_language(text, language):
 
 def test_detect_language_gives_up_without_words():
     assert extract.detect_language("12 34 56 ---") == ("", 0.0)
+
+
+def test_extract_refuses_a_zip_as_one_document():
+    message = refusal("bundle.zip", make_zip({"a.txt": b"A"}))
+    assert "zip archive holds several files" in message
