@@ -115,7 +115,8 @@
 
   function selectionSettled() {
     const form = chooser();
-    if (!form) return;
+    // Never while the mouse is still selecting: focusing the chooser would end the drag.
+    if (!form || pointerDown) return;
     if (form.contains(document.activeElement) && form.contains(document.getSelection()?.anchorNode))
       return;
     const found = readSelection();
@@ -138,6 +139,7 @@
     if (chooser()?.contains(event.target)) return;
     // A click elsewhere dismisses the chooser; a new selection opens it again on mouseup.
     closeChooser();
+    window.clearTimeout(pending);
     pointerDown = true;
   });
   document.addEventListener("mouseup", () => {
@@ -175,7 +177,8 @@
 
   document.body.addEventListener("htmx:afterRequest", (event) => {
     const form = chooser();
-    if (!form || event.detail.elt !== form || !event.detail.successful) return;
+    // A refused write (422) counts as "successful" for htmx: it swapped in the message.
+    if (!form || event.detail.elt !== form || event.detail.xhr.status !== 200) return;
     closeChooser();
     resetChooser(form);
     document.getSelection()?.removeAllRanges();
