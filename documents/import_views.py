@@ -156,11 +156,11 @@ def import_batch(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def import_step(request: HttpRequest, pk: int) -> HttpResponse:
     batch = _batch_for(request, pk)
-    handled = services.import_batch_step(user=request.user, batch=batch, limit=FILES_PER_STEP)  # type: ignore[arg-type]
+    services.import_batch_step(user=request.user, batch=batch, limit=FILES_PER_STEP)  # type: ignore[arg-type]
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect(batch)
     progress = _progress(batch)
-    if not progress["busy"] and handled:
+    if not progress["busy"]:
         # Everything is read (or imported): reload the page to show the results.
         return HttpResponseClientRefresh()
     return render(

@@ -300,3 +300,17 @@ def test_command_refuses_bad_options(db, tmp_path):
     (tmp_path / "m.json").write_text("{not json")
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("import_documents", "--manifest", str(tmp_path / "m.json"))
+
+
+def test_command_manifest_row_for_a_zip_applies_to_each_file_but_not_its_title(db, tmp_path):
+    (tmp_path / "bundle.zip").write_bytes(
+        make_zip({"one.txt": b"First text about the SCO.", "sub/two.txt": b"Second text."})
+    )
+    (tmp_path / "manifest.json").write_text(
+        json.dumps([{"file": "bundle.zip", "title": "Bundle", "organisation": "FIDH"}])
+    )
+    status, out = run("--manifest", tmp_path / "manifest.json")
+    assert status == 0, out
+    documents = Document.objects.order_by("title")
+    assert [(d.title, d.organisation) for d in documents] == [("one", "FIDH"), ("two", "FIDH")]
+    assert documents[0].source_file.filename.endswith("bundle.zip/one.txt")

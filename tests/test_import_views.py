@@ -230,3 +230,10 @@ def test_each_step_handles_a_few_files(admin_client):
     batch = ImportBatch.objects.get()
     admin_client.post(reverse("documents:import_step", args=[batch.pk]), **HTMX)
     assert batch.items.filter(status=ImportStatus.PENDING).count() == 4
+
+
+def test_admin_document_list_links_to_the_import_page(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", password="x-pass-1"))
+    response = client.get(reverse("admin:documents_document_changelist"))
+    assert response.status_code == 200
+    assert f'href="{reverse("documents:import")}"'.encode() in response.content

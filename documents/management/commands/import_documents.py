@@ -255,13 +255,15 @@ class Command(BaseCommand):
         if extract.file_kind(source.label) != "zip":
             yield _Source(source.label, path=source.path, data=data, row=source.row)
             return
+        # A manifest row naming an archive gives its files' common metadata, not one title.
+        row = {key: value for key, value in (source.row or {}).items() if key != "title"}
         try:
             for member in extract.expand_archive(source.label, data):
                 error = _message(member.error) if member.error else ""
                 # The member's path inside the archive, after the archive's own path.
                 inner = member.filename[len(extract.base_name(source.label)) :]
                 label = source.label + inner
-                yield _Source(label, data=member.data, error=error, row=source.row)
+                yield _Source(label, data=member.data, error=error, row=row)
         except ValidationError as exc:
             yield _Source(source.label, error=_message(exc))
 
