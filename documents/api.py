@@ -38,7 +38,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from . import services, webannotation
 from .models import Annotation, Document, Tag, is_admin
 from .serializers import (
-    ANNOTATION_COLUMNS,
     DOCUMENT_COLUMNS,
     AnnotationCreateSerializer,
     AnnotationFilterSerializer,
@@ -52,9 +51,10 @@ from .serializers import (
     Links,
     TagSerializer,
     annotation_row,
+    annotation_values,
     django_errors,
+    finish_rows,
     utc,
-    with_tags,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -174,8 +174,11 @@ class KeysetPagination(BasePagination):
     max_page_size = 1000
 
     def __init__(self) -> None:
-        self.next_key: list[Any] | None = None
-        self.prev_key: list[Any] | None = None
+        # The row (or, on an empty page, the cursor's key) the next/previous page starts
+        # after. Rows are read for their key only when a link is built: the view may
+        # still turn their columns into the form the key is printed in.
+        self.next_anchor: dict[str, Any] | list[Any] | None = None
+        self.prev_anchor: dict[str, Any] | list[Any] | None = None
         self.base_url = ""
 
     def paginate_queryset(
@@ -192,13 +195,13 @@ class KeysetPagination(BasePagination):
         rows = rows[:size]
         if not forward:
             rows.reverse()
-        first, last = (self._key(rows[0]), self._key(rows[-1])) if rows else (key, key)
+        first, last = (rows[0], rows[-1]) if rows else (key, key)
         if forward:
-            self.next_key = last if more else None
-            self.prev_key = first if key is not None else None
+            self.next_anchor = last if more else None
+            self.prev_anchor = first if key is not None else None
         else:
-            self.prev_key = first if more else None
-            self.next_key = last
+            self.prev_anchor = first if more else None
+            self.next_anchor = last
         return rows
 
     def _page_size(self, request: Request) -> int:
@@ -257,24 +260,17 @@ class KeysetPagination(BasePagination):
             | Q(**{first: first_value, f"{second}__{op}": second_value})
         )
 
-    def _key(self, row: dict[str, Any]) -> list[Any]:
-        return [row[name] for name in self.ordering]
-
-    def _link(self, key: list[Any] | None, direction: str) -> str | None:
-        if key is None:
+    def _link(self, anchor: dict[str, Any] | list[Any] | None, direction: str) -> str | None:
+        if anchor is None:
             return None
-        parts = [
-            direction,
-            *(utc(part) if isinstance(part, datetime.datetime) else part for part in key),
-        ]
-        cursor = base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
-        return replace_query_param(self.base_url, "cursor", cursor)
+        key = [anchor[name] for name in self.ordering] if isinstance(anchor, dict) else anchor
+        return replace_query_param(self.base_url, "cursor", encode_cursor(key, direction))
 
     def next_link(self) -> str | None:
-        return self._link(self.next_key, "n")
+        return self._link(self.next_anchor, "n")
 
     def previous_link(self) -> str | None:
-        return self._link(self.prev_key, "p")
+        return self._link(self.prev_anchor, "p")
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
@@ -307,6 +303,15 @@ class KeysetPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
             },
         ]
+
+
+def encode_cursor(key: list[Any], direction: str = "n") -> str:
+    """The opaque cursor for the rows after (direction "n") or before ("p") `key`."""
+    parts = [
+        direction,
+        *(utc(part) if isinstance(part, datetime.datetime) else part for part in key),
+    ]
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
 
 class AnnotationPagination(KeysetPagination):
@@ -554,12 +559,12 @@ class AnnotationListView(generics.ListAPIView):
         queryset = filtering.filter(self.get_queryset())
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)
-        rows = with_tags(
-            paginator.paginate_queryset(queryset.values(*ANNOTATION_COLUMNS), request, self)
-        )
+        rows = finish_rows(paginator.paginate_queryset(annotation_values(queryset), request, self))
         context = self.get_serializer_context()
         if not jsonld:
-            data = self.get_serializer(rows, many=True).data
+            # Row by row without ListSerializer's wrapping: a page is up to 1,000 rows.
+            serializer = self.get_serializer()
+            data = [serializer.to_representation(row) for row in rows]
             return self.get_paginated_response(data)
         page_url = request.build_absolute_uri()
         first = remove_query_param(page_url, "cursor")

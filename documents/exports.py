@@ -24,12 +24,11 @@ from rest_framework.views import APIView
 from .api import filters
 from .models import Annotation, DatePrecision
 from .serializers import (
-    ANNOTATION_COLUMNS,
     AnnotationFilterSerializer,
     AnnotationSerializer,
     Links,
-    utc,
-    with_tags,
+    annotation_values,
+    finish_rows,
 )
 
 #: Rows per database round trip: large enough to amortise it, small enough to stay flat.
@@ -85,14 +84,15 @@ def _published(row: dict[str, Any]) -> str:
     return published.isoformat()
 
 
-def batches(queryset: Any, columns: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
-    """Rows (with their tags) of the queryset in id order, BATCH_SIZE at a time."""
+def batches(queryset: Any, *extra: str) -> Iterator[list[dict[str, Any]]]:
+    """Rows (see serializers.finish_rows) of the queryset in id order, BATCH_SIZE at a time."""
     last = 0
     while True:
-        rows = list(queryset.filter(id__gt=last).order_by("id").values(*columns)[:BATCH_SIZE])
+        page = annotation_values(queryset.filter(id__gt=last).order_by("id"), *extra)
+        rows = list(page[:BATCH_SIZE])
         if not rows:
             return
-        yield with_tags(rows)
+        yield finish_rows(rows)
         if len(rows) < BATCH_SIZE:
             return
         last = rows[-1]["id"]
@@ -102,7 +102,7 @@ def jsonl_lines(queryset: Any, urls: Links) -> Iterator[bytes]:
     """Each annotation as one line of JSON, the same object the API returns."""
     serializer = AnnotationSerializer(context={"links": urls})
     dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-    for rows in batches(queryset, ANNOTATION_COLUMNS):
+    for rows in batches(queryset):
         lines = [dumps(serializer.to_representation(row)) for row in rows]
         lines.append("")
         yield "\n".join(lines).encode("utf-8")
@@ -116,7 +116,7 @@ def csv_lines(queryset: Any, urls: Links) -> Iterator[bytes]:
     # encoding="utf-8-sig").
     buffer.write("\ufeff")
     writer.writerow(CSV_HEADER)
-    for rows in batches(queryset, ANNOTATION_COLUMNS + _DOCUMENT_COLUMNS):
+    for rows in batches(queryset, *_DOCUMENT_COLUMNS):
         for row in rows:
             writer.writerows(_csv_rows(row, urls))
         yield buffer.getvalue().encode("utf-8")
@@ -152,7 +152,7 @@ def _csv_rows(row: dict[str, Any], urls: Links) -> list[list[Any]]:
                 "",
                 "",
                 "",
-                utc(row["updated"]),
+                row["updated"],
                 row["version"],
                 "true",
             ]
@@ -163,8 +163,8 @@ def _csv_rows(row: dict[str, Any], urls: Links) -> list[list[Any]]:
         neutralise(row["quote"]),
         neutralise(row["note"]),
         neutralise(row["author__username"]),
-        utc(row["created"]),
-        utc(row["updated"]),
+        row["created"],
+        row["updated"],
         row["version"],
         "false",
     ]

@@ -21,7 +21,7 @@ from typing import Any
 
 from rest_framework.renderers import JSONRenderer
 
-from .serializers import Links, utc
+from .serializers import Links
 
 CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 PROFILE = CONTEXT
@@ -36,7 +36,7 @@ class JSONLDRenderer(JSONRenderer):
 
 
 def annotation(row: dict[str, Any], urls: Links, *, context: bool = True) -> dict[str, Any]:
-    """One annotation row (see serializers.ANNOTATION_COLUMNS, with `tags`) as a W3C Annotation."""
+    """One annotation row (see serializers.finish_rows) as a W3C Annotation."""
     bodies: list[dict[str, Any]] = [
         {"type": "SpecificResource", "source": urls.tag(slug), "purpose": "tagging"}
         for slug in row["tags"]
@@ -63,8 +63,8 @@ def annotation(row: dict[str, Any], urls: Links, *, context: bool = True) -> dic
                 "nickname": row["author__username"],
                 "name": row["author__username"],
             },
-            "created": utc(row["created"]),
-            "modified": utc(row["updated"]),
+            "created": row["created"],
+            "modified": row["updated"],
             "body": bodies,
             "target": {
                 "type": "SpecificResource",

@@ -707,3 +707,24 @@ def test_document_endpoints_query_counts(
 def test_api_urls_are_named(db):
     assert reverse("api:annotation-list") == ANNOTATIONS
     assert reverse("api:tag-detail", args=["extradition"]) == "/api/v1/tags/extradition/"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22 16:27:37.123456+00", "2026-11-22T16:27:37.123456Z"),  # PostgreSQL
+        ("2026-11-22 16:27:37.5+00", "2026-11-22T16:27:37.500000Z"),
+        ("2026-11-22 16:27:37+00", "2026-11-22T16:27:37.000000Z"),
+        ("2026-11-22 16:27:37.123456", "2026-11-22T16:27:37.123456Z"),  # SQLite
+        ("2026-11-22 16:27:37", "2026-11-22T16:27:37.000000Z"),
+        ("2026-11-22 18:27:37.25+02", "2026-11-22T16:27:37.250000Z"),  # another zone
+        (
+            datetime.datetime(2026, 11, 22, 16, 27, 37, 1, tzinfo=datetime.UTC),
+            "2026-11-22T16:27:37.000001Z",
+        ),
+    ],
+)
+def test_timestamps_read_as_text_print_as_rfc3339_utc(text, expected):
+    from documents.serializers import rfc3339
+
+    assert rfc3339(text) == expected
