@@ -20,7 +20,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -356,19 +356,17 @@ class ImportPreview:
 
 
 def _find_duplicate(*, data: bytes, text: str) -> Document | None:
-    """A stored document with this normalised text, or imported from these very bytes."""
-    same_text = Document.objects.filter(sha256=textlib.text_sha256(text)).only("pk", "title")
-    duplicate = same_text.first()
-    if duplicate is None:
-        # The same file imported earlier with clean-up applied has a different text.
-        source = (
-            SourceFile.objects.filter(size=len(data), sha256=hashlib.sha256(data).hexdigest())
-            .select_related("document")
-            .only("document__id", "document__title")
-            .first()
-        )
-        duplicate = source.document if source is not None else None
-    return duplicate
+    """A stored document with this normalised text, or imported from these very bytes (the
+    same file imported earlier with clean-up applied has a different text). One query."""
+    same_file = SourceFile.objects.filter(
+        size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    ).values("document_id")
+    return (
+        Document.objects.filter(Q(sha256=textlib.text_sha256(text)) | Q(pk__in=same_file))
+        .only("pk", "title")
+        .order_by("pk")
+        .first()
+    )
 
 
 # What textlib.normalize changes: a byte-order mark, carriage returns, control characters
