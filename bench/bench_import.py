@@ -63,19 +63,33 @@ def make_corpus(folder: Path) -> list[Path]:
     return parts
 
 
+def _rss_kib() -> int:
+    """This process's resident memory now (ru_maxrss only gives the peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def worker(database_url: str, folders: list[str]) -> None:
     """Child process: import the folders through the command, print seconds and peak KiB."""
     common.django_setup(database_url)
     from django.core.management import call_command
 
+    from documents import extract
+
+    # Load the language model first, so that the baseline includes it.
+    extract.detect_language("The organisation and its member states met in the region.")
     out = io.StringIO()
+    rss_before = _rss_kib()
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     call_command("import_documents", *folders, stdout=out, stderr=io.StringIO())
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(f"{elapsed:.3f} {cpu:.3f} {after.ru_maxrss} {out.getvalue().splitlines()[-1]}")
+    summary = out.getvalue().splitlines()[-1]
+    print(f"{elapsed:.3f} {cpu:.3f} {rss_before} {_rss_kib()} {after.ru_maxrss} {summary}")
 
 
 def main() -> None:
@@ -100,12 +114,13 @@ def main() -> None:
                 check=True,
             )
             line = result.stdout.strip().splitlines()[-1]
-            seconds, cpu, peak_kib, summary = line.split(" ", 3)
+            seconds, cpu, rss_before, rss_after, peak_kib, summary = line.split(" ", 5)
             rate = files / float(seconds)
             print(
                 f"{files:>5} files: {float(seconds):6.2f} s, {rate:6.1f} documents/s "
                 f"({float(cpu) * 1000 / files:.1f} ms of importer CPU per document), "
-                f"peak memory {int(peak_kib) / 1024:.0f} MiB ({summary})"
+                f"memory {int(rss_before) / 1024:.0f} MiB before, {int(rss_after) / 1024:.0f} MiB "
+                f"after, peak {int(peak_kib) / 1024:.0f} MiB ({summary})"
             )
         print(f"Load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
