@@ -17,6 +17,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.annotation_create,
         name="annotation_create",
     ),
+    path(
+        "documents/<int:pk>/annotations/panel/",
+        views.annotation_panel,
+        name="annotation_panel",
+    ),
+    path(
+        "documents/<int:pk>/annotations/summaries/",
+        views.annotation_summaries,
+        name="annotation_summaries",
+    ),
     path("annotations/<int:pk>/", views.annotation_card, name="annotation_card"),
     path("annotations/<int:pk>/edit/", views.annotation_edit, name="annotation_edit"),
     path("annotations/<int:pk>/delete/", views.annotation_delete, name="annotation_delete"),

@@ -12,6 +12,7 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -42,6 +43,8 @@ DETAIL = "documents/document_detail.html"
 UNPROCESSABLE = 422
 #: How much of a quote a side-panel card shows.
 EXCERPT_LENGTH = 160
+#: Cards per page of the side panel; the next page loads when the last card comes into view.
+PANEL_PAGE = 100
 
 # ---------------------------------------------------------------------------------------
 # Highlights
@@ -57,17 +60,13 @@ class _Span:
     own: bool
 
 
-def _spans(
-    rows: Iterable[tuple[int, int, int, int]], pairs: Iterable[tuple[int, int]], user: Any
-) -> list[_Span]:
-    """Spans from (pk, start, end, author id) rows and (annotation id, tag id) pairs."""
-    first_tag: dict[int, int] = {}
-    for annotation_id, tag_id in pairs:
-        first_tag.setdefault(annotation_id, tag_id)
-    return [
-        _Span(pk, start, end, first_tag.get(pk, 0), author_id == user.pk)
-        for pk, start, end, author_id in rows
-    ]
+def _spans(rows: Iterable[tuple[int, int, int, int, int]], user: Any) -> list[_Span]:
+    """Spans from highlight_rows(): one row per tag, the first row of each in codebook order."""
+    spans: dict[int, _Span] = {}
+    for pk, start, end, author_id, tag_id in rows:
+        if pk not in spans:
+            spans[pk] = _Span(pk, start, end, tag_id, author_id == user.pk)
+    return list(spans.values())
 
 
 def paragraphs_html(text: str, base: int, spans: Sequence[_Span], *, oob: bool = False) -> str:
@@ -126,15 +125,14 @@ def _mark_opener(keys: tuple[Any, ...], position: int, by_pk: dict[int, _Span]) 
 
 
 def _changed_paragraphs(user: Any, document_id: int, start: int, end: int) -> SafeString:
-    """The paragraphs that text[start:end] touches, as out-of-band swaps: three queries."""
+    """The paragraphs that text[start:end] touches, as out-of-band swaps: two queries."""
     window = Document.objects.visible_to(user).paragraphs_around(document_id, start, end)
     if window is None:
         raise Http404("No such document.")
     first, text = window
     around = Annotation.objects.filter(document_id=document_id).alive()
-    around = around.overlapping(first, first + len(text))
-    spans = _spans(around.values_list("pk", "start", "end", "author_id"), around.tag_pairs(), user)
-    return mark_safe(paragraphs_html(text, first, spans, oob=True))  # noqa: S308 (escaped above)
+    rows = around.overlapping(first, first + len(text)).highlight_rows()
+    return mark_safe(paragraphs_html(text, first, _spans(rows, user), oob=True))  # noqa: S308
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,16 +147,6 @@ class _Codebook:
         self.by_id = {tag.pk: tag for tag in self.tags}
         self.active = [tag for tag in self.tags if tag.is_active]
 
-    def filter_slugs(self, tag_ids: Iterable[int]) -> str:
-        """The tags' slugs and their ancestors', for filtering cards by a broader tag."""
-        slugs: dict[str, None] = {}
-        for tag_id in tag_ids:
-            tag = self.by_id.get(tag_id)
-            while tag is not None and tag.slug not in slugs:
-                slugs[tag.slug] = None
-                tag = self.by_id.get(tag.parent_id) if tag.parent_id else None
-        return " ".join(slugs)
-
 
 def _annotations_url() -> str:
     # Cards are many: build their URLs from one reversed prefix, not one reverse() each.
@@ -166,33 +154,109 @@ def _annotations_url() -> str:
 
 
 def _dress(
-    annotation: Annotation,
-    tag_ids: Sequence[int],
-    codebook: _Codebook,
-    user: Any,
-    base_url: str,
-    document_url: str,
+    annotation: Annotation, tags: Sequence[Tag], user: Any, base_url: str, document_url: str
 ) -> Any:
     """Attach what a card shows to an annotation (tags, excerpt, rights, URLs)."""
     card: Any = annotation
-    card.tag_list = [codebook.by_id[tag_id] for tag_id in tag_ids if tag_id in codebook.by_id]
-    card.tag_ids = list(tag_ids)
-    card.filter_tags = codebook.filter_slugs(tag_ids)
+    card.tag_list = list(tags)
     quote = annotation.quote
     card.excerpt = quote if len(quote) <= EXCERPT_LENGTH else quote[: EXCERPT_LENGTH - 1] + "…"
     card.own = annotation.author_id == user.pk
     card.editable = card.own or is_admin(user)
     card.url = f"{base_url}{annotation.pk}/"
     card.permalink = f"{document_url}#a{annotation.pk}"
-    return annotation
+    return card
 
 
-def _card(annotation: Annotation, user: Any, codebook: _Codebook | None = None) -> Any:
-    """One annotation dressed for its card (one query for its tags)."""
-    codebook = codebook or _Codebook()
-    tag_ids = [tag.pk for tag in annotation.tags.order_by("sort_order", "name")]
+def _card(annotation: Annotation, user: Any) -> Any:
+    """One annotation dressed for its card (one query, for its tags)."""
     document_url = reverse("documents:detail", args=[annotation.document_id])
-    return _dress(annotation, tag_ids, codebook, user, _annotations_url(), document_url)
+    tags = list(annotation.tags.order_by("sort_order", "name"))
+    return _dress(annotation, tags, user, _annotations_url(), document_url)
+
+
+def _cards(annotations: AnnotationQuerySet, user: Any, document_id: int) -> list[Any]:
+    """Annotations dressed for their cards (in their order): two queries."""
+    found = list(annotations.select_related("author").only(*_CARD_FIELDS))
+    by_annotation: dict[int, list[Tag]] = {}
+    links = (
+        Annotation.tags.through.objects.filter(annotation_id__in=[a.pk for a in found])
+        .select_related("tag")
+        .order_by("tag__sort_order", "tag__name")
+    )
+    for link in links:
+        by_annotation.setdefault(link.annotation_id, []).append(link.tag)
+    base_url = _annotations_url()
+    document_url = reverse("documents:detail", args=[document_id])
+    return [
+        _dress(annotation, by_annotation.get(annotation.pk, []), user, base_url, document_url)
+        for annotation in found
+    ]
+
+
+_CARD_FIELDS = (
+    "pk",
+    "document_id",
+    "start",
+    "end",
+    "quote",
+    "note",
+    "created",
+    "version",
+    "deleted_at",
+    "author_id",
+    "author__username",
+)
+
+
+@dataclass(frozen=True)
+class _PanelFilter:
+    """The side panel's filters, as the filter form sends them."""
+
+    tag: str = ""
+    author: str = ""
+    hide_others: bool = False
+
+    @classmethod
+    def from_query(cls, query: Any) -> _PanelFilter:
+        return cls(
+            tag=query.get("tag", "")[:100],
+            author=query.get("author", "")[:150],
+            hide_others=bool(query.get("hide_others")),
+        )
+
+    def apply(self, annotations: AnnotationQuerySet, user: Any) -> AnnotationQuerySet:
+        if self.tag:
+            annotations = annotations.tagged(self.tag)
+        if self.author:
+            annotations = annotations.filter(author__username=self.author)
+        if self.hide_others:
+            annotations = annotations.filter(author=user)
+        return annotations
+
+    def query(self, **extra: str) -> str:
+        values = {"tag": self.tag, "author": self.author, "hide_others": "1" * self.hide_others}
+        return urlencode({key: value for key, value in {**values, **extra}.items() if value})
+
+
+def _panel(request: HtmxHttpRequest, document_id: int, panel: _PanelFilter) -> dict[str, Any]:
+    """One page of the side panel: the cards after the `after` cursor, and the next page's URL.
+
+    The cursor is the last card's "start.end.pk", so a page costs the same wherever it is.
+    """
+    annotations = Annotation.objects.visible_to(request.user).filter(document_id=document_id)
+    annotations = panel.apply(annotations.alive(), request.user)
+    cursor = request.GET.get("after", "").split(".")
+    if len(cursor) == 3 and all(part.isdigit() for part in cursor):
+        start, end, pk = (int(part) for part in cursor)
+        annotations = annotations.after_in_text_order(Annotation(pk=pk, start=start, end=end))
+    cards = _cards(annotations.in_text_order()[: PANEL_PAGE + 1], request.user, document_id)
+    more = ""
+    if len(cards) > PANEL_PAGE:
+        last = cards[PANEL_PAGE - 1]
+        cards = cards[:PANEL_PAGE]
+        more = "?" + panel.query(after=f"{last.start}.{last.end}.{last.pk}")
+    return {"cards": cards, "more": more, "panel": panel, "document_id": document_id}
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -237,50 +301,36 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(Document.objects.visible_to(request.user), pk=pk)
-    codebook = _Codebook()
     alive = document.annotations.alive()
-    tag_ids: dict[int, list[int]] = {}
-    pairs = list(alive.tag_pairs())
-    for annotation_id, tag_id in pairs:
-        tag_ids.setdefault(annotation_id, []).append(tag_id)
-    base_url = _annotations_url()
-    document_url = document.get_absolute_url()
-    cards = [
-        _dress(
-            annotation,
-            tag_ids.get(annotation.pk, []),
-            codebook,
-            request.user,
-            base_url,
-            document_url,
-        )
-        for annotation in alive.select_related("author").only(*_CARD_FIELDS).in_text_order()
-    ]
-    rows = [(card.pk, card.start, card.end, card.author_id) for card in cards]
-    text_html = paragraphs_html(document.text, 0, _spans(rows, pairs, request.user))
-    context: dict[str, Any] = {
+    spans = _spans(alive.highlight_rows(), request.user)
+    context = {
         "document": document,
-        "codebook": codebook,
-        "annotations": cards,
-        "authors": sorted({card.author.get_username() for card in cards}),
-        "text_html": mark_safe(text_html),  # noqa: S308 (escaped in paragraphs_html)
+        "codebook": _Codebook(),
+        "text_html": mark_safe(paragraphs_html(document.text, 0, spans)),  # noqa: S308
+        "authors": alive.order_by("author__username")
+        .values_list("author__username", flat=True)
+        .distinct(),
+        **_panel(request, document.pk, _PanelFilter.from_query(request.GET)),
     }
     return render(request, DETAIL, context)
 
 
-_CARD_FIELDS = (
-    "pk",
-    "document_id",
-    "start",
-    "end",
-    "quote",
-    "note",
-    "created",
-    "version",
-    "deleted_at",
-    "author_id",
-    "author__username",
-)
+@require_GET
+def annotation_panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A page of the side panel's cards, filtered (htmx: the filters, "load more")."""
+    if not request.htmx:
+        return redirect(reverse("documents:detail", args=[pk]) + "?" + request.GET.urlencode())
+    context = _panel(request, pk, _PanelFilter.from_query(request.GET))
+    return render(request, DETAIL + "#panel-page", context)
+
+
+@require_GET
+def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The summaries of a few annotations, for the card shown when hovering a highlight."""
+    ids = [int(part) for part in request.GET.get("ids", "").split(",")[:20] if part.isdigit()]
+    annotations = Annotation.objects.visible_to(request.user).filter(document_id=pk, pk__in=ids)
+    cards = _cards(annotations.alive().in_text_order(), request.user, pk)
+    return render(request, DETAIL + "#summaries", {"cards": cards})
 
 
 @require_GET
@@ -317,16 +367,15 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return render(request, DETAIL + "#create-errors", errors, status=UNPROCESSABLE)
     if not request.htmx:
         return redirect(annotation.get_absolute_url())
-    following = (
-        Annotation.objects.filter(document_id=pk)
-        .alive()
-        .after_in_text_order(annotation)
-        .values_list("pk", flat=True)
-        .first()
+    # The new card goes to the side panel only if it passes the panel's filters (sent along
+    # with the chooser); annotate.js puts it in text order among the cards shown.
+    panel = _PanelFilter.from_query(request.POST)
+    shown = (not panel.author or panel.author == request.user.get_username()) and (
+        not panel.tag or Annotation.objects.filter(pk=annotation.pk).tagged(panel.tag).exists()
     )
-    context: dict[str, Any] = {
-        "a": _card(annotation, request.user),
-        "next_id": following,
+    context = {
+        "a": _card(annotation, request.user) if shown else None,
+        "created": annotation.pk,
         "paragraphs": _changed_paragraphs(request.user, pk, annotation.start, annotation.end),
     }
     return render(request, DETAIL + "#annotation-created", context)
@@ -350,20 +399,13 @@ def annotation_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def annotation_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     annotation = _annotation(request, pk)
-    codebook = _Codebook()
-    card = _card(annotation, request.user, codebook)
     if request.method == "GET":
         # The service refuses the POST too; this only spares a form that cannot be saved.
         if not annotation.can_change(request.user):
             raise PermissionDenied("You can change only your own annotations.")
-        context: dict[str, Any] = {
-            "a": card,
-            "codebook": codebook,
-            "version": annotation.version,
-            "selected": [tag.slug for tag in card.tag_list],
-            "note": annotation.note,
-        }
-        return render(request, DETAIL + "#edit-form", context)
+        card = _card(annotation, request.user)
+        selected = [tag.slug for tag in card.tag_list]
+        return _edit_form(request, card, annotation.version, selected, annotation.note)
     form = AnnotationEditForm(request.POST)
     try:
         if not form.is_valid():
@@ -376,16 +418,35 @@ def annotation_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             note=form.cleaned_data["note"],
         )
     except ValidationError as exc:
-        context = {
-            "a": card,
-            "codebook": codebook,
-            "version": request.POST.get("version", ""),
-            "selected": request.POST.getlist("tags"),
-            "note": request.POST.get("note", ""),
-            "errors": _errors(exc),
-        }
-        return render(request, DETAIL + "#edit-form", context, status=UNPROCESSABLE)
-    return _changed(request, annotation, codebook)
+        # The form comes back as the analyst filled it in, with the reason it was refused.
+        return _edit_form(
+            request,
+            _card(annotation, request.user),
+            request.POST.get("version", ""),
+            request.POST.getlist("tags"),
+            request.POST.get("note", ""),
+            errors=_errors(exc),
+        )
+    return _changed(request, annotation)
+
+
+def _edit_form(
+    request: HtmxHttpRequest,
+    card: Any,
+    version: Any,
+    selected: list[str],
+    note: str,
+    errors: list[str] | None = None,
+) -> HttpResponse:
+    context = {
+        "a": card,
+        "codebook": _Codebook(),
+        "version": version,
+        "selected": selected,
+        "note": note,
+        "errors": errors,
+    }
+    return render(request, DETAIL + "#edit-form", context, status=UNPROCESSABLE if errors else 200)
 
 
 def _version_change(request: HtmxHttpRequest, pk: int, change: Any) -> HttpResponse:
@@ -415,14 +476,12 @@ def annotation_restore(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _version_change(request, pk, services.annotation_restore)
 
 
-def _changed(
-    request: HtmxHttpRequest, annotation: Annotation, codebook: _Codebook | None = None
-) -> HttpResponse:
+def _changed(request: HtmxHttpRequest, annotation: Annotation) -> HttpResponse:
     """After an edit, delete or restore: the card, and the paragraphs of its span."""
     if not request.htmx:
         return redirect(annotation.get_absolute_url())
     context: dict[str, Any] = {
-        "a": _card(annotation, request.user, codebook),
+        "a": _card(annotation, request.user),
         "paragraphs": _changed_paragraphs(
             request.user, annotation.document_id, annotation.start, annotation.end
         ),

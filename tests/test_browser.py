@@ -385,6 +385,7 @@ def test_stale_edit_is_refused_in_the_page(page, log_in, user, annotation):
     page.goto(annotation.document.get_absolute_url())
     card = page.locator(f"#card-{annotation.pk}")
     card.get_by_role("button", name="Edit").click()
+    expect(card.get_by_label("Note")).to_be_visible()
     services.annotation_update(user=user, annotation=annotation, note="Changed elsewhere")
     card.get_by_label("Note").fill("Mine")
     card.get_by_role("button", name="Save").click()
@@ -408,24 +409,81 @@ def test_permalink_and_side_panel(page, log_in, user, other_user, document, tags
 
     cards = page.locator("#annotation-list > li")
     expect(cards).to_have_count(2)
-    page.get_by_label("Show others' annotations").uncheck()
-    expect(page.locator(f"#card-{theirs.pk}")).to_be_hidden()
+    page.get_by_label("Hide others' annotations").check()
+    expect(page.locator(f"#card-{theirs.pk}")).to_have_count(0)
+    expect(page.locator(f"#card-{mine.pk}")).to_be_visible()
     page.wait_for_function("() => document.getAnimations().length === 0")
     assert mark_of(page, theirs).evaluate("(el) => getComputedStyle(el).backgroundColor") in (
         "rgba(0, 0, 0, 0)",
         "transparent",
     )
-    page.get_by_label("Show others' annotations").check()
+    page.get_by_label("Hide others' annotations").uncheck()
+    expect(page.locator(f"#card-{theirs.pk}")).to_be_visible()
     page.get_by_label("Tag", exact=True).select_option("three-evils")
-    expect(page.locator(f"#card-{mine.pk}")).to_be_hidden()
+    expect(page.locator(f"#card-{mine.pk}")).to_have_count(0)
     expect(page.locator(f"#card-{theirs.pk}")).to_be_visible()
     page.get_by_label("Tag", exact=True).select_option("")
     page.get_by_label("Author", exact=True).select_option("analyst")
-    expect(page.locator(f"#card-{theirs.pk}")).to_be_hidden()
+    expect(page.locator(f"#card-{theirs.pk}")).to_have_count(0)
     page.get_by_label("Author", exact=True).select_option("")
+    expect(cards).to_have_count(2)
 
     page.locator(f"#card-{mine.pk} .card-link").click()
     expect(mark_of(page, mine)).to_have_class(re.compile(r"\bflash\b"))
     assert page.url.endswith(f"#a{mine.pk}")
     # Someone else's annotation cannot be changed from here.
     expect(page.locator(f"#card-{theirs.pk}").get_by_role("button")).to_have_count(0)
+
+
+def test_side_panel_pages_hover_summary_and_new_card_in_text_order(
+    page, log_in, user, tags, monkeypatch
+):
+    monkeypatch.setattr("documents.views.PANEL_PAGE", 10)
+    document = services.document_create(
+        user=user,
+        text="".join(f"Line {line} about the SCO.\n" for line in range(40)),
+        metadata=services.DocumentMetadata(title="Lines"),
+    )
+    made = []
+    for line in range(30):
+        start = document.text.index(f"Line {line} ") + len(f"Line {line} about the ")
+        made.append(
+            services.annotation_create(
+                user=user,
+                document=document,
+                start=start,
+                end=start + 3,
+                tags=["extradition"],
+                note=f"On line {line}",
+            )
+        )
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    cards = page.locator("#annotation-list > li.card")
+    expect(cards).to_have_count(10)
+    expect(page.locator("#document-text mark")).to_have_count(30)
+    # A highlight whose card is not loaded yet still shows its summary (fetched).
+    mark_of(page, made[25]).hover()
+    expect(page.locator("#hover-card")).to_contain_text("On line 25")
+    # Scrolling to the end of the panel loads the next page.
+    page.locator("#more-cards").scroll_into_view_if_needed()
+    expect(cards).to_have_count(20)
+    # A new annotation's card takes its place in text order among the cards shown...
+    select(page, "Line 0")
+    first = save_with_tags(page, "Three evils")
+    expect(cards).to_have_count(21)
+    expect(cards.first).to_have_id(f"card-{first.pk}")
+    select(page, "Line 5 about")
+    middle = save_with_tags(page, "Three evils")
+    expect(page.locator(f"#card-{made[4].pk} + li")).to_have_id(f"card-{middle.pk}")
+    # ... and waits for its page when it comes after the cards loaded so far.
+    select(page, "Line 35")
+    late = save_with_tags(page, "Three evils")
+    expect(cards).to_have_count(22)
+    expect(page.locator(f"#card-{late.pk}")).to_have_count(0)
+    page.locator("#more-cards").scroll_into_view_if_needed()
+    expect(cards).to_have_count(32)
+    page.locator("#more-cards").scroll_into_view_if_needed()
+    expect(cards).to_have_count(33)
+    expect(page.locator("#more-cards")).to_have_count(0)
+    expect(cards.last).to_have_id(f"card-{late.pk}")

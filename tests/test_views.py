@@ -274,11 +274,13 @@ def test_document_page_lists_annotations_in_text_order(logged_in, document, user
     tree = lxml.html.fromstring(response.content)
     cards = tree.xpath("//ol[@id='annotation-list']/li")
     assert [card.get("id") for card in cards] == [f"card-{early.pk}", f"card-{late.pk}"]
-    assert cards[0].get("data-author") == "colleague"
-    assert cards[0].get("data-own") == ""
-    assert cards[1].get("data-own") == "1"
-    # Filtering by a broad tag also finds its narrower ones.
-    assert "three-evils" in cards[0].get("data-tags").split()
+    assert "colleague" in cards[0].xpath(".//p[@class='card-meta']")[0].text
+    assert "own" not in cards[0].get("class").split()
+    assert "own" in cards[1].get("class").split()
+    assert (cards[1].get("data-start"), cards[1].get("data-end")) == (
+        str(late.start),
+        str(late.end),
+    )
     # Only the author (or an admin) gets the buttons to change an annotation.
     assert not cards[0].xpath(".//button")
     assert [b.text for b in cards[1].xpath(".//button")] == ["Edit", "Delete"]
@@ -293,7 +295,8 @@ def test_document_page_hides_deleted_annotations(logged_in, document, user, anno
     response = logged_in.get(document.get_absolute_url())
     tree = lxml.html.fromstring(response.content)
     assert not tree.xpath("//mark")
-    assert not tree.xpath("//ol[@id='annotation-list']/li")
+    assert not tree.xpath("//ol[@id='annotation-list']/li[contains(@class, 'card')]")
+    assert tree.xpath("//ol[@id='annotation-list']/li")[0].text == "No annotations."
 
 
 def test_document_page_offers_every_active_tag_with_its_definition(logged_in, document, tags):
@@ -368,16 +371,25 @@ def test_create_annotation_returns_fragments_and_stores_the_exact_quote(logged_i
     line = document.text.index("Emoji")
     assert [p.get("id") for p in paragraphs] == [f"p{line}"]
     assert paragraphs[0].text_content() == document.text[line : document.text.index("\n", line) + 1]
-    assert tree.xpath(f"//li[@id='card-{annotation.pk}']")
-    assert tree.xpath("//div[@hx-swap-oob='beforeend:#annotation-list']")
+    # The card is the main content (for #new-card-slot); the rest are out-of-band swaps.
+    (card,) = tree.xpath(f"//li[@id='card-{annotation.pk}']")
+    assert card.getparent().get("hx-swap-oob") is None
+    assert card.get("data-start") == str(annotation.start)
     assert "Russia" not in content and "Россия" not in content
     assert Activity.objects.filter(action="annotation.create", object_id=annotation.pk).exists()
 
 
-def test_create_annotation_inserts_the_card_before_the_next_one(logged_in, document, user):
-    later = create(user, document, "Россия")
-    response = post_create(logged_in, document, "Shanghai")
-    assert f'hx-swap-oob="beforebegin:#card-{later.pk}"' in response.text
+def test_create_annotation_leaves_out_the_card_when_the_panel_filters_exclude_it(
+    logged_in, document
+):
+    response = post_create(logged_in, document, "Shanghai", tag="oversight-gap")
+    assert response.status_code == 200
+    assert "<li" not in response.text
+    response = post_create(logged_in, document, "Emoji", tag="extradition", hide_others="1")
+    assert f'id="card-{Annotation.objects.latest("pk").pk}"' in response.text
+    response = post_create(logged_in, document, "Россия", author="colleague")
+    assert "<li" not in response.text
+    assert Annotation.objects.count() == 3
 
 
 def test_create_annotation_across_paragraphs_returns_both(logged_in, document):
@@ -656,3 +668,86 @@ def test_long_document_page_renders_every_highlight(logged_in, user, tags):
     ids = {mark.get("data-a") for mark in tree.xpath("//mark")}
     assert ids == {str(pk) for pk in Annotation.objects.values_list("pk", flat=True)}
     assert Document.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Side panel
+
+
+def panel(client, document, **params):
+    url = reverse("documents:annotation_panel", args=[document.pk])
+    response = client.get(url, params, **HTMX)
+    assert response.status_code == 200
+    tree = lxml.html.fromstring(f"<ol>{response.text}</ol>")
+    return [li.get("id") for li in tree.xpath("//li[contains(@class, 'card')]")], tree
+
+
+def test_panel_filters_by_tag_with_narrower_tags_by_author_and_hides_others(
+    logged_in, document, user, other_user
+):
+    broad = create(user, document, "Shanghai", tags=["three-evils"])
+    narrow = create(other_user, document, "Россия", tags=["definition-of-extremism"])
+    other = create(user, document, "Emoji", tags=["oversight-gap"])
+    assert panel(logged_in, document)[0] == [f"card-{a.pk}" for a in (broad, other, narrow)]
+    assert panel(logged_in, document, tag="three-evils")[0] == [
+        f"card-{broad.pk}",
+        f"card-{narrow.pk}",
+    ]
+    assert panel(logged_in, document, author="colleague")[0] == [f"card-{narrow.pk}"]
+    assert panel(logged_in, document, hide_others="1")[0] == [
+        f"card-{broad.pk}",
+        f"card-{other.pk}",
+    ]
+    ids, tree = panel(logged_in, document, tag="due-process")
+    assert ids == []
+    assert "No annotations match these filters." in tree.text_content()
+
+
+def test_panel_loads_in_pages_of_constant_cost(logged_in, user, tags, monkeypatch):
+    monkeypatch.setattr("documents.views.PANEL_PAGE", 3)
+    document = services.document_create(
+        user=user, text="word " * 40, metadata=services.DocumentMetadata(title="Words")
+    )
+    made = [create(user, document, "word", occurrence=index) for index in range(8)]
+    ids, tree = panel(logged_in, document)
+    assert ids == [f"card-{a.pk}" for a in made[:3]]
+    more = tree.xpath("//li[@id='more-cards']")[0].get("hx-get")
+    queries = count_queries(lambda: logged_in.get(more, **HTMX))
+    second = logged_in.get(more, **HTMX)
+    tree = lxml.html.fromstring(f"<ol>{second.text}</ol>")
+    assert [li.get("id") for li in tree.xpath("//li[contains(@class, 'card')]")] == [
+        f"card-{a.pk}" for a in made[3:6]
+    ]
+    last = tree.xpath("//li[@id='more-cards']")[0].get("hx-get")
+    assert count_queries(lambda: logged_in.get(last, **HTMX)) == queries
+    third = lxml.html.fromstring(f"<ol>{logged_in.get(last, **HTMX).text}</ol>")
+    assert [li.get("id") for li in third.xpath("//li[contains(@class, 'card')]")] == [
+        f"card-{a.pk}" for a in made[6:]
+    ]
+    assert not third.xpath("//li[@id='more-cards']")
+
+
+def test_document_page_shows_only_the_first_page_of_cards(logged_in, user, tags, monkeypatch):
+    monkeypatch.setattr("documents.views.PANEL_PAGE", 2)
+    document = services.document_create(
+        user=user, text="word " * 10, metadata=services.DocumentMetadata(title="Words")
+    )
+    made = [create(user, document, "word", occurrence=index) for index in range(5)]
+    tree = lxml.html.fromstring(logged_in.get(document.get_absolute_url()).content)
+    cards = tree.xpath("//ol[@id='annotation-list']/li[contains(@class, 'card')]")
+    assert [card.get("id") for card in cards] == [f"card-{a.pk}" for a in made[:2]]
+    assert tree.xpath("//li[@id='more-cards']")
+    # Every highlight is drawn all the same.
+    assert len(tree.xpath("//mark")) == 5
+
+
+def test_summaries_for_the_hover_card(logged_in, document, user, other_user):
+    mine = create(user, document, "Shanghai", note="Mine <b>")
+    theirs = create(other_user, document, "Россия", tags=["three-evils"])
+    url = reverse("documents:annotation_summaries", args=[document.pk])
+    response = logged_in.get(url, {"ids": f"{mine.pk},{theirs.pk},x"}, **HTMX)
+    assert response.status_code == 200
+    assert response.text.count('class="card-summary"') == 2
+    assert "Mine &lt;b&gt;" in response.text
+    assert "colleague" in response.text
+    assert "Three evils" in response.text

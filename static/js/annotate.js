@@ -239,17 +239,26 @@
     }
   });
 
-  // Hovering or focusing a highlight shows its annotations' cards (cloned from the panel).
+  // Hovering or focusing a highlight shows its annotations' summaries: cloned from the side
+  // panel when their cards are loaded there, else fetched (by htmx) from the server.
   function showCards(mark) {
     const tip = byId("hover-card");
-    if (!tip) return;
-    const summaries = mark.dataset.a
-      .split(" ")
+    const root = byId("document-text");
+    if (!tip || !root) return;
+    const ids = mark.dataset.a.split(" ");
+    const summaries = ids
       .map((id) => byId(`card-${id}`)?.querySelector(".card-summary"))
       .filter(Boolean)
       .map((summary) => summary.cloneNode(true));
-    if (!summaries.length) return;
-    tip.replaceChildren(...summaries);
+    if (summaries.length === ids.length) {
+      tip.replaceChildren(...summaries);
+    } else {
+      tip.replaceChildren();
+      htmx.ajax("GET", `${root.dataset.summaries}?ids=${ids.join(",")}`, {
+        target: "#hover-card",
+        swap: "innerHTML",
+      });
+    }
     const rect = mark.getBoundingClientRect();
     tip.hidden = false;
     tip.style.top = `${window.scrollY + rect.bottom + 4}px`;
@@ -274,24 +283,32 @@
     });
   }
 
-  function applyFilters() {
-    const tag = byId("filter-tag")?.value || "";
-    const author = byId("filter-author")?.value || "";
-    const others = byId("filter-others")?.checked ?? true;
-    for (const card of document.querySelectorAll("#annotation-list > .card")) {
-      const tags = (card.dataset.tags || "").split(" ");
-      card.hidden =
-        (tag !== "" && !tags.includes(tag)) ||
-        (author !== "" && card.dataset.author !== author) ||
-        (!others && card.dataset.own !== "1");
-    }
-    byId("document-text")?.classList.toggle("hide-others", !others);
-  }
-
+  // The side panel's filters are applied by the server (htmx); hiding others' highlights in
+  // the text is immediate.
   document.addEventListener("change", (event) => {
-    if (event.target instanceof Element && event.target.closest(".panel-filters")) applyFilters();
+    if (event.target instanceof Element && event.target.id === "filter-hide-others") {
+      byId("document-text")?.classList.toggle("hide-others", event.target.checked);
+    }
   });
-  document.body.addEventListener("htmx:afterSettle", applyFilters);
+
+  // A new annotation's card arrives in #new-card-slot: move it to its place in text order
+  // among the cards shown, or drop it when it falls among cards not loaded yet.
+  const orderOf = (card) => [card.dataset.start, card.dataset.end, card.dataset.annotation].map(Number);
+  const before = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const slot = byId("new-card-slot");
+    const list = byId("annotation-list");
+    if (!slot || !list || event.detail.target !== slot) return;
+    for (const card of [...slot.children]) {
+      const order = orderOf(card);
+      const cards = list.querySelectorAll(":scope > .card");
+      const next = [...cards].find((other) => before(orderOf(other), order) > 0);
+      if (next) list.insertBefore(card, next);
+      else if (!byId("more-cards")) list.append(card);
+      else card.remove();
+    }
+    list.querySelector(":scope > .empty")?.remove();
+  });
 
   window.addEventListener("hashchange", showFromHash);
   showFromHash();
