@@ -100,36 +100,46 @@ def _batch_context(
     }
 
 
+def _messages(exc: ValidationError) -> list[str]:
+    """A refusal's messages, each prefixed with its field unless it concerns the whole."""
+    if not hasattr(exc, "error_dict"):
+        return list(exc.messages)
+    return [
+        message if name in ("__all__", "files") else f"{name}: {message}"
+        for name, messages in exc.message_dict.items()
+        for message in messages
+    ]
+
+
+def _read_files(request: HttpRequest) -> tuple[list[services.Upload], list[tuple[str, int]]]:
+    """The uploaded files, and the names and sizes of those too large to be read at all."""
+    limit = settings.IMPORT_MAX_FILE_BYTES
+    uploads, oversized = [], []
+    for file in request.FILES.getlist("files"):
+        name, size = file.name or "unnamed", file.size or 0
+        if size > limit:
+            oversized.append((name, size))
+        else:
+            uploads.append(services.Upload(name, file.read(), file.content_type or ""))
+    return uploads, oversized
+
+
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
     user = _require_admin(request)
     errors: list[str] = []
     defaults = {name: request.POST.get(name, "").strip() for name in _DEFAULT_FIELDS}
     if request.method == "POST":
-        limit = settings.IMPORT_MAX_FILE_BYTES
-        uploads = [
-            # Reading one byte past the limit is enough for the service to refuse the file.
-            services.Upload(
-                filename=file.name or "unnamed",
-                data=file.read(limit + 1),
-                content_type=file.content_type or "",
-            )
-            for file in request.FILES.getlist("files")
-        ]
+        uploads, oversized = _read_files(request)
         try:
             batch = services.import_batch_create(
                 user=user,
                 uploads=uploads,
                 defaults={name: value for name, value in defaults.items() if value},
+                oversized=oversized,
             )
         except ValidationError as exc:
-            errors = [
-                f"{name}: {message}" if name not in ("__all__", "files") else message
-                for name, messages in (
-                    exc.message_dict.items() if hasattr(exc, "error_dict") else [("", exc.messages)]
-                )
-                for message in messages
-            ]
+            errors = _messages(exc)
         else:
             return redirect(batch)
     batches = ImportBatch.objects.filter(created_by=user).annotate(files=Count("items"))[:10]
@@ -189,15 +199,7 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
                 clean=posted[item.pk]["clean"],
             )
         except ValidationError as exc:
-            errors[item.pk] = [
-                f"{name}: {message}" if name != "__all__" else message
-                for name, messages in (
-                    exc.message_dict.items()
-                    if hasattr(exc, "error_dict")
-                    else [("__all__", exc.messages)]
-                )
-                for message in messages
-            ]
+            errors[item.pk] = _messages(exc)
     if errors:
         return render(
             request,

@@ -515,15 +515,21 @@ def _metadata_as_form(metadata: DocumentMetadata) -> dict[str, Any]:
 
 @transaction.atomic
 def import_batch_create(
-    *, user: User, uploads: Sequence[Upload], defaults: Mapping[str, Any]
+    *,
+    user: User,
+    uploads: Sequence[Upload],
+    defaults: Mapping[str, Any],
+    oversized: Sequence[tuple[str, int]] = (),
 ) -> ImportBatch:
     """Keep uploaded files (zip archives unpacked) as a batch to be read and imported.
 
     Files that are refused at once (too large, unsafe paths in an archive) are kept as
-    failed items with their reason, so the admin sees every file they sent.
+    failed items with their reason, so the admin sees every file they sent. `oversized`
+    names the files (with their sizes) that the caller did not read because they are
+    above the import limit.
     """
     _require_admin(user)
-    if not uploads:
+    if not uploads and not oversized:
         raise ValidationError({"files": ["Choose at least one file to import."]})
     checked = DocumentMetadata.from_mapping(defaults)
     batch = ImportBatch.objects.create(
@@ -550,6 +556,11 @@ def import_batch_create(
             )
         )
 
+    for filename, size in oversized:
+        try:
+            extractlib.check_size(filename, size)
+        except ValidationError as exc:
+            add(extractlib.base_name(filename), b"", error=_message_of(exc))
     for upload in uploads:
         try:
             if extractlib.file_kind(upload.filename) == "zip":
@@ -696,7 +707,6 @@ def import_batch_confirm(*, user: User, batch: ImportBatch) -> int:
         after={"queued": queued},
     )
     return queued
-
 
 _DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text"]
 

@@ -314,3 +314,18 @@ def test_command_manifest_row_for_a_zip_applies_to_each_file_but_not_its_title(d
     documents = Document.objects.order_by("title")
     assert [(d.title, d.organisation) for d in documents] == [("one", "FIDH"), ("two", "FIDH")]
     assert documents[0].source_file.filename.endswith("bundle.zip/one.txt")
+
+
+def test_command_clean_only_the_kinds_given(db):
+    status, out = run(
+        CORPUS / "hrw-2002-open-letter-sco-foreign-ministers.txt", "--clean=footer", "--dry-run"
+    )
+    assert status == 0
+    assert "would remove [footer-23]" in out
+    assert "could remove (with --clean) [navigation-1]" in out
+    status, out = run(CORPUS / "hrw-2002-open-letter-sco-foreign-ministers.txt", "--clean=footer")
+    document = Document.objects.get()
+    assert document.text.startswith("Skip to main content")
+    assert "tax deductible" not in document.text
+    with pytest.raises(CommandError, match="unknown kind 'adverts'"):
+        call_command("import_documents", str(CORPUS), "--clean=adverts,footer")

@@ -237,3 +237,19 @@ def test_admin_document_list_links_to_the_import_page(client, django_user_model)
     response = client.get(reverse("admin:documents_document_changelist"))
     assert response.status_code == 200
     assert f'href="{reverse("documents:import")}"'.encode() in response.content
+
+
+def test_upload_of_a_file_above_the_limit_is_listed_as_failed_without_reading_it(
+    admin_client, settings
+):
+    settings.IMPORT_MAX_FILE_BYTES = 1000
+    files = [
+        SimpleUploadedFile("big.txt", b"a" * 5000, "text/plain"),
+        SimpleUploadedFile("small.txt", b"A small note about the SCO.", "text/plain"),
+    ]
+    upload(admin_client, files)
+    batch = ImportBatch.objects.get()
+    big = batch.items.get(filename="big.txt")
+    assert big.status == ImportStatus.FAILED
+    assert "the file is 5000 bytes, above the import limit of 1000 bytes" in big.error
+    assert batch.items.get(filename="small.txt").status == ImportStatus.PENDING

@@ -140,10 +140,13 @@ class Command(BaseCommand):
         parser.add_argument("--source-url", default="", help="Default source URL.")
         parser.add_argument(
             "--clean",
-            action="store_true",
-            help="Strip the noise the clean-up finds (navigation, server errors, footers, "
-            "Markdown markers, repeated paragraphs). Without it nothing is stripped and the "
-            "suggestions are only recorded.",
+            nargs="?",
+            const="all",
+            default="",
+            metavar="KINDS",
+            help="Strip the noise the clean-up finds: all of it, or only the kinds listed, "
+            f"separated by commas ({', '.join(cleanup.KINDS)}). Without it nothing is "
+            "stripped and the suggestions are only recorded.",
         )
         parser.add_argument(
             "--dry-run",
@@ -165,6 +168,7 @@ class Command(BaseCommand):
             services.DocumentMetadata.from_mapping(defaults)
         except ValidationError as exc:
             raise CommandError(_message(exc)) from None
+        options["clean"] = self._clean_choice(options["clean"])
         user = self._user(options["user"])
         if not options["paths"] and not options["manifest"]:
             raise CommandError("Give files or folders to import, or a --manifest.")
@@ -188,6 +192,21 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{results.failed} file{'' if results.failed == 1 else 's'} failed.", returncode=1
             )
+
+    def _clean_choice(self, value: str) -> bool | set[str]:
+        """--clean's value as document_import's `clean`: False, True or a set of kinds."""
+        if not value:
+            return False
+        if value == "all":
+            return True
+        kinds = {kind.strip() for kind in value.split(",") if kind.strip()}
+        unknown = kinds - set(cleanup.KINDS)
+        if unknown or not kinds:
+            raise CommandError(
+                f"--clean: unknown kind {', '.join(sorted(unknown)) or value!r}; use all, or "
+                f"some of: {', '.join(cleanup.KINDS)}."
+            )
+        return kinds
 
     def _user(self, username: str) -> User | None:
         if not username:
@@ -308,7 +327,7 @@ class Command(BaseCommand):
         self,
         upload: services.Upload,
         metadata: services.DocumentMetadata,
-        clean: bool,
+        clean: bool | set[str],
         results: _Results,
     ) -> None:
         preview = services.import_preview(upload=upload, metadata=metadata)
@@ -322,8 +341,9 @@ class Command(BaseCommand):
             f"would import {upload.filename}: {preview.metadata.title!r}, "
             f"{preview.extracted.format}, {len(preview.text)} characters, language {language}"
         )
-        action = "would remove" if clean else "could remove (with --clean)"
         for suggestion in preview.suggestions:
+            chosen = clean is True or (isinstance(clean, set) and suggestion.kind in clean)
+            action = "would remove" if chosen else "could remove (with --clean)"
             results.lines.append(
                 f"  {action} [{suggestion.id}] {cleanup.KINDS[suggestion.kind]}: "
                 f"{suggestion.reason}"
