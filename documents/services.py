@@ -708,6 +708,7 @@ def import_batch_confirm(*, user: User, batch: ImportBatch) -> int:
     )
     return queued
 
+
 _DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text"]
 
 
