@@ -8,8 +8,10 @@ declare their fields all the same, for the OpenAPI schema and for input validati
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -147,6 +149,9 @@ def rfc3339(value: Any) -> str:
     if isinstance(value, datetime.datetime):
         return utc(value) or ""
     text = str(value)
+    if len(text) == 29 and text[19] == "." and text.endswith("+00"):
+        # PostgreSQL's usual form, with all six digits: the quick way.
+        return f"{text[:10]}T{text[11:26]}Z"
     seconds, _, fraction = (text[:-3] if text.endswith("+00") else text).partition(".")
     if (
         len(seconds) == 19
@@ -232,9 +237,14 @@ class AnnotationSerializer(serializers.Serializer):
     version = serializers.IntegerField(read_only=True, help_text="Raised by one on every change.")
     deleted = serializers.BooleanField(read_only=True)
 
+    @cached_property
+    def urls(self) -> Links:
+        # Once per serializer: `context` walks up to the root serializer on every access.
+        return links(self.context)
+
     def to_representation(self, instance: Any) -> dict[str, Any]:
         row: dict[str, Any] = instance
-        urls = links(self.context)
+        urls = self.urls
         if row["deleted_at"] is not None:
             return {
                 "id": row["id"],
@@ -263,6 +273,36 @@ class AnnotationSerializer(serializers.Serializer):
             "version": row["version"],
             "deleted": False,
         }
+
+
+#: json.dumps for one str (the C function behind it), without the call's set-up cost.
+_json_str = json.encoder.encode_basestring
+
+
+def annotation_json(row: dict[str, Any], urls: Links) -> str:
+    """`AnnotationSerializer().to_representation(row)` as compact JSON text, built directly.
+
+    A page of 1,000 or an export of a million is mostly this function: formatting the
+    fields into a template costs a third of building a dict and encoding it. The tests
+    check that both give the same object.
+    """
+    if row["deleted_at"] is not None:
+        return json.dumps(
+            AnnotationSerializer(context={"links": urls}).to_representation(row),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+    pk, document = row["id"], row["document_id"]
+    tags = ",".join(map(_json_str, row["tags"]))
+    return (
+        f'{{"id":{pk},"url":{_json_str(urls.annotation(pk))},"document":{document},'
+        f'"document_url":{_json_str(urls.document(document))},'
+        f'"start":{row["start"]},"end":{row["end"]},"quote":{_json_str(row["quote"])},'
+        f'"prefix":{_json_str(row["prefix"])},"suffix":{_json_str(row["suffix"])},'
+        f'"tags":[{tags}],"note":{_json_str(row["note"])},'
+        f'"author":{_json_str(row["author__username"])},"created":{_json_str(row["created"])},'
+        f'"updated":{_json_str(row["updated"])},"version":{row["version"]},"deleted":false}}'
+    )
 
 
 class AnnotationCreateSerializer(serializers.Serializer):

@@ -728,3 +728,47 @@ def test_timestamps_read_as_text_print_as_rfc3339_utc(text, expected):
     from documents.serializers import rfc3339
 
     assert rfc3339(text) == expected
+
+
+def test_annotation_json_text_equals_the_serializer(client, document, tags, user, analyst_headers):
+    """The hand-built JSON of lists and exports is the serializer's object, for any text."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from documents.serializers import (
+        AnnotationSerializer,
+        Links,
+        annotation_json,
+        annotation_values,
+        finish_rows,
+    )
+
+    tricky = services.document_create(
+        user=user,
+        text='He said "no" \\ then\ttabbed\u2028line 👩🏽‍⚖️ </script> & \u0007 end.',
+        metadata=services.DocumentMetadata(title="Tricky"),
+    )
+    for doc, start, end, note in [
+        (tricky, 0, len(tricky.text), 'Quote " and \\ and \n newline'),
+        (tricky, 3, 14, ""),
+        (document, 0, 11, "Ordinary."),
+    ]:
+        services.annotation_create(
+            user=user,
+            document=doc,
+            start=start,
+            end=end,
+            tags=["extradition", "forced-return"],
+            note=note,
+        )
+    deleted = Annotation.objects.order_by("pk").last()
+    services.annotation_delete(user=user, annotation=deleted)
+    urls = Links.for_request(Request(APIRequestFactory().get("/")))
+    rows = finish_rows(list(annotation_values(Annotation.objects.order_by("pk"))))
+    serializer = AnnotationSerializer(context={"links": urls})
+    assert len(rows) == 3
+    for row in rows:
+        assert json.loads(annotation_json(row, urls)) == serializer.to_representation(row)
+    listed = client.get(ANNOTATIONS + "?include_deleted=true", headers=analyst_headers)
+    assert listed["Content-Type"] == "application/json"
+    assert [item["id"] for item in listed.json()["results"]] == [row["id"] for row in rows]

@@ -1,0 +1,296 @@
+"""API speed: one document's annotations, cursor pages at any depth, JSONL export, create.
+
+    .venv/bin/python -m bench.bench_api [--annotations 1000000] [--documents 10000]
+
+Builds a PostgreSQL database of 10,000 documents and 1,000,000 annotations (one long
+document holds 2,000 of them), bulk-loaded with COPY, serves the app with gunicorn on
+loopback and measures from an HTTP client with a bearer token. Targets (issue 5): all 2,000
+annotations of one document < 25 ms; a page of 500 < 30 ms median at any cursor depth;
+JSONL export >= 50,000 annotations/s with the server's memory flat; create < 5 ms median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import random
+import statistics
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from bench import common
+
+LONG_DOCUMENT_ANNOTATIONS = 2000
+SENTENCE = (
+    "The parties shall extradite persons accused of terrorism, separatism or extremism, "
+    "and shall deny asylum to them; human-rights bodies report returns without due process. "
+)
+
+
+def _text(number: int, sentences: int) -> str:
+    return f"Document {number}. " + SENTENCE * sentences
+
+
+def seed(*, documents: int, annotations: int) -> dict[str, Any]:
+    """Documents through the ORM in bulk, annotations and their tags with COPY."""
+    from django.db import connection
+
+    from documents import sample, text
+    from documents.models import Annotation, Document, Tag
+
+    started = time.perf_counter()
+    user = common.bench_user()
+    sample.load_codebook()
+    tag_ids = list(Tag.objects.order_by("pk").values_list("pk", flat=True))
+    now = datetime.datetime.now(datetime.UTC)
+    texts = [_text(0, 600)] + [_text(n, 30) for n in range(1, documents)]
+    batch = []
+    for number, body in enumerate(texts):
+        batch.append(
+            Document(
+                title=f"Benchmark document {number}",
+                organisation=("Human Rights Watch", "SCO Secretariat", "Amnesty")[number % 3],
+                language="en",
+                document_type="report",
+                text=body,
+                length=len(body),
+                sha256=text.text_sha256(body),
+                imported_by=user,
+            )
+        )
+    Document.objects.bulk_create(batch, batch_size=500)
+    document_ids = list(Document.objects.order_by("pk").values_list("pk", flat=True))
+
+    # Annotations: the long document gets LONG_DOCUMENT_ANNOTATIONS, the rest share the
+    # remainder. Timestamps are distinct and increasing, as real edits would be.
+    per_document = [LONG_DOCUMENT_ANNOTATIONS] + [0] * (documents - 1)
+    for index in range(annotations - LONG_DOCUMENT_ANNOTATIONS):
+        per_document[1 + index % (documents - 1)] += 1
+    rng = random.Random(5)
+    buffer = io.StringIO()
+    step = datetime.timedelta(milliseconds=10)
+    created = now - step * annotations
+    count = 0
+    for document_id, body, n in zip(document_ids, texts, per_document, strict=True):
+        length = len(body)
+        for _ in range(n):
+            start = rng.randrange(0, length - 60)
+            end = start + rng.randrange(5, 60)
+            quote = body[start:end]
+            prefix, suffix = text.context(body, start, end)
+            stamp = (created + step * count).isoformat()
+            buffer.write(
+                f"{document_id}\t{start}\t{end}\t{quote}\t{prefix}\t{suffix}\t\t{user.pk}\t"
+                f"{stamp}\t{stamp}\t1\n"
+            )
+            count += 1
+    buffer.seek(0)
+    columns = (
+        "document_id",
+        "start",
+        '"end"',
+        "quote",
+        "prefix",
+        "suffix",
+        "note",
+        "author_id",
+        "created",
+        "updated",
+        "version",
+    )
+    table = Annotation._meta.db_table
+    tags_table = Annotation.tags.through._meta.db_table
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        assert raw is not None
+        with raw.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        # One tag each, a second one on every third annotation.
+        ids = ",".join(str(pk) for pk in tag_ids)
+        cursor.execute(
+            f"INSERT INTO {tags_table} (annotation_id, tag_id) "
+            f"SELECT id, (ARRAY[{ids}])[1 + id % {len(tag_ids)}] FROM {table}"
+        )
+        cursor.execute(
+            f"INSERT INTO {tags_table} (annotation_id, tag_id) "
+            f"SELECT id, (ARRAY[{ids}])[1 + (id / 3 + 1) % {len(tag_ids)}] FROM {table} "
+            f"WHERE id % 3 = 0 AND (id / 3 + 1) % {len(tag_ids)} <> id % {len(tag_ids)}"
+        )
+        cursor.execute(f"VACUUM ANALYZE {table}")
+        cursor.execute(f"VACUUM ANALYZE {tags_table}")
+        cursor.execute(f"VACUUM ANALYZE {Document._meta.db_table}")
+    print(
+        f"seeded {len(document_ids)} documents and {count} annotations "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return {"long_document": document_ids[0], "texts": texts, "document_ids": document_ids}
+
+
+def seeded() -> dict[str, Any]:
+    """What `seed` returns, read back from a database it seeded before."""
+    from documents.models import Document
+
+    documents = list(Document.objects.order_by("pk").values_list("pk", "text"))
+    return {
+        "long_document": documents[0][0],
+        "texts": [text for _, text in documents],
+        "document_ids": [pk for pk, _ in documents],
+    }
+
+
+def cursor_at(position: int) -> str:
+    """The API's cursor for the page that starts after `position` in (updated, id) order."""
+    from documents.api import encode_cursor
+    from documents.models import Annotation
+
+    key = (
+        Annotation.objects.order_by("updated", "id")
+        .values_list("updated", "id")[position : position + 1]
+        .get()
+    )
+    return encode_cursor(list(key))
+
+
+class RssSampler(threading.Thread):
+    """The server's resident memory every 0.2 s while a measurement runs."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.samples: list[int] = []
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            self.samples.append(common.server_rss_kib(self.pid))
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--annotations", type=int, default=1_000_000)
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Measure the database a previous run seeded."
+    )
+    options = parser.parse_args()
+
+    if options.reuse:
+        url = f"{common.SERVER_URL}/sco_annotate_bench_api"
+        common.django_setup(url)
+        data = seeded()
+    else:
+        url = common.bench_database("sco_annotate_bench_api")
+        common.django_setup(url)
+        data = seed(documents=options.documents, annotations=options.annotations)
+    from documents import services
+
+    _, token = services.api_token_create(
+        actor=None, user=common.bench_user(), name="benchmark", read_only=False
+    )
+    from documents.models import Annotation
+
+    total = Annotation.objects.alive().count()
+    cursors = {
+        "first": None,
+        "middle": cursor_at(total // 2),
+        "last": cursor_at(total - 501),
+    }
+    from django.db import connections
+
+    connections.close_all()
+    repeat = options.repeat
+    with common.serve(url) as server:
+        client = httpx.Client(
+            base_url=server.base_url,
+            timeout=300,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+        def one_document() -> int:
+            query = f"/api/v1/annotations/?document={data['long_document']}&page_size=1000"
+            seen = 0
+            next_url: str | None = query
+            while next_url:
+                response = client.get(next_url)
+                response.raise_for_status()
+                body = response.json()
+                seen += len(body["results"])
+                next_url = body["next"]
+            assert seen >= LONG_DOCUMENT_ANNOTATIONS, seen
+            return seen
+
+        samples = common.timed(one_document, repeat=repeat)
+        print(
+            common.summary(
+                f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
+                "(2 requests of 1,000)",
+                samples,
+            )
+        )
+
+        for name, cursor in cursors.items():
+            query = "/api/v1/annotations/?page_size=500" + (f"&cursor={cursor}" if cursor else "")
+
+            def page(query: str = query) -> None:
+                response = client.get(query)
+                response.raise_for_status()
+                assert len(response.json()["results"]) == 500
+
+            samples = common.timed(page, repeat=repeat)
+            median = statistics.median(samples)
+            print(
+                common.summary(f"page of 500, {name} cursor", samples)
+                + f" = {500 / median:,.0f} annotations/s"
+            )
+
+        rss_before = common.server_rss_kib(server.pid)
+        sampler = RssSampler(server.pid)
+        sampler.start()
+        started = time.perf_counter()
+        lines = 0
+        with client.stream("GET", "/api/v1/export/annotations.jsonl") as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                lines += chunk.count(b"\n")
+        elapsed = time.perf_counter() - started
+        sampler.running = False
+        sampler.join()
+        assert lines == total, lines
+        print(
+            f"JSONL export: {lines:,} annotations in {elapsed:.1f} s = "
+            f"{lines / elapsed:,.0f} annotations/s; server RSS {rss_before / 1024:.0f} MiB "
+            f"before, {min(sampler.samples) / 1024:.0f}-{max(sampler.samples) / 1024:.0f} MiB "
+            "during"
+        )
+
+        rng = random.Random(7)
+        texts, ids = data["texts"], data["document_ids"]
+
+        def create() -> None:
+            index = rng.randrange(len(ids))
+            start = rng.randrange(0, len(texts[index]) - 40)
+            response = client.post(
+                "/api/v1/annotations/",
+                json={
+                    "document": ids[index],
+                    "start": start,
+                    "end": start + 30,
+                    "tags": ["extradition"],
+                    "quote": texts[index][start : start + 30],
+                },
+            )
+            if response.status_code != 201:
+                raise RuntimeError(response.text)
+
+        samples = common.timed(create, repeat=max(repeat, 200))
+        print(common.summary("create annotation", samples))
+
+
+if __name__ == "__main__":
+    main()
