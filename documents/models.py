@@ -6,6 +6,7 @@ W3C Web Annotation Data Model's TextPositionSelector.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Count, F, Q
-from django.db.models.functions import Length, Substr
+from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils import timezone
 
@@ -59,31 +60,26 @@ class DocumentQuerySet(models.QuerySet["Document"]):
     def paragraphs_around(self, pk: int, start: int, end: int) -> tuple[int, str] | None:
         """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
 
-        A paragraph runs up to and including its line break. Reads a window around the span
-        and widens it until it reaches a line break or the edge of the text on both sides, so
-        the cost follows the length of the paragraphs, not of the document. None when there
-        is no such document here.
+        A paragraph runs up to and including its line break. None when there is no such
+        document here. Costs one small query (the text's SHA-256) once the text is in this
+        process's cache: PostgreSQL's substring() of a long text reads it from its start
+        (to count characters), so reading a window there would grow with the offset.
         """
-        margin = 2000
-        while True:
-            low = max(0, start - margin)
-            row = (
-                self.filter(pk=pk)
-                .annotate(window=Substr("text", low + 1, end + margin - low))
-                .values_list("length", "window")
-                .first()
-            )
-            if row is None:
-                return None
-            length, window = row
-            high = min(length, end + margin)
-            before = window.rfind("\n", 0, max(0, start - low))
-            after = window.find("\n", max(0, end - 1 - low))
-            if (before >= 0 or low == 0) and (after >= 0 or high == length):
-                first = low + before + 1
-                last = low + after + 1 if after >= 0 else length
-                return first, window[first - low : last - low]
-            margin *= 4
+        row = self.filter(pk=pk).values_list("sha256", flat=True).first()
+        if row is None:
+            return None
+        text = document_text(pk, row)
+        first = text.rfind("\n", 0, start) + 1
+        last = text.find("\n", max(start, end - 1))
+        last = len(text) if last == -1 else last + 1
+        return first, text[first:last]
+
+
+@functools.lru_cache(maxsize=16)
+def document_text(pk: int, sha256: str) -> str:
+    """A document's text, kept in this process: it never changes under the same SHA-256."""
+    text: str = Document.objects.filter(pk=pk, sha256=sha256).values_list("text", flat=True).get()
+    return text
 
 
 class Document(models.Model):
@@ -337,9 +333,9 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
             .values_list("annotation_id", "tag_id")
         )
 
-    def highlight_rows(self) -> models.QuerySet[Any, tuple[int, int, int, int, int]]:
-        """(annotation id, start, end, author id, tag id) for each tag of these annotations,
-        tags in codebook order: what drawing their highlights needs, in one query."""
+    def highlight_rows(self) -> models.QuerySet[Any, tuple[int, int, int, int, int, str]]:
+        """(annotation id, start, end, author id, tag id, tag name) for each tag of these
+        annotations, tags in codebook order: what drawing their highlights needs, one query."""
         return (
             Annotation.tags.through.objects.filter(annotation__in=self.values("pk"))
             .order_by("tag__sort_order", "tag__name")
@@ -349,6 +345,7 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
                 "annotation__end",
                 "annotation__author_id",
                 "tag_id",
+                "tag__name",
             )
         )
 

@@ -8,6 +8,7 @@ panel, so its cost follows the paragraphs, not the document.
 
 from __future__ import annotations
 
+import bisect
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from . import services
-from . import text as textlib
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
@@ -44,7 +44,7 @@ UNPROCESSABLE = 422
 #: How much of a quote a side-panel card shows.
 EXCERPT_LENGTH = 160
 #: Cards per page of the side panel; the next page loads when the last card comes into view.
-PANEL_PAGE = 100
+PANEL_PAGE = 50
 
 # ---------------------------------------------------------------------------------------
 # Highlights
@@ -60,10 +60,10 @@ class _Span:
     own: bool
 
 
-def _spans(rows: Iterable[tuple[int, int, int, int, int]], user: Any) -> list[_Span]:
+def _spans(rows: Iterable[tuple[int, int, int, int, int, str]], user: Any) -> list[_Span]:
     """Spans from highlight_rows(): one row per tag, the first row of each in codebook order."""
     spans: dict[int, _Span] = {}
-    for pk, start, end, author_id, tag_id in rows:
+    for pk, start, end, author_id, tag_id, _name in rows:
         if pk not in spans:
             spans[pk] = _Span(pk, start, end, tag_id, author_id == user.pk)
     return list(spans.values())
@@ -74,65 +74,88 @@ def paragraphs_html(text: str, base: int, spans: Sequence[_Span], *, oob: bool =
 
     Each paragraph is a <div id="p<offset>" dir="auto"> holding its text up to and including
     its line break, so the text element's textContent is exactly the stored text. Each run
-    of text covered by the same annotations is one <mark>: its colour is the innermost
-    annotation's tag, its class d1-d3 the depth of nesting, "s" where an annotation starts.
-    Plain string building: the 1 MB document has thousands of paragraphs and segments.
+    of text covered by the same annotations (a segment, as text.segments() splits them,
+    further split at line breaks) is one <mark>: its colour is the innermost annotation's tag,
+    its class d1-d3 the depth of nesting, "s" where an annotation starts.
+
+    One pass over the boundaries with plain string building: the 1 MB document has
+    thousands of paragraphs and segments, and this is most of its page's cost.
     """
-    by_pk = {span.pk: span for span in spans}
+    length = len(text)
     ordered = sorted(spans, key=lambda span: (span.start, -span.end, span.pk))
+    opening: dict[int, list[int]] = {}
+    closing: dict[int, list[int]] = {}
+    starts = set()
+    for order, span in enumerate(ordered):
+        start, end = max(0, span.start - base), min(length, span.end - base)
+        if start >= end:
+            continue
+        opening.setdefault(start, []).append(order)
+        closing.setdefault(end, []).append(order)
+        if span.start >= base:
+            starts.add(start)
+    paragraph_starts = set()
+    position = text.find("\n")
+    while position != -1:
+        paragraph_starts.add(position + 1)
+        position = text.find("\n", position + 1)
+    boundaries = sorted({0, length, *opening, *closing, *paragraph_starts})
     swap = ' hx-swap-oob="true"' if oob else ""
     escape = html.escape
+    openers: dict[tuple[int, ...], tuple[str, str]] = {}
+    active: list[int] = []
     out = [f'<div id="p{base}" dir="auto"{swap}>']
-    position = base
-    text_end = base + len(text)
-    for segment in textlib.segments(
-        text, ((span.start - base, span.end - base, span.pk) for span in ordered)
-    ):
-        opener = _mark_opener(segment.keys, base + segment.start, by_pk) if segment.keys else ""
-        lines = segment.text.split("\n")
-        last = len(lines) - 1
-        for index, line in enumerate(lines):
-            piece = line if index == last else line + "\n"
-            if piece:
-                if opener:
-                    out.append(f"{opener}{escape(piece, quote=False)}</mark>")
-                    # A mark split by a line break starts only once.
-                    opener = _mark_opener(segment.keys, -1, by_pk)
-                else:
-                    out.append(escape(piece, quote=False))
-                position += len(piece)
-            if index != last:
-                out.append("</div>")
-                if position < text_end:
-                    out.append(f'<div id="p{position}" dir="auto"{swap}>')
+    for here, there in zip(boundaries, boundaries[1:], strict=False):
+        for order in closing.get(here, ()):
+            active.remove(order)
+        for order in opening.get(here, ()):
+            bisect.insort(active, order)
+        piece = escape(text[here:there], quote=False)
+        if active:
+            key = tuple(active)
+            opener = openers.get(key)
+            if opener is None:
+                opener = openers[key] = _mark_openers([ordered[order] for order in key])
+            out.append(opener[here in starts] + piece + "</mark>")
+        else:
+            out.append(piece)
+        if there in paragraph_starts:
+            out.append("</div>")
+            if there < length:
+                out.append(f'<div id="p{base + there}" dir="auto"{swap}>')
     if not text.endswith("\n"):
         out.append("</div>")
     return "".join(out)
 
 
-def _mark_opener(keys: tuple[Any, ...], position: int, by_pk: dict[int, _Span]) -> str:
-    spans = [by_pk[key] for key in keys]
+def _mark_openers(spans: list[_Span]) -> tuple[str, str]:
+    """The <mark> tag for a run covered by `spans` (outermost first): (inside, at a start)."""
     inner = spans[-1]
     classes = f"hl t{inner.tag_id} d{min(len(spans), 3)}"
-    starts = any(span.start == position for span in spans)
-    if starts:
-        classes += " s"
     if any(span.own for span in spans):
         classes += " own"
     ids = " ".join(str(span.pk) for span in spans)
-    focus = ' tabindex="0"' if starts else ""
-    return f'<mark class="{classes}" data-a="{ids}"{focus}>'
+    return (
+        f'<mark class="{classes}" data-a="{ids}">',
+        f'<mark class="{classes} s" data-a="{ids}" tabindex="0">',
+    )
 
 
-def _changed_paragraphs(user: Any, document_id: int, start: int, end: int) -> SafeString:
-    """The paragraphs that text[start:end] touches, as out-of-band swaps: two queries."""
-    window = Document.objects.visible_to(user).paragraphs_around(document_id, start, end)
+def _changed_paragraphs(user: Any, annotation: Annotation) -> tuple[SafeString, list[Tag]]:
+    """The paragraphs the annotation's span touches, as out-of-band swaps, and its tags (read
+    with the paragraphs' highlights): two queries, whatever the document's size."""
+    document_id = annotation.document_id
+    window = Document.objects.visible_to(user).paragraphs_around(
+        document_id, annotation.start, annotation.end
+    )
     if window is None:
         raise Http404("No such document.")
     first, text = window
     around = Annotation.objects.filter(document_id=document_id).alive()
-    rows = around.overlapping(first, first + len(text)).highlight_rows()
-    return mark_safe(paragraphs_html(text, first, _spans(rows, user), oob=True))  # noqa: S308
+    rows = list(around.overlapping(first, first + len(text)).highlight_rows())
+    tags = [Tag(pk=row[4], name=row[5]) for row in rows if row[0] == annotation.pk]
+    html = paragraphs_html(text, first, _spans(rows, user), oob=True)
+    return mark_safe(html), tags  # noqa: S308 (escaped in paragraphs_html)
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,10 +191,11 @@ def _dress(
     return card
 
 
-def _card(annotation: Annotation, user: Any) -> Any:
-    """One annotation dressed for its card (one query, for its tags)."""
+def _card(annotation: Annotation, user: Any, tags: Sequence[Tag] | None = None) -> Any:
+    """One annotation dressed for its card (one query for its tags, unless given)."""
     document_url = reverse("documents:detail", args=[annotation.document_id])
-    tags = list(annotation.tags.order_by("sort_order", "name"))
+    if tags is None:
+        tags = list(annotation.tags.order_by("sort_order", "name"))
     return _dress(annotation, tags, user, _annotations_url(), document_url)
 
 
@@ -373,10 +397,11 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     shown = (not panel.author or panel.author == request.user.get_username()) and (
         not panel.tag or Annotation.objects.filter(pk=annotation.pk).tagged(panel.tag).exists()
     )
+    paragraphs, tags = _changed_paragraphs(request.user, annotation)
     context = {
-        "a": _card(annotation, request.user) if shown else None,
+        "a": _card(annotation, request.user, tags) if shown else None,
         "created": annotation.pk,
-        "paragraphs": _changed_paragraphs(request.user, pk, annotation.start, annotation.end),
+        "paragraphs": paragraphs,
     }
     return render(request, DETAIL + "#annotation-created", context)
 
@@ -480,11 +505,11 @@ def _changed(request: HtmxHttpRequest, annotation: Annotation) -> HttpResponse:
     """After an edit, delete or restore: the card, and the paragraphs of its span."""
     if not request.htmx:
         return redirect(annotation.get_absolute_url())
-    context: dict[str, Any] = {
-        "a": _card(annotation, request.user),
-        "paragraphs": _changed_paragraphs(
-            request.user, annotation.document_id, annotation.start, annotation.end
-        ),
+    paragraphs, tags = _changed_paragraphs(request.user, annotation)
+    # A deleted annotation has no highlight left to read its tags from.
+    context = {
+        "a": _card(annotation, request.user, None if annotation.is_deleted else tags),
+        "paragraphs": paragraphs,
     }
     partial = "#deleted-response" if annotation.is_deleted else "#changed-response"
     return render(request, DETAIL + partial, context)

@@ -751,3 +751,65 @@ def test_summaries_for_the_hover_card(logged_in, document, user, other_user):
     assert "Mine &lt;b&gt;" in response.text
     assert "colleague" in response.text
     assert "Three evils" in response.text
+
+
+def test_paragraphs_around_returns_whole_paragraphs(document):
+    text = document.text
+    documents = Document.objects.all()
+    emoji = text.index("Emoji")
+    assert documents.paragraphs_around(document.pk, emoji + 2, emoji + 4) == (
+        emoji,
+        text[emoji : text.index("\n", emoji) + 1],
+    )
+    # From the first character to the last one.
+    assert documents.paragraphs_around(document.pk, 0, len(text)) == (0, text)
+    # A span that ends with a line break stays in its paragraph.
+    first_break = text.index("\n")
+    assert documents.paragraphs_around(document.pk, 3, first_break + 1) == (
+        0,
+        text[: first_break + 1],
+    )
+    assert documents.paragraphs_around(999999, 0, 1) is None
+
+
+def test_paragraphs_around_follows_a_changed_text(user, tags):
+    document = services.document_create(
+        user=user, text="One\nTwo\n", metadata=services.DocumentMetadata(title="Short")
+    )
+    assert Document.objects.paragraphs_around(document.pk, 4, 5) == (4, "Two\n")
+    services.document_update(user=user, document=document, text="One\nThree\n")
+    assert Document.objects.paragraphs_around(document.pk, 4, 5) == (4, "Three\n")
+
+
+def test_paragraphs_html_draws_the_segments_of_text_segments():
+    """The renderer's runs are text.segments() split at line breaks, with the same keys."""
+    import random
+
+    from documents.text import segments
+
+    from .conftest import MIXED_TEXT
+
+    generator = random.Random(7)
+    for _ in range(30):
+        spans = []
+        for pk in range(1, generator.randint(1, 12)):
+            start = generator.randrange(0, len(MIXED_TEXT) - 1)
+            end = generator.randint(start + 1, min(len(MIXED_TEXT), start + 60))
+            spans.append(_Span(pk, start, end, pk % 3, pk % 2 == 0))
+        ordered = sorted(spans, key=lambda span: (span.start, -span.end, span.pk))
+        expected = []
+        for segment in segments(MIXED_TEXT, [(s.start, s.end, s.pk) for s in ordered]):
+            ids = " ".join(map(str, segment.keys))
+            for line in segment.text.splitlines(keepends=True):
+                expected.append((line, ids))
+        root = lxml.html.fromstring(f"<div>{paragraphs_html(MIXED_TEXT, 0, spans)}</div>")
+        runs = []
+        for paragraph in root:
+            if paragraph.text:
+                runs.append((paragraph.text, ""))
+            for mark in paragraph:
+                runs.append((mark.text, mark.get("data-a")))
+                if mark.tail:
+                    runs.append((mark.tail, ""))
+        assert runs == expected
+        assert root.text_content() == MIXED_TEXT
