@@ -316,3 +316,27 @@ def test_detect_language_gives_up_without_words():
 def test_extract_refuses_a_zip_as_one_document():
     message = refusal("bundle.zip", make_zip({"a.txt": b"A"}))
     assert "zip archive holds several files" in message
+
+
+def test_extract_refuses_password_protected_pdf():
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.cell(text="Confidential")
+    message = refusal("locked.pdf", bytes(pdf.output()))
+    assert "protected by a password" in message
+
+
+@pytest.mark.parametrize("cut", [0.2, 0.5, 0.9])
+def test_extract_never_crashes_on_damaged_pdf_bytes(cut):
+    data = bytearray(make_pdf("Some text on a page.", "More text."))
+    # Scramble the middle of the file but keep its header and end marker.
+    start = int(len(data) * cut)
+    data[start : start + 200] = bytes(200)
+    try:
+        extracted = extract.extract("damaged.pdf", bytes(data))
+    except ValidationError as exc:
+        assert exc.messages[0].startswith("damaged.pdf: ")
+    else:
+        assert isinstance(extracted.text, str)

@@ -329,3 +329,18 @@ def test_command_clean_only_the_kinds_given(db):
     assert "tax deductible" not in document.text
     with pytest.raises(CommandError, match="unknown kind 'adverts'"):
         call_command("import_documents", str(CORPUS), "--clean=adverts,footer")
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html", ".pdf", ".docx"])
+def test_document_import_answers_random_bytes_with_a_reason(db, staff_user, suffix):
+    import random
+
+    data = random.Random(suffix).randbytes(4000)
+    with pytest.raises(ValidationError) as info:
+        services.document_import(
+            user=staff_user,
+            upload=upload("noise" + suffix, data),
+            metadata=services.DocumentMetadata(),
+        )
+    assert info.value.messages[0].startswith("noise" + suffix + ": ")
+    assert Document.objects.count() == 0
