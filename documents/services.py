@@ -595,10 +595,11 @@ def _item_read(item: ImportItem) -> None:
         defaults = DocumentMetadata.from_mapping(item.batch.defaults)
         preview = import_preview(upload=_item_upload(item), metadata=defaults)
     except ValidationError as exc:
-        item.status, item.error, item.data = ImportStatus.FAILED, _message_of(exc), b""
-        item.save(update_fields=["status", "error", "data"])
+        _item_record(
+            item, ImportStatus.PENDING, status=ImportStatus.FAILED, error=_message_of(exc), data=b""
+        )
         return
-    item.preview = {
+    preview_data = {
         "format": preview.extracted.format,
         "encoding": preview.extracted.encoding,
         "pages": len(preview.extracted.page_breaks) + 1
@@ -618,11 +619,15 @@ def _item_read(item: ImportItem) -> None:
             for suggestion in preview.suggestions
         ],
     }
-    item.metadata = _metadata_as_form(preview.metadata)
-    item.clean = [suggestion.id for suggestion in preview.suggestions]
-    item.duplicate_of = preview.duplicate_of
-    item.status = ImportStatus.DUPLICATE if preview.duplicate_of else ImportStatus.READY
-    item.save(update_fields=["preview", "metadata", "clean", "duplicate_of", "status"])
+    _item_record(
+        item,
+        ImportStatus.PENDING,
+        preview=preview_data,
+        metadata=_metadata_as_form(preview.metadata),
+        clean=[suggestion.id for suggestion in preview.suggestions],
+        duplicate_of=preview.duplicate_of,
+        status=ImportStatus.DUPLICATE if preview.duplicate_of else ImportStatus.READY,
+    )
 
 
 def _item_import(user: User, item: ImportItem) -> None:
@@ -633,14 +638,22 @@ def _item_import(user: User, item: ImportItem) -> None:
             user=user, upload=_item_upload(item), metadata=metadata, clean=item.clean or None
         )
     except DuplicateDocument as exc:
-        item.status, item.duplicate_of = ImportStatus.DUPLICATE, exc.document
+        outcome: dict[str, Any] = {"status": ImportStatus.DUPLICATE, "duplicate_of": exc.document}
     except ValidationError as exc:
-        item.status, item.error = ImportStatus.FAILED, _message_of(exc)
+        outcome = {"status": ImportStatus.FAILED, "error": _message_of(exc)}
     else:
-        item.status, item.document = ImportStatus.IMPORTED, document
+        outcome = {"status": ImportStatus.IMPORTED, "document": document}
     # The document keeps the original file (SourceFile); the batch need not.
-    item.data = b""
-    item.save(update_fields=["status", "duplicate_of", "error", "document", "data"])
+    _item_record(item, ImportStatus.QUEUED, data=b"", **outcome)
+
+
+def _item_record(item: ImportItem, expected: str, **values: Any) -> None:
+    """Record what became of a file, unless another request got there first (two pages
+    polling the same batch): then its record stands, and this outcome (at most "duplicate",
+    since the other request stored the document) is dropped."""
+    ImportItem.objects.filter(pk=item.pk, status=expected).update(**values)
+    for name, value in values.items():
+        setattr(item, name, value)
 
 
 def import_batch_step(*, user: User, batch: ImportBatch, limit: int = 3) -> int:

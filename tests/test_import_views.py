@@ -253,3 +253,18 @@ def test_upload_of_a_file_above_the_limit_is_listed_as_failed_without_reading_it
     assert big.status == ImportStatus.FAILED
     assert "the file is 5000 bytes, above the import limit of 1000 bytes" in big.error
     assert batch.items.get(filename="small.txt").status == ImportStatus.PENDING
+
+
+def test_a_file_imported_by_two_polling_pages_keeps_the_first_outcome(admin_client, staff_user):
+    from documents import services
+
+    upload(admin_client, [sample_file("usun-2023-explanation-of-vote-sco-resolution.txt")])
+    batch = ImportBatch.objects.get()
+    run_steps(admin_client, batch)
+    services.import_batch_confirm(user=staff_user, batch=batch)
+    stale = batch.items.get()  # Loaded by a second page while still queued.
+    run_steps(admin_client, batch)
+    services._item_import(staff_user, stale)
+    item = batch.items.get()
+    assert item.status == ImportStatus.IMPORTED
+    assert item.document == Document.objects.get()
