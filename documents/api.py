@@ -43,17 +43,20 @@ from .serializers import (
     AnnotationFilterSerializer,
     AnnotationSerializer,
     AnnotationUpdateSerializer,
+    DocumentAnnotationsSerializer,
     DocumentCreateSerializer,
     DocumentDetailSerializer,
     DocumentFilterSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     Links,
+    NoParameters,
     TagSerializer,
     annotation_json,
     annotation_row,
     annotation_values,
     django_errors,
+    fetch_values,
     finish_rows,
     utc,
 )
@@ -207,7 +210,7 @@ class KeysetPagination(BasePagination):
         if key is not None:
             queryset = queryset.filter(self._after(key, forward))
         order = [name if forward else f"-{name}" for name in self.ordering]
-        rows = list(queryset.order_by(*order)[: size + 1])
+        rows = self.fetch(queryset.order_by(*order)[: size + 1])
         more = len(rows) > size
         rows = rows[:size]
         if not forward:
@@ -220,6 +223,10 @@ class KeysetPagination(BasePagination):
             self.prev_anchor = first if more else None
             self.next_anchor = last
         return rows
+
+    def fetch(self, queryset: Any) -> list[Any]:
+        """The rows of the page's sliced queryset."""
+        return list(queryset)
 
     def _page_size(self, request: Request) -> int:
         value = request.query_params.get("page_size")
@@ -335,6 +342,9 @@ class AnnotationPagination(KeysetPagination):
     # Changes move an annotation to the end: a client paging through while others edit
     # sees every change at least once (index on (updated, id)).
     ordering = ("updated", "id")
+
+    def fetch(self, queryset: Any) -> list[Any]:
+        return fetch_values(queryset)
 
 
 class DocumentPagination(KeysetPagination):
@@ -676,3 +686,59 @@ class AnnotationDetailView(generics.RetrieveAPIView):
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response["ETag"] = _etag(annotation, request)
         return response
+
+
+#: Most annotations one document's list returns; beyond, the paginated list serves.
+DOCUMENT_ANNOTATIONS_LIMIT = 10_000
+
+
+@extend_schema(
+    tags=["annotations"],
+    summary="Every annotation of one document, in text order (not paginated)",
+    parameters=[_JSONLD_PARAMETER],
+    responses={200: DocumentAnnotationsSerializer},
+)
+class DocumentAnnotationsView(generics.GenericAPIView):
+    """What a client anchoring highlights in one text needs, in one request."""
+
+    renderer_classes = [FastJSONRenderer, webannotation.JSONLDRenderer]
+
+    def get(self, request: Request, pk: int) -> Response:
+        filters(request, NoParameters)
+        document = generics.get_object_or_404(
+            Document.objects.visible_to(request.user).only("pk"), pk=pk
+        )
+        queryset = Annotation.objects.visible_to(request.user).alive().filter(document=document)
+        limit = DOCUMENT_ANNOTATIONS_LIMIT
+        rows = finish_rows(fetch_values(annotation_values(queryset.in_text_order())[: limit + 1]))
+        if len(rows) > limit:
+            raise exceptions.ValidationError(
+                {
+                    "document": [
+                        f"More than {limit} annotations: page through "
+                        f"/api/v1/annotations/?document={pk} instead."
+                    ]
+                }
+            )
+        urls = Links.for_request(request)
+        if _jsonld(request):
+            page_url = request.build_absolute_uri()
+            body = webannotation.page(
+                rows,
+                urls,
+                page_id=page_url,
+                collection_id=page_url + "#collection",
+                first=page_url,
+                total=len(rows),
+                next_url=None,
+                prev_url=None,
+            )
+            return Response(body, content_type=webannotation.MEDIA_TYPE)
+        items = ",".join([annotation_json(row, urls) for row in rows])
+        document_url = json.dumps(urls.document(document.pk))
+        return Response(
+            EncodedJSON(
+                f'{{"document":{document.pk},"document_url":{document_url},'
+                f'"count":{len(rows)},"results":[{items}]}}'
+            )
+        )

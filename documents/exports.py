@@ -27,6 +27,7 @@ from .serializers import (
     Links,
     annotation_json,
     annotation_values,
+    fetch_values,
     finish_rows,
 )
 
@@ -88,7 +89,7 @@ def batches(queryset: Any, *extra: str) -> Iterator[list[dict[str, Any]]]:
     last = 0
     while True:
         page = annotation_values(queryset.filter(id__gt=last).order_by("id"), *extra)
-        rows = list(page[:BATCH_SIZE])
+        rows = fetch_values(page[:BATCH_SIZE])
         if not rows:
             return
         yield finish_rows(rows)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.urls import reverse
@@ -141,6 +141,21 @@ def annotation_values(queryset: Any, *extra: str) -> Any:
         created_text=Cast("created", output_field=models.TextField()),
         updated_text=Cast("updated", output_field=models.TextField()),
     )
+
+
+def fetch_values(queryset: Any) -> list[dict[str, Any]]:
+    """The rows of a `.values()` queryset (see `annotation_values`), fetched in one go.
+
+    Django's row iterator (chunks of 100, a dict built per row, converters) costs several
+    times the query itself for a page of 1,000; the SQL is the ORM's all the same. Only for
+    columns that need no conversion from the database: numbers, text and a `deleted_at`
+    that is only compared with None (SQLite gives it as text).
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def rfc3339(value: Any) -> str:
@@ -303,6 +318,19 @@ def annotation_json(row: dict[str, Any], urls: Links) -> str:
         f'"author":{_json_str(row["author__username"])},"created":{_json_str(row["created"])},'
         f'"updated":{_json_str(row["updated"])},"version":{row["version"]},"deleted":false}}'
     )
+
+
+class DocumentAnnotationsSerializer(serializers.Serializer):
+    """Every annotation of one document, in text order."""
+
+    document = serializers.IntegerField(read_only=True)
+    document_url = serializers.URLField(read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    results = AnnotationSerializer(many=True, read_only=True)
+
+
+class NoParameters(serializers.Serializer):
+    """An endpoint that takes no query parameters (but `format`)."""
 
 
 class AnnotationCreateSerializer(serializers.Serializer):

@@ -51,6 +51,11 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         login_not_required(api.DocumentDetailView.as_view()),
         name="document-detail",
     ),
+    path(
+        "documents/<int:pk>/annotations/",
+        login_not_required(api.DocumentAnnotationsView.as_view()),
+        name="document-annotations",
+    ),
     path("tags/", login_not_required(api.TagListView.as_view()), name="tag-list"),
     path("tags/<slug:slug>/", login_not_required(api.TagDetailView.as_view()), name="tag-detail"),
     path(

@@ -119,6 +119,7 @@ def _endpoints(document, annotation):
     return [
         ("get", DOCUMENTS),
         ("get", f"{DOCUMENTS}{document.pk}/"),
+        ("get", f"{DOCUMENTS}{document.pk}/annotations/"),
         ("get", "/api/v1/tags/"),
         ("get", "/api/v1/tags/extradition/"),
         ("get", ANNOTATIONS),
@@ -772,3 +773,49 @@ def test_annotation_json_text_equals_the_serializer(client, document, tags, user
     listed = client.get(ANNOTATIONS + "?include_deleted=true", headers=analyst_headers)
     assert listed["Content-Type"] == "application/json"
     assert [item["id"] for item in listed.json()["results"]] == [row["id"] for row in rows]
+
+
+def test_document_annotations_come_in_text_order_in_one_request(
+    client, document, tags, user, other_user, analyst_headers, django_assert_num_queries
+):
+    for word in ["Россия", "Shanghai", "Emoji", "Extradition"]:
+        _make(document, other_user if word == "Emoji" else user, word, ["extradition"])
+    gone = _make(document, user, "Китай", ["extradition"])
+    services.annotation_delete(user=user, annotation=gone)
+    url = f"{DOCUMENTS}{document.pk}/annotations/"
+    client.get(url, headers=analyst_headers)
+    with django_assert_num_queries(4):  # token, document, annotations, their tags
+        response = client.get(url, headers=analyst_headers)
+    body = response.json()
+    assert body["document"] == document.pk and body["count"] == 4
+    quotes = [item["quote"] for item in body["results"]]
+    assert quotes == ["Extradition", "Shanghai", "Emoji", "Россия"]
+    assert (
+        body["results"][0] == client.get(body["results"][0]["url"], headers=analyst_headers).json()
+    )
+    page = client.get(url + "?format=jsonld", headers=analyst_headers).json()
+    assert page["type"] == "AnnotationPage" and page["partOf"]["total"] == 4
+    assert [item["target"]["selector"][0]["exact"] for item in page["items"]] == quotes
+
+
+def test_document_annotations_refuse_unknown_documents_and_parameters(
+    client, document, analyst_headers, monkeypatch
+):
+    assert client.get(f"{DOCUMENTS}999/annotations/", headers=analyst_headers).status_code == 404
+    url = f"{DOCUMENTS}{document.pk}/annotations/"
+    response = client.get(url + "?page_size=5", headers=analyst_headers)
+    assert response.status_code == 400 and "page_size" in response.json()
+    assert client.get(url).status_code == 401
+
+
+def test_document_annotations_send_huge_lists_to_the_paginated_list(
+    client, document, tags, user, analyst_headers, monkeypatch
+):
+    from documents import api
+
+    monkeypatch.setattr(api, "DOCUMENT_ANNOTATIONS_LIMIT", 2)
+    for word in ["Россия", "Shanghai", "Emoji"]:
+        _make(document, user, word, ["extradition"])
+    response = client.get(f"{DOCUMENTS}{document.pk}/annotations/", headers=analyst_headers)
+    assert response.status_code == 400
+    assert f"/api/v1/annotations/?document={document.pk}" in response.json()["document"][0]
