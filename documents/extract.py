@@ -59,6 +59,15 @@ _PREFERRED = ["cp1252", "cp1251", "gb18030", "koi8_r", "big5"]
 _MAX_CHAOS = 0.1
 
 
+def _rank(encoding: str) -> int:
+    return _PREFERRED.index(encoding) if encoding in _PREFERRED else len(_PREFERRED)
+
+
+def _preference(match: Any) -> int:
+    """How usual the encodings that read a match are (lower: more usual)."""
+    return min(_rank(encoding) for encoding in [match.encoding, *match.could_be_from_charset])
+
+
 @dataclass(frozen=True)
 class Extracted:
     """What a file holds: its text and what was learned while reading it."""
@@ -241,23 +250,19 @@ def _detect_legacy(filename: str, data: bytes) -> tuple[str, str]:
     if best_chaos > _MAX_CHAOS:
         raise undecidable
     close = [match for match in matches if match.chaos <= best_chaos + 0.05]
-    readings = {str(match) for match in close}
-    if len(readings) == 1:
-        chosen = close[0]
+    top_coherence = max(match.coherence for match in close)
+    if len({str(match) for match in close}) == 1:
+        likely = close
+    elif top_coherence < 0.1:
+        # Several encodings give different text and none of it looks like a language.
+        raise undecidable
     else:
-        top_coherence = max(match.coherence for match in close)
-        if top_coherence < 0.1:
-            # Several encodings give different text and none of it looks like a language.
-            raise undecidable
         likely = [match for match in close if match.coherence >= top_coherence - 0.1]
-        likely.sort(
-            key=lambda match: (
-                _PREFERRED.index(match.encoding) if match.encoding in _PREFERRED else 99,
-                -match.coherence,
-            )
-        )
-        chosen = likely[0]
-    return str(chosen), chosen.encoding
+    likely.sort(key=lambda match: (_preference(match), -match.coherence))
+    chosen = likely[0]
+    # charset-normalizer merges encodings that give the same text; name the usual one.
+    encodings = [chosen.encoding, *chosen.could_be_from_charset]
+    return str(chosen), min(encodings, key=_rank)
 
 
 def _refuse_binary(filename: str, text: str) -> None:

@@ -18,6 +18,15 @@ RUSSIAN = (
     "что экстрадиция беженцев нарушает международное право.\n"
 )
 CHINESE = "上海合作组织打击恐怖主义、分裂主义和极端主义上海公约。人权组织表示关切。\n"
+TRADITIONAL = "上海合作組織打擊恐怖主義、分裂主義和極端主義上海公約。人權組織表示關切。\n"
+FRENCH = (
+    "Le rapport de la Fédération internationale des ligues des droits de l'homme décrit une "
+    "organisation où les États membres échangent des informations sur les réfugiés.\n"
+)
+GERMAN = (
+    "Die Schanghaier Organisation für Zusammenarbeit hat große Bedeutung für Menschenrechte "
+    "in Zentralasien. Übergriffe gegen Flüchtlinge werden dokumentiert.\n"
+)
 
 
 def make_pdf(*pages: str) -> bytes:
@@ -75,19 +84,22 @@ def refusal(filename: str, data: bytes) -> str:
 
 
 @pytest.mark.parametrize(
-    ("data", "encoding"),
+    ("text", "data", "encoding"),
     [
-        (RUSSIAN.encode("utf-8"), "utf-8"),
-        (b"\xef\xbb\xbf" + RUSSIAN.encode("utf-8"), "utf-8 (with byte-order mark)"),
-        (RUSSIAN.encode("utf-16"), "utf-16-le (with byte-order mark)"),
-        (RUSSIAN.encode("cp1251"), "cp1251"),
-        (CHINESE.encode("gb18030"), "gb18030"),
+        (RUSSIAN, RUSSIAN.encode("utf-8"), "utf-8"),
+        (RUSSIAN, b"\xef\xbb\xbf" + RUSSIAN.encode("utf-8"), "utf-8 (with byte-order mark)"),
+        (RUSSIAN, RUSSIAN.encode("utf-16"), "utf-16-le (with byte-order mark)"),
+        (RUSSIAN, RUSSIAN.encode("cp1251"), "cp1251"),
+        (RUSSIAN, RUSSIAN.encode("koi8_r"), "koi8_r"),
+        (CHINESE, CHINESE.encode("gb18030"), "gb18030"),
+        (TRADITIONAL, TRADITIONAL.encode("big5"), "big5"),
+        (FRENCH, FRENCH.encode("cp1252"), "cp1252"),
+        (GERMAN, GERMAN.encode("cp1252"), "cp1252"),
     ],
 )
-def test_extract_text_decodes_each_encoding_without_mojibake(data, encoding):
-    expected = CHINESE if "gb" in encoding else RUSSIAN
+def test_extract_text_decodes_each_encoding_without_mojibake(text, data, encoding):
     extracted = extract.extract("report.txt", data)
-    assert extracted.text == expected
+    assert extracted.text == text
     assert extracted.encoding == encoding
     assert extracted.format == "text"
 

@@ -344,3 +344,23 @@ def test_document_import_answers_random_bytes_with_a_reason(db, staff_user, suff
         )
     assert info.value.messages[0].startswith("noise" + suffix + ": ")
     assert Document.objects.count() == 0
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_command_draws_a_progress_bar_on_a_terminal_only(db, tmp_path, monkeypatch):
+    for index in range(3):
+        (tmp_path / f"n{index}.txt").write_text(f"Note {index} on the SCO and human rights.")
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    status, out = run(tmp_path, "--dry-run")
+    assert status == 0
+    assert "] 3/3 " in terminal.getvalue() and "[" + "#" * 30 + "]" in terminal.getvalue()
+    assert "#" * 30 not in out
+    redirected = io.StringIO()
+    monkeypatch.setattr("sys.stderr", redirected)
+    run(tmp_path, "--dry-run")
+    assert redirected.getvalue() == ""
