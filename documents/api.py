@@ -113,6 +113,19 @@ def _too_big_message() -> str:
     )
 
 
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Error answers for the schema: JSON with a message per field or a `detail`."""
+    meaning = {
+        400: "Bad input: a message per field (or non_field_errors / detail) says what to fix.",
+        401: "No credentials, or a bad or revoked token.",
+        403: "Not allowed: a read-only token writing, or someone else's annotation.",
+        404: "No such object, or not one you can read.",
+        409: "Conflict: the text is already stored, or a change raced with another.",
+        412: "If-Match names a version that is no longer current.",
+    }
+    return {code: OpenApiResponse(OpenApiTypes.OBJECT, description=meaning[code]) for code in codes}
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with Django's body limit (DRF reads the stream past that check)."""
 
@@ -414,7 +427,7 @@ class DocumentListView(generics.ListAPIView):
         },
         responses={
             201: DocumentDetailSerializer,
-            409: OpenApiResponse(description="The text is already stored; the body names it."),
+            **_errors(400, 401, 403, 409),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -493,6 +506,17 @@ class TagDetailView(generics.RetrieveAPIView):
 
 # ---------------------------------------------------------------------------------------
 # Annotations
+
+
+def _annotation_responses(status_code: int, *errors: int) -> dict[Any, Any]:
+    return {
+        (status_code, "application/json"): AnnotationSerializer,
+        (status_code, "application/ld+json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="A W3C Web Annotation (JSON-LD)."
+        ),
+        **_errors(*errors),
+    }
+
 
 _JSONLD_PARAMETER = OpenApiParameter(
     "format",
@@ -575,6 +599,13 @@ class AnnotationListView(generics.ListAPIView):
     @extend_schema(
         summary="List annotations, oldest change first (cursor-paginated, for sync)",
         parameters=[AnnotationFilterSerializer, _JSONLD_PARAMETER],
+        responses={
+            (200, "application/json"): AnnotationSerializer(many=True),
+            (200, "application/ld+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="A W3C AnnotationPage (JSON-LD)."
+            ),
+            **_errors(400, 401),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filtering = filters(request, AnnotationFilterSerializer, also=("cursor", "page_size"))
@@ -613,7 +644,7 @@ class AnnotationListView(generics.ListAPIView):
     @extend_schema(
         summary="Tag a span of a document",
         request=AnnotationCreateSerializer,
-        responses={201: AnnotationSerializer},
+        responses=_annotation_responses(201, 400, 401, 403),
         parameters=[_JSONLD_PARAMETER],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -644,14 +675,17 @@ class AnnotationDetailView(generics.RetrieveAPIView):
     def get_queryset(self) -> Any:
         return Annotation.objects.visible_to(self.request.user).select_related("author")
 
-    @extend_schema(summary="One annotation (deleted ones as a tombstone); ETag is its version")
+    @extend_schema(
+        summary="One annotation (deleted ones as a tombstone); ETag is its version",
+        responses=_annotation_responses(200, 401, 404),
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return _respond(request, self.get_object())
 
     @extend_schema(
         summary="Change tags, note or span; If-Match with the ETag refuses a stale change (412)",
         request=AnnotationUpdateSerializer,
-        responses={200: AnnotationSerializer},
+        responses=_annotation_responses(200, 400, 401, 403, 404, 409, 412),
     )
     def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         annotation = self.get_object()
@@ -674,7 +708,7 @@ class AnnotationDetailView(generics.RetrieveAPIView):
 
     @extend_schema(
         summary="Delete (kept as a tombstone for sync); If-Match as for PATCH",
-        responses={204: None},
+        responses={204: None, **_errors(401, 403, 404, 409, 412)},
     )
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         annotation = self.get_object()
@@ -696,7 +730,13 @@ DOCUMENT_ANNOTATIONS_LIMIT = 10_000
     tags=["annotations"],
     summary="Every annotation of one document, in text order (not paginated)",
     parameters=[_JSONLD_PARAMETER],
-    responses={200: DocumentAnnotationsSerializer},
+    responses={
+        (200, "application/json"): DocumentAnnotationsSerializer,
+        (200, "application/ld+json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="A W3C AnnotationPage (JSON-LD)."
+        ),
+        **_errors(400, 401, 404),
+    },
 )
 class DocumentAnnotationsView(generics.GenericAPIView):
     """What a client anchoring highlights in one text needs, in one request."""
