@@ -11,6 +11,9 @@ the app with gunicorn on loopback and measures from an HTTP client (httpx):
   and on the 1 MB one, and its response size (targets: under 6 ms, the same on both, kB);
 - the median time of the 1 MB document's page with its 2,000 highlights (target: < 100 ms);
 - Chromium's time to show that page, text and every highlight painted (target: < 1.5 s).
+
+For scale it also times the cheapest logged-in request (GET /tags.css: session, user, one
+small query), the floor under every figure above.
 """
 
 from __future__ import annotations
@@ -244,6 +247,10 @@ def main() -> None:
     )
     with common.serve(url) as server:
         client = common.login(server.base_url)
+
+        # For scale: the cheapest logged-in request (session, user and one small query).
+        baseline = common.timed(lambda: client.get("/tags.css"), repeat=arguments.repeat)
+        print(common.summary("baseline: logged-in GET /tags.css", baseline))
 
         page_sizes: list[int] = []
 

@@ -31,7 +31,7 @@ from .forms import (
     AnnotationVersionForm,
     DocumentFilterForm,
 )
-from .models import Annotation, AnnotationQuerySet, Document, Tag, is_admin
+from .models import Annotation, AnnotationQuerySet, Document, Tag, document_text, is_admin
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -324,13 +324,16 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    document = get_object_or_404(Document.objects.visible_to(request.user), pk=pk)
+    documents = Document.objects.visible_to(request.user).defer("text")
+    document = get_object_or_404(documents, pk=pk)
+    # From this process's cache: a long text is not read and sent by the database each time.
+    text = document_text(document.pk, document.sha256)
     alive = document.annotations.alive()
     spans = _spans(alive.highlight_rows(), request.user)
     context = {
         "document": document,
         "codebook": _Codebook(),
-        "text_html": mark_safe(paragraphs_html(document.text, 0, spans)),  # noqa: S308
+        "text_html": mark_safe(paragraphs_html(text, 0, spans)),  # noqa: S308
         "authors": alive.order_by("author__username")
         .values_list("author__username", flat=True)
         .distinct(),
