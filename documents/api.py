@@ -263,7 +263,7 @@ class KeysetPagination(BasePagination):
             return direction == "n", [
                 self._parse(name, part) for name, part in zip(self.ordering, key, strict=True)
             ]
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise exceptions.ValidationError(
                 {
                     "cursor": [
@@ -283,7 +283,8 @@ class KeysetPagination(BasePagination):
         parsed = datetime.datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             raise ValueError(value)
-        return parsed
+        # In UTC here: near year 1 or 9999 the conversion overflows, which is a bad cursor.
+        return parsed.astimezone(datetime.UTC)
 
     def _after(self, key: list[Any], forward: bool) -> Q:
         """Rows after `key` in the ordering (before it when going backwards)."""

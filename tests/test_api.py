@@ -819,3 +819,24 @@ def test_document_annotations_send_huge_lists_to_the_paginated_list(
     response = client.get(f"{DOCUMENTS}{document.pk}/annotations/", headers=analyst_headers)
     assert response.status_code == 400
     assert f"/api/v1/annotations/?document={document.pk}" in response.json()["document"][0]
+
+
+def test_forged_cursors_are_a_400(client, annotation, analyst_headers):
+    from documents.api import encode_cursor
+
+    for key in (
+        ["0001-01-01T00:00:00+14:00", 1],
+        ["9999-12-31T23:59:59-14:00", 1],
+        ["2026-01-01T00:00:00", 1],  # no time zone
+        ["2026-01-01T00:00:00Z", "one"],
+        ["2026-01-01T00:00:00Z"],
+        [5, 1],
+    ):
+        response = client.get(f"{ANNOTATIONS}?cursor={encode_cursor(key)}", headers=analyst_headers)
+        assert response.status_code == 400, key
+        assert "cursor" in response.json()
+    response = client.get(
+        f"{ANNOTATIONS}?cursor={encode_cursor(['2026-01-01T00:00:00Z', 1], 'x')}",
+        headers=analyst_headers,
+    )
+    assert response.status_code == 400
