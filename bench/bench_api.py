@@ -18,6 +18,7 @@ import random
 import statistics
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -155,6 +156,11 @@ def cursor_at(position: int) -> str:
     return encode_cursor(list(key))
 
 
+def load_average() -> str:
+    """The 1-minute load average: on 2 cores, above 1 means others compete for the CPU."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 class RssSampler(threading.Thread):
     """The server's resident memory every 0.2 s while a measurement runs."""
 
@@ -205,6 +211,8 @@ def main() -> None:
 
     connections.close_all()
     repeat = options.repeat
+    # Other work on the machine moves these figures a lot: say how busy it was.
+    print(f"load average before: {load_average()}")
     with common.serve(url) as server:
         client = httpx.Client(
             base_url=server.base_url,
@@ -304,6 +312,7 @@ def main() -> None:
 
         samples = common.timed(create, repeat=max(repeat, 200))
         print(common.summary("create annotation", samples))
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":
