@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -44,7 +45,7 @@ UNPROCESSABLE = 422
 #: How much of a quote a side-panel card shows.
 EXCERPT_LENGTH = 160
 #: Cards per page of the side panel; the next page loads when the last card comes into view.
-PANEL_PAGE = 50
+PANEL_PAGE = 20
 
 # ---------------------------------------------------------------------------------------
 # Highlights
@@ -328,15 +329,13 @@ def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(documents, pk=pk)
     # From this process's cache: a long text is not read and sent by the database each time.
     text = document_text(document.pk, document.sha256)
-    alive = document.annotations.alive()
-    spans = _spans(alive.highlight_rows(), request.user)
+    rows = list(document.annotations.alive().highlight_rows())
+    authors = User.objects.filter(pk__in={row[3] for row in rows}).order_by("username")
     context = {
         "document": document,
         "codebook": _Codebook(),
-        "text_html": mark_safe(paragraphs_html(text, 0, spans)),  # noqa: S308
-        "authors": alive.order_by("author__username")
-        .values_list("author__username", flat=True)
-        .distinct(),
+        "text_html": mark_safe(paragraphs_html(text, 0, _spans(rows, request.user))),  # noqa: S308
+        "authors": authors.values_list("username", flat=True),
         **_panel(request, document.pk, _PanelFilter.from_query(request.GET)),
     }
     return render(request, DETAIL, context)
