@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import lxml.html
@@ -268,3 +269,77 @@ def test_a_file_imported_by_two_polling_pages_keeps_the_first_outcome(admin_clie
     item = batch.items.get()
     assert item.status == ImportStatus.IMPORTED
     assert item.document == Document.objects.get()
+
+
+# In Chromium: the page reads and imports the batch by itself under the site's
+# Content-Security-Policy (htmx polling, no inline script).
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def chromium_page(live_server, monkeypatch):
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread, next to Django's ORM.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = os.environ.get("CHROMIUM_EXECUTABLE") or None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=LAUNCH_ARGS
+        )
+        context = browser.new_context(base_url=live_server.url)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        yield page
+        context.close()
+        browser.close()
+        # The test's queries ran beside Playwright's event loop, where Django keeps other
+        # connections than the test database's teardown sees: close them here.
+        connections.close_all()
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_import_in_the_browser_reads_previews_and_imports(chromium_page, live_server, staff_user):
+    from django.conf import settings
+    from django.test import Client
+    from playwright.sync_api import expect
+
+    client = Client()
+    client.force_login(staff_user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    chromium_page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
+    page = chromium_page
+    page.goto(reverse("documents:import"))
+    page.set_input_files(
+        "#id_files",
+        [
+            str(CORPUS / "hrw-2002-open-letter-sco-foreign-ministers.txt"),
+            str(CORPUS / "rferl-2012-fidh-report-sco-vehicle-for-violations.txt"),
+        ],
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name="Check and confirm")).to_be_visible(timeout=20_000)
+    hrw = ImportItem.objects.get(filename__startswith="hrw")
+    # Keep the navigation line, strip the donation appeal.
+    page.locator(f"input[name='item-{hrw.pk}-clean'][value='navigation-1']").uncheck()
+    page.get_by_role("button", name="Import the ticked files").click()
+    expect(page.get_by_text("2 files: 2 imported.")).to_be_visible(timeout=20_000)
+    document = Document.objects.get(source_file__filename=hrw.filename)
+    assert document.text.startswith("Skip to main content")
+    assert "tax deductible" not in document.text
