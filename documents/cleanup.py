@@ -107,6 +107,8 @@ _NAV_PHRASES = re.compile(
 _NAV_SEPARATORS = re.compile(r"[\s|·•»>/›–-]*")
 _MENU_SEPARATOR = re.compile(r"\s+[|·•]\s+")
 _NAV_MAX_LENGTH = 200
+#: Menus are looked for in this many paragraphs at each end of the text.
+_MENU_EDGE = 5
 
 _SERVER_LINES = [
     # PHP diagnostics printed into the page.
@@ -115,13 +117,19 @@ _SERVER_LINES = [
         r"\s*:.*(?:on line \d+|headers already sent|in /\S+)",
         re.I,
     ),
-    # The title line of an error page ("Error | Site", "404 Not Found").
+    # The title line of an error page ("Error | Site", "Page not found - Site"): short.
     re.compile(
-        r"^\s*(?:Error|Page not found|Not Found|Access denied|Forbidden|Server error)\s*[|:–-]"
-        r"|^\s*(?:Error|Page not found|Not Found)\s*$",
+        r"^\s*(?:Error|Page not found|Not Found|Access denied|Forbidden|Server error)"
+        r"\s*(?:[|:–-].{0,100})?$",
         re.I,
     ),
-    re.compile(r"^\s*(?:HTTP )?(?:400|401|403|404|500|502|503|504)\b.{0,60}$", re.I),
+    # "404 Not Found", "HTTP 503 Service Unavailable" (not "500 people were detained").
+    re.compile(
+        r"^\s*(?:HTTP(?:/\d\.\d)? )?[45]\d\d\s*[-–:|]?\s*(?:Not Found|Forbidden|Bad Request"
+        r"|Unauthori[sz]ed|Internal Server Error|Bad Gateway|Service Unavailable"
+        r"|Gateway Time-?out|Error)\b",
+        re.I,
+    ),
     re.compile(
         r"(?:the website|the server|this site|the page) encountered an (?:unexpected )?error"
         r"|please try again later|service (?:temporarily )?unavailable|internal server error"
@@ -156,11 +164,16 @@ _REPEAT_MIN_PARAGRAPHS = 2
 _REPEAT_MIN_CHARS = 200
 
 
-def _is_navigation(line: str) -> bool:
+def _is_navigation(line: str, at_edge: bool) -> bool:
+    """A line made only of "skip to" phrases, or (at the start or end of the text) a menu:
+    three or more short items separated by | or ·."""
     if len(line) > _NAV_MAX_LENGTH:
         return False
     if _NAV_PHRASES.search(line) and not _NAV_SEPARATORS.sub("", _NAV_PHRASES.sub("", line)):
         return True
+    if not at_edge:
+        # In the body, "Kazakhstan | Kyrgyzstan | Tajikistan" is more likely a table row.
+        return False
     items = _MENU_SEPARATOR.split(line.strip())
     return (
         len(items) >= 3 and len(line) <= 150 and all(0 < len(item.split()) <= 3 for item in items)
@@ -301,7 +314,10 @@ def suggest(text: str, *, markdown: bool = True) -> list[Suggestion]:
     detectors = [
         (
             NAVIGATION,
-            [_is_navigation(para.text) for para in paras],
+            [
+                _is_navigation(para.text, index < _MENU_EDGE or index >= len(paras) - _MENU_EDGE)
+                for index, para in enumerate(paras)
+            ],
             "A site's navigation line, not part of the document.",
         ),
         (

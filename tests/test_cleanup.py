@@ -139,3 +139,33 @@ def test_map_offset_follows_removals():
     assert cleaned.text == "AAA\nBBB"
     assert cleaned.map_offset(text.index("BBB")) == cleaned.text.index("BBB")
     assert cleaned.map_offset(0) == 0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Warning: Cannot modify header information - headers already sent by (output started "
+        "at /var/www/ in /var/www/ on line 1501",
+        "Error | Human Rights in China",
+        "404 Not Found",
+        "HTTP/1.1 503 Service Unavailable",
+        "The website encountered an unexpected error. Please try again later.",
+    ],
+)
+def test_server_warnings_and_error_pages_detected(line):
+    text = "The body of the article about the SCO.\n\n" + line
+    assert kinds(cleanup.suggest(text)) == [cleanup.SERVER_ERROR]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "500 people were detained after the protest.",
+        "Error in the translation of article 2 led to a dispute between the states.",
+        "Kazakhstan | Kyrgyzstan | Tajikistan",
+    ],
+)
+def test_ordinary_body_lines_are_not_noise(line):
+    body = [f"Paragraph {index} of the report on extradition." for index in range(12)]
+    text = "\n".join(body[:6] + [line] + body[6:])
+    assert cleanup.suggest(text) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import lxml.html
@@ -292,7 +293,7 @@ def chromium_page(live_server, monkeypatch):
 
     # Playwright's sync API runs an event loop in this thread, next to Django's ORM.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    executable = os.environ.get("CHROMIUM_EXECUTABLE") or None
+    executable = os.environ.get("CHROMIUM_EXECUTABLE") or shutil.which("chromium") or None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=LAUNCH_ARGS
