@@ -24,6 +24,8 @@ import random
 import statistics
 from typing import Any
 
+import psycopg
+
 from bench import common
 
 DATABASE = "sco_annotate_bench_workspace"
@@ -248,9 +250,15 @@ def main() -> None:
     with common.serve(url) as server:
         client = common.login(server.base_url)
 
-        # For scale: the cheapest logged-in request (session, user and one small query).
+        # For scale: the cheapest logged-in request (session, user and one small query), and
+        # one database round trip, which every query of a request pays.
         baseline = common.timed(lambda: client.get("/tags.css"), repeat=arguments.repeat)
         print(common.summary("baseline: logged-in GET /tags.css", baseline))
+        with psycopg.connect(url, autocommit=True) as connection:
+            round_trip = common.timed(
+                lambda: connection.execute("SELECT 1").fetchall(), repeat=arguments.repeat
+            )
+        print(common.summary("baseline: one PostgreSQL round trip (SELECT 1)", round_trip))
 
         page_sizes: list[int] = []
 

@@ -348,6 +348,13 @@ def test_overlapping_annotations_edit_delete_undo_and_reload(page, log_in, user,
     expect(tip).to_contain_text("Extradition")
     expect(tip).to_contain_text("Three evils")
     expect(tip).to_contain_text("analyst")
+    page.mouse.move(5, 5)
+    expect(tip).to_be_hidden()
+    # Focusing a highlight (by keyboard) shows the same.
+    mark_of(page, second).first.focus()
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("Three evils")
+    page.locator("#document-title").click()
 
     # Edit the second one's note.
     card = page.locator(f"#card-{second.pk}")

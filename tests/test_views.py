@@ -70,6 +70,8 @@ def test_every_page_needs_a_login(client, annotation):
         reverse("documents:detail", args=[annotation.document_id]),
         reverse("documents:annotation_card", args=[annotation.pk]),
         reverse("documents:annotation_edit", args=[annotation.pk]),
+        reverse("documents:annotation_panel", args=[annotation.document_id]),
+        reverse("documents:annotation_summaries", args=[annotation.document_id]),
         reverse("documents:tag_styles"),
     ]
     for url in urls:
