@@ -1,9 +1,11 @@
 """The analysts' pages: thin adapters over the querysets and services.
 
 The document page renders the text as one <div> per paragraph (id "p<offset>"), with the
-highlights as <mark> elements built from `text.segments()`. A write returns only what
-changed: the paragraphs its span touches (htmx out-of-band swaps) and its card in the side
-panel, so its cost follows the paragraphs, not the document.
+highlights as <mark> elements: the segments of `text.segments()`, split at line breaks (drawn
+in one pass by `paragraphs_html`; a test checks the two agree). The side panel lists the
+annotations a page at a time. A write returns only what changed: the paragraphs its span
+touches (htmx out-of-band swaps) and its card, so its cost follows the paragraphs, not the
+document or its number of annotations.
 """
 
 from __future__ import annotations
