@@ -422,7 +422,6 @@ def document_import(
     upload: Upload,
     metadata: DocumentMetadata,
     clean: bool | Collection[str] | None = None,
-    preview: ImportPreview | None = None,
 ) -> Document:
     """Import one file (text, Markdown, HTML, PDF or Word) as a document.
 
@@ -434,8 +433,7 @@ def document_import(
     Raises ValidationError naming the file when it cannot be read, DuplicateDocument when
     its text (or the very same file) is already stored. Nothing is saved when it raises.
     """
-    if preview is None or preview.upload is not upload:
-        preview = import_preview(upload=upload, metadata=metadata)
+    preview = import_preview(upload=upload, metadata=metadata)
     if preview.duplicate_of is not None:
         raise DuplicateDocument(preview.duplicate_of)
     try:
