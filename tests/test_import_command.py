@@ -364,3 +364,13 @@ def test_command_draws_a_progress_bar_on_a_terminal_only(db, tmp_path, monkeypat
     monkeypatch.setattr("sys.stderr", redirected)
     run(tmp_path, "--dry-run")
     assert redirected.getvalue() == ""
+
+
+def test_command_reports_an_empty_or_broken_archive(db, tmp_path):
+    (tmp_path / "empty.zip").write_bytes(make_zip({}))
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not a zip")
+    status, out = run(tmp_path)
+    assert status == 1
+    assert "empty.zip: the archive holds no files." in out
+    assert "broken.zip: the file is not a readable zip archive" in out
+    assert out.splitlines()[-1] == "0 imported, 0 duplicates, 2 failed."

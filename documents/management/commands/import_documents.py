@@ -276,8 +276,10 @@ class Command(BaseCommand):
             return
         # A manifest row naming an archive gives its files' common metadata, not one title.
         row = {key: value for key, value in (source.row or {}).items() if key != "title"}
+        members = 0
         try:
             for member in extract.expand_archive(source.label, data):
+                members += 1
                 error = _message(member.error) if member.error else ""
                 # The member's path inside the archive, after the archive's own path.
                 inner = member.filename[len(extract.base_name(source.label)) :]
@@ -285,6 +287,9 @@ class Command(BaseCommand):
                 yield _Source(label, data=member.data, error=error, row=row)
         except ValidationError as exc:
             yield _Source(source.label, error=_message(exc))
+        else:
+            if not members:
+                yield _Source(source.label, error=f"{source.label}: the archive holds no files.")
 
     def _import_one(
         self,
