@@ -326,6 +326,24 @@ def test_keyboard_shortcut_and_definition_in_the_chooser(page, log_in, user, doc
     expect(chooser).to_be_hidden()
     assert Annotation.objects.get().quote == "Shanghai Convention"
 
+    # Keyboard only: a selection, a shortcut, Tab into the chooser for the note, Enter.
+    page.evaluate("() => document.activeElement.blur()")
+    select(page, "Россия и Китай")
+    expect(chooser).to_be_visible()
+    page.keyboard.press("t")
+    page.keyboard.press("Tab")
+    expect(chooser.get_by_role("button", name="Extradition", exact=True)).to_be_focused()
+    chooser.get_by_label("Note (optional)").focus()
+    page.keyboard.type("Typed, not clicked.")
+    chooser.get_by_label("Note (optional)").press("Tab")
+    page.evaluate("() => document.activeElement.blur()")
+    page.keyboard.press("Enter")
+    expect(chooser).to_be_hidden()
+    typed = Annotation.objects.latest("pk")
+    assert typed.quote == "Россия и Китай"
+    assert typed.note == "Typed, not clicked."
+    assert list(typed.tags.values_list("slug", flat=True)) == ["three-evils"]
+
 
 def test_overlapping_annotations_edit_delete_undo_and_reload(page, log_in, user, document, tags):
     log_in(user)

@@ -83,7 +83,7 @@
     if (errors) errors.replaceChildren();
   }
 
-  function openChooser(found) {
+  function openChooser(found, byPointer) {
     const form = chooser();
     if (!form) return;
     if (form.hidden) resetChooser(form);
@@ -100,9 +100,10 @@
     );
     form.style.top = `${top}px`;
     form.style.left = `${Math.max(8, left)}px`;
-    // Focus the chooser (not a field) so that shortcut keys work at once; the text selection
-    // stays as it is.
-    form.focus({ preventScroll: true });
+    // After a mouse selection, focus the chooser (not a field: the text selection stays).
+    // After a keyboard selection, leave the focus where it is, so that the selection can
+    // still be extended; shortcut keys and Enter work either way, Tab moves into the chooser.
+    if (byPointer) form.focus({ preventScroll: true });
   }
 
   function closeChooser() {
@@ -111,6 +112,7 @@
   }
 
   let pointerDown = false;
+  let pointerSelection = false;
   let pending = 0;
 
   function selectionSettled() {
@@ -127,7 +129,7 @@
       return;
     }
     say("");
-    openChooser(found);
+    openChooser(found, pointerSelection);
   }
 
   function scheduleSelection() {
@@ -145,6 +147,7 @@
   document.addEventListener("mouseup", () => {
     if (!pointerDown) return;
     pointerDown = false;
+    pointerSelection = true;
     scheduleSelection();
   });
   // Keyboard selection (and selections made by assistive technology) end here.
@@ -153,10 +156,16 @@
   });
 
   document.addEventListener("keydown", (event) => {
+    pointerSelection = false;
     if (!chooserOpen()) return;
     const form = chooser();
     if (event.key === "Escape") {
       closeChooser();
+      return;
+    }
+    if (event.key === "Tab" && !form.contains(event.target)) {
+      event.preventDefault();
+      form.querySelector(".tag-button")?.focus();
       return;
     }
     const typing = event.target.closest?.("textarea, input, select");
@@ -169,7 +178,8 @@
         return;
       }
     }
-    if (event.key === "Enter" && event.target === form) {
+    const inText = byId("document-text")?.contains(event.target);
+    if (event.key === "Enter" && (event.target === form || event.target === document.body || inText)) {
       event.preventDefault();
       form.requestSubmit();
     }
