@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
+import os
 import random
 import statistics
 import threading
@@ -211,6 +212,10 @@ def main() -> None:
 
     connections.close_all()
     repeat = options.repeat
+    # A sync worker that spends longer than gunicorn's --timeout (30 s) on one request is
+    # killed, and a busy machine can take that long to stream a million annotations: a
+    # server for big exports needs a longer timeout (or gthread workers) too.
+    os.environ["GUNICORN_CMD_ARGS"] = "--timeout 300"
     # Other work on the machine moves these figures a lot: say how busy it was.
     print(f"load average before: {load_average()}")
     with common.serve(url) as server:
