@@ -512,3 +512,21 @@ def test_side_panel_pages_hover_summary_and_new_card_in_text_order(
     expect(cards).to_have_count(33)
     expect(page.locator("#more-cards")).to_have_count(0)
     expect(cards.last).to_have_id(f"card-{late.pk}")
+
+
+def test_document_list_filters_and_opens_a_document(page, log_in, user, sample_corpus):
+    document = hric(sample_corpus)
+    log_in(user)
+    page.goto("/")
+    rows = page.locator("table.documents tbody tr")
+    expect(rows).to_have_count(len(sample_corpus))
+    page.get_by_label("Organisation").select_option(document.organisation)
+    expect(rows).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"organisation="))
+    page.get_by_label("Organisation").select_option("")
+    expect(rows).to_have_count(len(sample_corpus))
+    page.get_by_label("Title").fill("harmonize")
+    expect(rows).to_have_count(1)
+    rows.first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(re.escape(document.get_absolute_url()) + "$"))
+    assert text_content(page) == document.text
