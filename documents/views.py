@@ -63,12 +63,12 @@ class _Span:
     own: bool
 
 
-def _spans(rows: Iterable[tuple[int, int, int, int, int, str]], user: Any) -> list[_Span]:
+def _spans(rows: Iterable[tuple[int, int, int, int, Any, Any]], user: Any) -> list[_Span]:
     """Spans from highlight_rows(): one row per tag, the first row of each in codebook order."""
     spans: dict[int, _Span] = {}
     for pk, start, end, author_id, tag_id, _name in rows:
         if pk not in spans:
-            spans[pk] = _Span(pk, start, end, tag_id, author_id == user.pk)
+            spans[pk] = _Span(pk, start, end, tag_id or 0, author_id == user.pk)
     return list(spans.values())
 
 
@@ -161,7 +161,7 @@ def _changed_paragraphs(user: Any, annotation: Annotation) -> tuple[SafeString, 
     first, text = window
     around = Annotation.objects.filter(document_id=document_id).alive()
     rows = list(around.overlapping(first, first + len(text)).highlight_rows())
-    tags = [Tag(pk=row[4], name=row[5]) for row in rows if row[0] == annotation.pk]
+    tags = [Tag(pk=row[4], name=row[5]) for row in rows if row[0] == annotation.pk and row[4]]
     html = paragraphs_html(text, first, _spans(rows, user), oob=True)
     return mark_safe(html), tags  # noqa: S308 (escaped in paragraphs_html)
 
