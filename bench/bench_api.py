@@ -225,6 +225,12 @@ def main() -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
 
+        def baseline() -> None:
+            client.get("/api/v1/tags/").raise_for_status()
+
+        samples = common.timed(baseline, repeat=repeat)
+        print(common.summary("baseline: GET /api/v1/tags/ (token, one query)", samples))
+
         def one_document() -> None:
             response = client.get(f"/api/v1/documents/{data['long_document']}/annotations/")
             response.raise_for_status()
