@@ -325,14 +325,6 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
             | Q(start=start, end=end, pk__gt=annotation.pk)
         ).in_text_order()
 
-    def tag_pairs(self) -> models.QuerySet[Any, tuple[int, int]]:
-        """(annotation id, tag id) of these annotations, tags in codebook order: one query."""
-        return (
-            Annotation.tags.through.objects.filter(annotation__in=self.values("pk"))
-            .order_by("tag__sort_order", "tag__name")
-            .values_list("annotation_id", "tag_id")
-        )
-
     def highlight_rows(self) -> models.QuerySet[Any, tuple[int, int, int, int, Any, Any]]:
         """(annotation id, start, end, author id, tag id, tag name) for each tag of these
         annotations, tags in codebook order (tag id and name None for an annotation without
