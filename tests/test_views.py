@@ -606,9 +606,11 @@ def test_delete_then_undo(logged_in, annotation, user):
     tree = lxml.html.fromstring(f"<div>{response.text}</div>")
     (card,) = tree.xpath(f"//li[@id='card-{annotation.pk}']")
     assert "deleted" in card.get("class")
-    undo = card.xpath(".//button")[0]
-    assert undo.text == "Undo"
+    (undo,) = card.xpath(".//form")
+    assert undo.xpath(".//button")[0].text == "Undo"
     assert undo.get("hx-post") == reverse("documents:annotation_restore", args=[annotation.pk])
+    assert undo.get("action") == undo.get("hx-post")
+    assert undo.xpath(".//input[@name='version']")[0].get("value") == "2"
     # The paragraph comes back without the highlight.
     (paragraph,) = tree.xpath("//div[@id='p0']")
     assert not paragraph.xpath(".//mark")
@@ -817,3 +819,17 @@ def test_paragraphs_html_draws_the_segments_of_text_segments():
                     runs.append((mark.tail, ""))
         assert runs == expected
         assert root.text_content() == MIXED_TEXT
+
+
+def test_delete_and_undo_work_without_javascript(logged_in, annotation):
+    """Plain form posts (no htmx): redirected back to the annotation's permalink."""
+    url = reverse("documents:annotation_delete", args=[annotation.pk])
+    response = logged_in.post(url, {"version": 1})
+    assert response.status_code == 302
+    assert response["Location"] == annotation.get_absolute_url()
+    annotation.refresh_from_db()
+    assert annotation.is_deleted
+    url = reverse("documents:annotation_restore", args=[annotation.pk])
+    assert logged_in.post(url, {"version": 2}).status_code == 302
+    annotation.refresh_from_db()
+    assert not annotation.is_deleted
