@@ -609,9 +609,7 @@ class ArchiveMember:
 
 
 def _archive_total_limit() -> int:
-    limit: int = getattr(
-        settings, "IMPORT_MAX_ARCHIVE_BYTES", 4 * int(settings.IMPORT_MAX_FILE_BYTES)
-    )
+    limit: int = settings.IMPORT_MAX_ARCHIVE_BYTES
     return limit
 
 

@@ -12,7 +12,6 @@ import datetime
 import hashlib
 import re
 import secrets
-import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -369,19 +368,6 @@ def _find_duplicate(*, data: bytes, text: str) -> Document | None:
     )
 
 
-# What textlib.normalize changes: a byte-order mark, carriage returns, control characters
-# other than tab and newline, lone surrogates; and text not in NFC.
-_NEEDS_NORMALIZATION = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
-
-
-def _normalize(text: str) -> textlib.Normalized:
-    """textlib.normalize, without its character-by-character pass for text that needs no
-    change (the usual case), which would otherwise dominate the cost of a large import."""
-    if not _NEEDS_NORMALIZATION.search(text) and unicodedata.is_normalized("NFC", text):
-        return textlib.Normalized(text, {})
-    return textlib.normalize(text)
-
-
 def import_preview(*, upload: Upload, metadata: DocumentMetadata | None = None) -> ImportPreview:
     """Read a file and say what importing it would store: its text, derived metadata, the
     clean-up suggestions and any duplicate. Stores nothing.
@@ -390,7 +376,7 @@ def import_preview(*, upload: Upload, metadata: DocumentMetadata | None = None) 
     """
     metadata = metadata or DocumentMetadata()
     extracted = extractlib.extract(upload.filename, upload.data)
-    normalized = _normalize(extracted.text)
+    normalized = textlib.normalize(extracted.text)
     if not normalized.text.strip():
         raise ValidationError(
             f"{extracted.filename}: no text is left once control characters are removed.",

@@ -7,6 +7,7 @@ indexing counts, so `text[start:end]` is the quote of a span.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,12 @@ from dataclasses import dataclass, field
 #: How much context each annotation keeps on either side, for re-anchoring.
 CONTEXT_LENGTH = 32
 
-_KEPT_CONTROLS = {"\t", "\n"}
+# What normalisation removes: C0 and C1 control characters (NUL included, which PostgreSQL
+# text rejects) except tab and newline, and lone surrogates, which can arrive through JSON
+# escapes and cannot be stored as UTF-8. Carriage returns are turned into newlines first.
+_DROPPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Anything normalisation could change apart from composition (checked separately).
+_NEEDS_WORK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -24,13 +30,6 @@ class Normalized:
     changes: dict[str, int] = field(default_factory=dict)
 
 
-def _is_dropped(char: str) -> bool:
-    # Cc: C0/C1 control characters (NUL included, which PostgreSQL text rejects).
-    # Cs: lone surrogates, which can arrive through JSON escapes and cannot be stored as UTF-8.
-    category = unicodedata.category(char)
-    return (category == "Cc" and char not in _KEPT_CONTROLS) or category == "Cs"
-
-
 def normalize(text: str) -> Normalized:
     """Normalise text for storage and report what changed.
 
@@ -38,6 +37,9 @@ def normalize(text: str) -> Normalized:
     textContent), a leading byte-order mark goes, control characters other than tab and
     newline go, and the result is in Unicode NFC.
     """
+    # Most text needs nothing: two C-speed scans instead of the rewriting passes.
+    if not _NEEDS_WORK.search(text) and unicodedata.is_normalized("NFC", text):
+        return Normalized(text)
     changes: dict[str, int] = {}
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -50,9 +52,8 @@ def normalize(text: str) -> Normalized:
     if lone_cr:
         text = text.replace("\r", "\n")
         changes["cr_to_lf"] = lone_cr
-    dropped = sum(1 for char in text if _is_dropped(char))
+    text, dropped = _DROPPED.subn("", text)
     if dropped:
-        text = "".join(char for char in text if not _is_dropped(char))
         changes["control_characters_removed"] = dropped
     nfc = unicodedata.normalize("NFC", text)
     if nfc != text:

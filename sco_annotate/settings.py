@@ -195,19 +195,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # WhiteNoise warns about a missing STATIC_ROOT on every start; an empty one is harmless.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# collectstatic (run by bin/serve) writes a manifest; with it, files get hashed names and
-# far-future caching. Without it (tests, a first `runserver`), files are served as they are.
+# bin/serve sets STATIC_MANIFEST=1 and runs collectstatic: files then get hashed names and
+# far-future caching. Without it (the demo, tests), files are served from the source folders.
+STATIC_MANIFEST = envbool("STATIC_MANIFEST", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if (STATIC_ROOT / "staticfiles.json").exists()
+            if STATIC_MANIFEST
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 # Researchers' sessions must not leak where they came from or be framed by another site.
 HTTPS = envbool("HTTPS", False)
@@ -218,7 +219,9 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 if envbool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin, not no-referrer: browsers then send "Origin: null" on the app's own form
+# posts, which CSRF protection rightly refuses. Other sites still learn nothing.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # No inline scripts anywhere: the pages work under this policy.
@@ -234,6 +237,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 
 DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 1000)
 # Largest file the importer accepts, in bytes.
 IMPORT_MAX_FILE_BYTES = envint("IMPORT_MAX_FILE_BYTES", 50 * 1024 * 1024)
+# Largest total a zip archive may unpack to, in bytes (a guard against zip bombs).
+IMPORT_MAX_ARCHIVE_BYTES = envint("IMPORT_MAX_ARCHIVE_BYTES", 4 * IMPORT_MAX_FILE_BYTES)
 
 REST_FRAMEWORK: dict[str, object] = {
     # Bearer first: its scheme goes into WWW-Authenticate, so that anonymous calls get a 401.

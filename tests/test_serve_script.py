@@ -48,14 +48,16 @@ def test_serve_script_migrates_and_serves_the_app_with_static_files(fresh_databa
         "WEB_CONCURRENCY": "1",
         "STATIC_ROOT": str(tmp_path / "static"),
     }
-    process = subprocess.Popen(
-        [str(ROOT / "bin" / "serve")],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ROOT / "bin" / "serve")],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 90
         response = None
@@ -65,7 +67,7 @@ def test_serve_script_migrates_and_serves_the_app_with_static_files(fresh_databa
                 break
             except httpx.TransportError:
                 time.sleep(0.3)
-        assert response is not None, process.communicate(timeout=5)[0].decode()
+        assert response is not None, log.read_text()
         assert response.status_code == 200
         assert "Content-Security-Policy" in response.headers
         css = httpx.get(f"http://127.0.0.1:{port}/static/css/app.css", timeout=5)
