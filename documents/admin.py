@@ -18,7 +18,16 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from . import services
-from .models import Activity, Annotation, ApiToken, Document, SourceFile, Tag
+from .models import (
+    Activity,
+    Annotation,
+    ApiToken,
+    Document,
+    ImportBatch,
+    ImportItem,
+    SourceFile,
+    Tag,
+)
 from .text import normalize_text, text_sha256
 
 _METADATA_FIELDS = (
@@ -299,3 +308,34 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in tokens:
             services.api_token_revoke(actor=request.user, token=token)  # type: ignore[arg-type]
         self.message_user(request, f"Revoked {len(tokens)} tokens.")
+
+
+class ImportItemInline(admin.TabularInline):
+    model = ImportItem
+    fields = ("position", "filename", "size", "status", "error", "document", "duplicate_of")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    """Batches from the import pages. Deleting one frees the files it still holds (those left
+    out or not yet imported); imported documents keep their own copy of their file."""
+
+    list_display = ["__str__", "created", "created_by", "confirmed_at"]
+    list_select_related = ["created_by"]
+    date_hierarchy = "created"
+    inlines = [ImportItemInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

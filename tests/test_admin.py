@@ -135,3 +135,19 @@ def test_admin_add_document_goes_through_the_service(admin_client_, admin_user):
     assert document.imported_by == admin_user
     assert document.published_display == "March 2024"
     assert Activity.objects.filter(action="document.import", object_id=document.pk).exists()
+
+
+def test_admin_lists_and_deletes_import_batches(admin_client_, admin_user):
+    from documents.models import ImportBatch, ImportItem
+
+    batch = ImportBatch.objects.create(created_by=admin_user)
+    ImportItem.objects.create(batch=batch, position=0, filename="left-out.txt", data=b"bytes")
+    listing = admin_client_.get(reverse("admin:documents_importbatch_changelist"))
+    assert listing.status_code == 200
+    page = admin_client_.get(reverse("admin:documents_importbatch_change", args=[batch.pk]))
+    assert "left-out.txt" in page.content.decode()
+    response = admin_client_.post(
+        reverse("admin:documents_importbatch_delete", args=[batch.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not ImportItem.objects.exists()
