@@ -90,6 +90,14 @@ class Links:
             parts("api:annotation-detail"), parts("api:document-detail"), parts("api:tag-detail")
         )
 
+    @cached_property
+    def escaped(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """The annotation and document URL parts as they go inside a JSON string."""
+        return (
+            (_escape(self.annotation_parts[0]), _escape(self.annotation_parts[1])),
+            (_escape(self.document_parts[0]), _escape(self.document_parts[1])),
+        )
+
     def annotation(self, pk: int) -> str:
         return f"{self.annotation_parts[0]}{pk}{self.annotation_parts[1]}"
 
@@ -98,6 +106,10 @@ class Links:
 
     def tag(self, slug: str) -> str:
         return f"{self.tag_parts[0]}{slug}{self.tag_parts[1]}"
+
+
+def _escape(text: str) -> str:
+    return json.encoder.encode_basestring(text)[1:-1]
 
 
 def links(context: Mapping[str, Any]) -> Links:
@@ -298,7 +310,7 @@ def annotation_json(row: dict[str, Any], urls: Links) -> str:
     """`AnnotationSerializer().to_representation(row)` as compact JSON text, built directly.
 
     A page of 1,000 or an export of a million is mostly this function: formatting the
-    fields into a template costs a third of building a dict and encoding it. The tests
+    fields into a template costs much less than building a dict and encoding it. The tests
     check that both give the same object.
     """
     if row["deleted_at"] is not None:
@@ -309,14 +321,16 @@ def annotation_json(row: dict[str, Any], urls: Links) -> str:
         )
     pk, document = row["id"], row["document_id"]
     tags = ",".join(map(_json_str, row["tags"]))
+    (annotation_head, annotation_tail), (document_head, document_tail) = urls.escaped
     return (
-        f'{{"id":{pk},"url":{_json_str(urls.annotation(pk))},"document":{document},'
-        f'"document_url":{_json_str(urls.document(document))},'
+        f'{{"id":{pk},"url":"{annotation_head}{pk}{annotation_tail}","document":{document},'
+        f'"document_url":"{document_head}{document}{document_tail}",'
         f'"start":{row["start"]},"end":{row["end"]},"quote":{_json_str(row["quote"])},'
         f'"prefix":{_json_str(row["prefix"])},"suffix":{_json_str(row["suffix"])},'
         f'"tags":[{tags}],"note":{_json_str(row["note"])},'
-        f'"author":{_json_str(row["author__username"])},"created":{_json_str(row["created"])},'
-        f'"updated":{_json_str(row["updated"])},"version":{row["version"]},"deleted":false}}'
+        # Timestamps are rfc3339()'s digits and punctuation: nothing to escape.
+        f'"author":{_json_str(row["author__username"])},"created":"{row["created"]}",'
+        f'"updated":"{row["updated"]}","version":{row["version"]},"deleted":false}}'
     )
 
 
