@@ -954,7 +954,11 @@ def annotation_create(
         created=now,
         updated=now,
     )
-    annotation.tags.set(tag_objects)
+    # A new annotation has no tags yet: insert the links in one statement, where
+    # tags.set() would first read the (empty) current set.
+    Annotation.tags.through.objects.bulk_create(
+        [Annotation.tags.through(annotation_id=annotation.pk, tag_id=tag.pk) for tag in tag_objects]
+    )
     _log(
         actor=user,
         action="annotation.create",
