@@ -1,6 +1,8 @@
 // The analyst workspace: selection → offsets, the tag chooser, the side panel.
-// No HTML is built here and nothing is fetched: htmx posts the forms and swaps in the
-// server's fragments. Loaded on every page; does nothing where its elements are missing.
+// No HTML is built here and fetch() is never called: htmx posts the forms and swaps in the
+// server's fragments (and, through htmx.ajax, fetches the summaries shown when hovering a
+// highlight whose card is not loaded). Loaded on every page; does nothing where its
+// elements are missing.
 "use strict";
 
 (() => {
