@@ -103,8 +103,9 @@ class Server:
 
 
 @contextmanager
-def serve(database_url: str, *, workers: int = 2, threads: int = 1) -> Iterator[Server]:
-    """Run the app under gunicorn on a free loopback port."""
+def serve(database_url: str, *, workers: int = 2, threads: int = 4) -> Iterator[Server]:
+    """Run the app under gunicorn on a free loopback port, configured as bin/serve does it
+    (threaded workers, which keep connections alive), with one worker per core."""
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -116,8 +117,12 @@ def serve(database_url: str, *, workers: int = 2, threads: int = 1) -> Iterator[
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            "--worker-class",
+            "gthread",
             "--threads",
             str(threads),
+            "--timeout",
+            "120",
             "--log-level",
             "warning",
         ],

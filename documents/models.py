@@ -57,23 +57,6 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         """Skip the full text (and its length in memory) for lists of documents."""
         return self.defer("text")
 
-    def paragraphs_around(self, pk: int, start: int, end: int) -> tuple[int, str] | None:
-        """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
-
-        A paragraph runs up to and including its line break. None when there is no such
-        document here. Costs one small query (the text's SHA-256) once the text is in this
-        process's cache: PostgreSQL's substring() of a long text reads it from its start
-        (to count characters), so reading a window there would grow with the offset.
-        """
-        row = self.filter(pk=pk).values_list("sha256", flat=True).first()
-        if row is None:
-            return None
-        text = document_text(pk, row)
-        first = text.rfind("\n", 0, start) + 1
-        last = text.find("\n", max(start, end - 1))
-        last = len(text) if last == -1 else last + 1
-        return first, text[first:last]
-
 
 @functools.lru_cache(maxsize=16)
 def document_text(pk: int, sha256: str) -> str:
@@ -176,6 +159,19 @@ class Document(models.Model):
 
     def slice(self, start: int, end: int) -> str:
         return self.text[start:end]
+
+    def paragraphs_around(self, start: int, end: int) -> tuple[int, str]:
+        """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
+
+        A paragraph runs up to and including its line break. Needs only pk and sha256
+        loaded: the text comes from this process's cache, so showing a passage of a long
+        document costs no more than one of a short one.
+        """
+        text = document_text(self.pk, self.sha256)
+        first = text.rfind("\n", 0, start) + 1
+        last = text.find("\n", max(start, end - 1))
+        last = len(text) if last == -1 else last + 1
+        return first, text[first:last]
 
     def page_at(self, offset: int) -> int | None:
         """The page (1-based) an offset falls on, for paged sources; None otherwise."""

@@ -20,7 +20,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Substr
 from django.utils import timezone
 
 from . import cleanup as cleanuplib
@@ -38,6 +37,7 @@ from .models import (
     ImportStatus,
     SourceFile,
     Tag,
+    document_text,
     is_admin,
 )
 
@@ -811,6 +811,7 @@ class CheckedSpan:
     quote: str
     prefix: str
     suffix: str
+    document: Document
 
 
 def _as_offset(name: str, value: Any, errors: dict[str, list[str]]) -> int:
@@ -829,8 +830,10 @@ def check_span(
 ) -> CheckedSpan:
     """Check 0 <= start < end <= len(text) and, when given, quote == text[start:end].
 
-    Reads only the span and its context from the database, never the whole text, so the
-    cost does not grow with the document. Returns the span's quote, prefix and suffix.
+    Reads the document's length and SHA-256, and the text from this process's cache
+    (`document_text`), so the cost does not grow with the document once it has been read:
+    PostgreSQL's substring() would count characters from the start of a long text. Returns
+    the span's quote, prefix and suffix, and the document (those fields only).
     """
     errors: dict[str, list[str]] = {}
     start = _as_offset("start", start, errors)
@@ -843,31 +846,28 @@ def check_span(
         )
     if errors:
         raise ValidationError(errors)
-    window_start = max(0, start - textlib.CONTEXT_LENGTH)
-    window_end = end + textlib.CONTEXT_LENGTH
-    row = (
+    document = (
         Document.objects.visible_to(user)
         .filter(pk=document_id)
-        .annotate(window=Substr("text", window_start + 1, window_end - window_start))
-        .values_list("length", "window")
+        .only("pk", "length", "sha256")
         .first()
     )
-    if row is None:
+    if document is None:
         raise ValidationError(
             {"document": [f"There is no document #{document_id} that you can read."]},
             code="unknown_document",
         )
-    length, window = row
-    if end > length:
+    if end > document.length:
         raise ValidationError(
             {
                 "end": [
-                    f"Must be at most {length}, the length of the text in Unicode code points "
-                    f"(got {end})."
+                    f"Must be at most {document.length}, the length of the text in Unicode "
+                    f"code points (got {end})."
                 ]
             }
         )
-    actual = window[start - window_start : end - window_start]
+    text = document_text(document.pk, document.sha256)
+    actual = text[start:end]
     if quote is not None and quote != actual:
         shown = actual if len(actual) <= 80 else actual[:79] + "…"
         raise ValidationError(
@@ -879,12 +879,9 @@ def check_span(
             },
             code="quote_mismatch",
         )
+    prefix, suffix = textlib.context(text, start, end)
     return CheckedSpan(
-        start=start,
-        end=end,
-        quote=actual,
-        prefix=window[: start - window_start],
-        suffix=window[end - window_start :],
+        start=start, end=end, quote=actual, prefix=prefix, suffix=suffix, document=document
     )
 
 
@@ -943,7 +940,8 @@ def annotation_create(
     note = _check_note(note)
     now = timezone.now()
     annotation = Annotation.objects.create(
-        document_id=document_id,
+        # Only pk, length and sha256 are loaded: enough for the caller to show the passage.
+        document=span.document,
         start=span.start,
         end=span.end,
         quote=span.quote,

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -151,14 +151,13 @@ def _mark_openers(spans: list[_Span]) -> tuple[str, str]:
 
 def _changed_paragraphs(user: Any, annotation: Annotation) -> tuple[SafeString, list[Tag]]:
     """The paragraphs the annotation's span touches, as out-of-band swaps, and its tags (read
-    with the paragraphs' highlights): two queries, whatever the document's size."""
+    with the paragraphs' highlights): one query, whatever the document's size.
+
+    The annotation comes from the services or `_annotation`, with its document's pk and
+    sha256 loaded and the document already checked as visible to the user.
+    """
     document_id = annotation.document_id
-    window = Document.objects.visible_to(user).paragraphs_around(
-        document_id, annotation.start, annotation.end
-    )
-    if window is None:
-        raise Http404("No such document.")
-    first, text = window
+    first, text = annotation.document.paragraphs_around(annotation.start, annotation.end)
     around = Annotation.objects.filter(document_id=document_id).alive()
     rows = list(around.overlapping(first, first + len(text)).highlight_rows())
     tags = [Tag(pk=row[4], name=row[5]) for row in rows if row[0] == annotation.pk and row[4]]
@@ -416,9 +415,19 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _annotation(request: HtmxHttpRequest, pk: int) -> Annotation:
-    """An annotation this user may read, with its author, or 404."""
+    """An annotation this user may read, with its author and its document's pk and sha256
+    (what showing the passage needs), or 404."""
     annotations: AnnotationQuerySet = Annotation.objects.visible_to(request.user)
-    return get_object_or_404(annotations.select_related("author"), pk=pk)
+    return get_object_or_404(
+        annotations.select_related("author", "document").defer(
+            *(f"document__{name}" for name in _DOCUMENT_HEAVY_FIELDS)
+        ),
+        pk=pk,
+    )
+
+
+# Document fields a write's response never needs (the text comes from the process cache).
+_DOCUMENT_HEAVY_FIELDS = ("text", "notes", "import_report", "page_breaks")
 
 
 @require_GET

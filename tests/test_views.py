@@ -761,30 +761,26 @@ def test_summaries_for_the_hover_card(logged_in, document, user, other_user):
 
 def test_paragraphs_around_returns_whole_paragraphs(document):
     text = document.text
-    documents = Document.objects.all()
     emoji = text.index("Emoji")
-    assert documents.paragraphs_around(document.pk, emoji + 2, emoji + 4) == (
+    assert document.paragraphs_around(emoji + 2, emoji + 4) == (
         emoji,
         text[emoji : text.index("\n", emoji) + 1],
     )
     # From the first character to the last one.
-    assert documents.paragraphs_around(document.pk, 0, len(text)) == (0, text)
+    assert document.paragraphs_around(0, len(text)) == (0, text)
     # A span that ends with a line break stays in its paragraph.
     first_break = text.index("\n")
-    assert documents.paragraphs_around(document.pk, 3, first_break + 1) == (
-        0,
-        text[: first_break + 1],
-    )
-    assert documents.paragraphs_around(999999, 0, 1) is None
+    assert document.paragraphs_around(3, first_break + 1) == (0, text[: first_break + 1])
 
 
 def test_paragraphs_around_follows_a_changed_text(user, tags):
     document = services.document_create(
         user=user, text="One\nTwo\n", metadata=services.DocumentMetadata(title="Short")
     )
-    assert Document.objects.paragraphs_around(document.pk, 4, 5) == (4, "Two\n")
+    assert document.paragraphs_around(4, 5) == (4, "Two\n")
     services.document_update(user=user, document=document, text="One\nThree\n")
-    assert Document.objects.paragraphs_around(document.pk, 4, 5) == (4, "Three\n")
+    stored = Document.objects.only("pk", "sha256").get(pk=document.pk)
+    assert stored.paragraphs_around(4, 5) == (4, "Three\n")
 
 
 def test_paragraphs_html_draws_the_segments_of_text_segments():
