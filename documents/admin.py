@@ -105,6 +105,11 @@ class DocumentAdmin(admin.ModelAdmin):
         ("Provenance", {"fields": ["imported_by", "imported_at", "updated_at", "import_report"]}),
     ]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Document | None = None) -> bool:
+        # Documents are evidence, and deleting one would take its annotations with it,
+        # outside the activity record.
+        return False
+
     @admin.display(description="published", ordering="published")
     def published_display(self, obj: Document) -> str:
         return obj.published_display

@@ -244,8 +244,10 @@ def document_create(
     """Store a new document with its normalised text, source file and provenance.
 
     Raises DuplicateDocument when the same normalised text is already stored, and
-    ValidationError for an empty text or bad metadata. Nothing is saved when it raises.
+    ValidationError for an empty text or bad metadata, PermissionDenied for a user who is
+    not an admin. Nothing is saved when it raises.
     """
+    _require_admin(user)
     normalized = textlib.normalize(text)
     if not normalized.text.strip():
         raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
@@ -472,9 +474,10 @@ _METADATA_FORM_FIELDS = (
 )
 
 
-def _require_admin(user: User) -> None:
-    if not is_admin(user):
-        raise PermissionDenied("Only admins import documents.")
+def _require_admin(user: User | None) -> None:
+    """Only admins add or change documents; None is the operator running a command."""
+    if user is not None and not is_admin(user):
+        raise PermissionDenied("Only admins add or change documents.")
 
 
 def _message_of(exc: ValidationError) -> str:
@@ -711,6 +714,7 @@ _DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text
 
 def document_update(*, user: User, document: Document, **changes: Any) -> Document:
     """Change a document's metadata (or its text, while nothing is annotated in it)."""
+    _require_admin(user)
     unknown = set(changes) - set(_DOCUMENT_EDITABLE)
     if unknown:
         raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -735,6 +739,10 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
     if not changed:
         return document
     with transaction.atomic():
+        if "text" in changed:
+            # Wait for annotations being created on this document (check_span locks its
+            # row too): Document.save then sees them and keeps the text they point into.
+            Document.objects.select_for_update().filter(pk=document.pk).exists()
         document.save()
         _log(
             actor=user,
@@ -830,7 +838,8 @@ def check_span(
 ) -> CheckedSpan:
     """Check 0 <= start < end <= len(text) and, when given, quote == text[start:end].
 
-    Reads the document's length and SHA-256, and the text from this process's cache
+    Call it inside the transaction that writes the span. Reads the document's length and
+    SHA-256 (locking its row), and the text from this process's cache
     (`document_text`), so the cost does not grow with the document once it has been read:
     PostgreSQL's substring() would count characters from the start of a long text. Returns
     the span's quote, prefix and suffix, and the document (those fields only).
@@ -846,8 +855,12 @@ def check_span(
         )
     if errors:
         raise ValidationError(errors)
+    # The row lock keeps a concurrent text change (document_update) from slipping in
+    # between this check and the annotation's insert; creates on other documents, and
+    # reads, are not held up. It is a no-op on SQLite, whose writes are serialised anyway.
     document = (
         Document.objects.visible_to(user)
+        .select_for_update(no_key=True)
         .filter(pk=document_id)
         .only("pk", "length", "sha256")
         .first()

@@ -51,7 +51,7 @@ def tags(db) -> dict[str, Tag]:
 @pytest.fixture
 def document(db, user) -> Document:
     return services.document_create(
-        user=user,
+        user=None,
         text=MIXED_TEXT,
         metadata=services.DocumentMetadata(title="Mixed scripts", language="en"),
     )

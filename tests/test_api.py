@@ -556,7 +556,7 @@ def _ids(client, headers, query=""):
 
 def test_annotation_list_filters(client, document, tags, user, other_user, analyst_headers):
     other_document = services.document_create(
-        user=user, text="Another text about asylum.", metadata=services.DocumentMetadata(title="B")
+        user=None, text="Another text about asylum.", metadata=services.DocumentMetadata(title="B")
     )
     a = _make(document, user, "Shanghai", ["extradition"], note="treaty basis")
     b = _make(document, other_user, "Россия", ["forced-return"])
@@ -745,7 +745,7 @@ def test_annotation_json_text_equals_the_serializer(client, document, tags, user
     )
 
     tricky = services.document_create(
-        user=user,
+        user=None,
         text='He said "no" \\ then\ttabbed\u2028line 👩🏽‍⚖️ </script> & \u0007 end.',
         metadata=services.DocumentMetadata(title="Tricky"),
     )

@@ -46,7 +46,7 @@ def read_csv(response):
 @pytest.fixture
 def hostile(db, user, tags):
     document = services.document_create(
-        user=user,
+        user=None,
         text=HOSTILE_TEXT,
         metadata=services.DocumentMetadata.from_mapping(
             {"title": "=cmd|' /C calc'!A0", "organisation": "@org", "published": "2012-03"}

@@ -465,7 +465,7 @@ def test_side_panel_pages_hover_summary_and_new_card_in_text_order(
 ):
     monkeypatch.setattr("documents.views.PANEL_PAGE", 10)
     document = services.document_create(
-        user=user,
+        user=None,
         text="".join(f"Line {line} about the SCO.\n" for line in range(40)),
         metadata=services.DocumentMetadata(title="Lines"),
     )
