@@ -11,7 +11,7 @@ MANAGE := $(VENV)/bin/python manage.py
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint format serve bench clean
+.PHONY: demo test install lint format clean
 
 install: $(VENV)/.synced
 

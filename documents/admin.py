@@ -11,7 +11,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -218,9 +219,19 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete the selected annotations (kept as deleted)")
     def soft_delete(self, request: HttpRequest, queryset: QuerySet[Annotation]) -> None:
-        for annotation in queryset:
-            services.annotation_delete(user=request.user, annotation=annotation)  # type: ignore[arg-type]
-        self.message_user(request, f"Deleted {queryset.count()} annotations.")
+        try:
+            # All or none: a refusal part-way leaves every selected annotation as it was.
+            with transaction.atomic():
+                annotations = list(queryset.prefetch_related("tags"))
+                for annotation in annotations:
+                    services.annotation_delete(user=request.user, annotation=annotation)  # type: ignore[arg-type]
+        except (ValidationError, PermissionDenied) as exc:
+            messages_ = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            self.message_user(
+                request, "Nothing was deleted: " + " ".join(messages_), level=messages.ERROR
+            )
+            return
+        self.message_user(request, f"Deleted {len(annotations)} annotations.")
 
 
 @admin.register(Activity)

@@ -60,6 +60,7 @@ from .serializers import (
     finish_rows,
     utc,
 )
+from .text import parse_whole_number
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -246,11 +247,12 @@ class KeysetPagination(BasePagination):
         value = request.query_params.get("page_size")
         if value is None:
             return self.page_size
-        if not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+        size = parse_whole_number(value)
+        if size is None or not 1 <= size <= self.max_page_size:
             raise exceptions.ValidationError(
                 {"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]}
             )
-        return int(value)
+        return size
 
     def _cursor(self, request: Request) -> tuple[bool, list[Any] | None]:
         value = request.query_params.get("cursor")
@@ -263,7 +265,14 @@ class KeysetPagination(BasePagination):
             return direction == "n", [
                 self._parse(name, part) for name, part in zip(self.ordering, key, strict=True)
             ]
-        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+        except (
+            ValueError,
+            TypeError,
+            OverflowError,
+            RecursionError,
+            binascii.Error,
+            UnicodeDecodeError,
+        ):
             raise exceptions.ValidationError(
                 {
                     "cursor": [

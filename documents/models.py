@@ -6,7 +6,8 @@ W3C Web Annotation Data Model's TextPositionSelector.
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -58,10 +59,35 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         return self.defer("text")
 
 
-@functools.lru_cache(maxsize=16)
+#: How many code points of document text each process keeps (about 32-128 MB).
+TEXT_CACHE_CODE_POINTS = 32_000_000
+_text_cache: OrderedDict[tuple[int, str], str] = OrderedDict()
+_text_cache_size = 0
+_text_cache_lock = threading.Lock()
+
+
 def document_text(pk: int, sha256: str) -> str:
-    """A document's text, kept in this process: it never changes under the same SHA-256."""
-    text: str = Document.objects.filter(pk=pk, sha256=sha256).values_list("text", flat=True).get()
+    """A document's text, kept in this process: it never changes under the same SHA-256.
+
+    The least recently used texts are dropped once the cache holds more than
+    TEXT_CACHE_CODE_POINTS; a text longer than that is read each time.
+    """
+    global _text_cache_size
+    key = (pk, sha256)
+    with _text_cache_lock:
+        text = _text_cache.get(key)
+        if text is not None:
+            _text_cache.move_to_end(key)
+            return text
+    text = Document.objects.filter(pk=pk, sha256=sha256).values_list("text", flat=True).get()
+    if len(text) <= TEXT_CACHE_CODE_POINTS:
+        with _text_cache_lock:
+            if key not in _text_cache:
+                _text_cache[key] = text
+                _text_cache_size += len(text)
+            while _text_cache_size > TEXT_CACHE_CODE_POINTS:
+                _, dropped = _text_cache.popitem(last=False)
+                _text_cache_size -= len(dropped)
     return text
 
 

@@ -205,7 +205,11 @@ class DocumentMetadata:
                 f"{language!r} is not a BCP 47 language tag (e.g. en, ru, zh-Hans, ug-Arab)."
             )
         if "language_detected" in values:
-            values["language_detected"] = bool(values["language_detected"])
+            detected = values["language_detected"]
+            if isinstance(detected, str):
+                # From a CSV manifest or a form: "false" must not read as true.
+                detected = detected.strip().lower() in {"1", "true", "yes", "on"}
+            values["language_detected"] = bool(detected)
         if errors:
             raise ValidationError(errors)
         return cls(**values)
@@ -934,6 +938,13 @@ def _require_user(user: User) -> None:
         raise PermissionDenied("Log in to annotate.")
 
 
+def _require_change_right(user: User, annotation: Annotation) -> None:
+    """Checked before anything else, so that others learn nothing from error messages."""
+    _require_user(user)
+    if not annotation.can_change(user):
+        raise PermissionDenied("You can change only your own annotations.")
+
+
 @transaction.atomic
 def annotation_create(
     *,
@@ -989,9 +1000,8 @@ def _change(
     values: dict[str, Any],
     tags: list[Tag] | None = None,
 ) -> Annotation:
-    """Apply `values` only if the annotation is still at the expected version."""
-    if not annotation.can_change(user):
-        raise PermissionDenied("You can change only your own annotations.")
+    """Apply `values` only if the annotation is still at the expected version (the caller
+    has checked the user's right to change it)."""
     version = annotation.version if expected_version is None else expected_version
     before_tags = [tag.slug for tag in annotation.tags.all()]
     before = annotation.snapshot(before_tags)
@@ -1038,7 +1048,7 @@ def annotation_update(
 
     Without `expected_version`, the version the caller loaded is expected.
     """
-    _require_user(user)
+    _require_change_right(user, annotation)
     if annotation.is_deleted:
         raise ValidationError("This annotation is deleted; restore it before changing it.")
     values: dict[str, Any] = {}
@@ -1071,7 +1081,7 @@ def annotation_delete(
     *, user: User, annotation: Annotation, expected_version: int | None = None
 ) -> Annotation:
     """Soft-delete: the annotation stays, marked with who deleted it and when."""
-    _require_user(user)
+    _require_change_right(user, annotation)
     if annotation.is_deleted:
         return annotation
     return _change(
@@ -1088,7 +1098,7 @@ def annotation_restore(
     *, user: User, annotation: Annotation, expected_version: int | None = None
 ) -> Annotation:
     """Undo a soft delete."""
-    _require_user(user)
+    _require_change_right(user, annotation)
     if not annotation.is_deleted:
         return annotation
     return _change(

@@ -111,3 +111,19 @@ def segments(text: str, spans: Iterable[tuple[int, int, Hashable]]) -> Iterator[
             active[key] = index
         keys = tuple(sorted(active, key=active.__getitem__))
         yield Segment(position, next_position, text[position:next_position], keys)
+
+
+#: The largest id or offset a query string may carry (a 64-bit signed column's maximum).
+MAX_WHOLE_NUMBER = 2**63 - 1
+
+
+def parse_whole_number(value: str) -> int | None:
+    """An ASCII decimal string as an int from 0 to MAX_WHOLE_NUMBER, else None.
+
+    str.isdigit() also accepts digits such as '²' that int() refuses, and an unbounded
+    number overflows the database's columns: query strings are read with this instead.
+    """
+    if not (value.isascii() and value.isdecimal()):
+        return None
+    number = int(value)
+    return number if number <= MAX_WHOLE_NUMBER else None

@@ -35,6 +35,7 @@ from .forms import (
     DocumentFilterForm,
 )
 from .models import Annotation, AnnotationQuerySet, Document, Tag, document_text, is_admin
+from .text import parse_whole_number
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -277,9 +278,10 @@ def _panel(request: HtmxHttpRequest, document_id: int, panel: _PanelFilter) -> d
     """
     annotations = Annotation.objects.visible_to(request.user).filter(document_id=document_id)
     annotations = panel.apply(annotations.alive(), request.user)
-    cursor = request.GET.get("after", "").split(".")
-    if len(cursor) == 3 and all(part.isdigit() for part in cursor):
-        start, end, pk = (int(part) for part in cursor)
+    parts = [parse_whole_number(part) for part in request.GET.get("after", "").split(".")]
+    cursor = [part for part in parts if part is not None]
+    if len(cursor) == 3 == len(parts):
+        start, end, pk = cursor
         annotations = annotations.after_in_text_order(Annotation(pk=pk, start=start, end=end))
     cards = _cards(annotations.in_text_order()[: PANEL_PAGE + 1], request.user, document_id)
     more = ""
@@ -359,7 +361,11 @@ def annotation_panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The summaries of a few annotations, for the card shown when hovering a highlight."""
-    ids = [int(part) for part in request.GET.get("ids", "").split(",")[:20] if part.isdigit()]
+    ids = [
+        number
+        for number in map(parse_whole_number, request.GET.get("ids", "").split(",")[:20])
+        if number is not None
+    ]
     annotations = Annotation.objects.visible_to(request.user).filter(document_id=pk, pk__in=ids)
     cards = _cards(annotations.alive().in_text_order(), request.user, pk)
     return render(request, DETAIL + "#summaries", {"cards": cards})

@@ -151,3 +151,19 @@ def test_admin_lists_and_deletes_import_batches(admin_client_, admin_user):
     )
     assert response.status_code == 302
     assert not ImportItem.objects.exists()
+
+
+def test_admin_soft_delete_action_deletes_all_or_nothing(admin_client_, annotation, user, tags):
+    from documents import services as s
+    from documents.models import Annotation
+
+    second = s.annotation_create(
+        user=user, document=annotation.document_id, start=0, end=5, tags=["due-process"]
+    )
+    response = admin_client_.post(
+        reverse("admin:documents_annotation_changelist"),
+        {"action": "soft_delete", "_selected_action": [annotation.pk, second.pk]},
+    )
+    assert response.status_code == 302
+    assert Annotation.objects.alive().count() == 0
+    assert Annotation.objects.count() == 2

@@ -840,3 +840,21 @@ def test_forged_cursors_are_a_400(client, annotation, analyst_headers):
         headers=analyst_headers,
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("page_size", ["²", "99999999999999999999999", "-1", "0"])
+def test_annotation_list_refuses_a_page_size_that_is_not_a_small_whole_number(
+    client, analyst_headers, annotation, page_size
+):
+    response = client.get("/api/v1/annotations/", {"page_size": page_size}, headers=analyst_headers)
+    assert response.status_code == 400
+    assert "page_size" in response.json()
+
+
+def test_annotation_list_refuses_a_deeply_nested_cursor(client, analyst_headers, annotation):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(b"[" * 100_000).decode()
+    response = client.get("/api/v1/annotations/", {"cursor": cursor}, headers=analyst_headers)
+    assert response.status_code == 400
+    assert "cursor" in response.json()

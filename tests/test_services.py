@@ -402,3 +402,19 @@ def test_only_admins_add_or_change_documents(user, staff_user, document):
     document.refresh_from_db()
     assert document.title == "Renamed"
     assert Document.objects.count() == 1
+
+
+def test_other_analyst_gets_permission_denied_before_any_validation(annotation, other_user):
+    with pytest.raises(PermissionDenied):
+        services.annotation_update(user=other_user, annotation=annotation, start=-5, end=10**9)
+    services.annotation_delete(user=annotation.author, annotation=annotation)
+    with pytest.raises(PermissionDenied):
+        services.annotation_restore(user=other_user, annotation=annotation)
+    with pytest.raises(PermissionDenied):
+        services.annotation_delete(user=other_user, annotation=annotation)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("True", True)])
+def test_metadata_reads_language_detected_from_text(value, expected):
+    metadata = services.DocumentMetadata.from_mapping({"language_detected": value})
+    assert metadata.language_detected is expected

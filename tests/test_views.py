@@ -829,3 +829,41 @@ def test_delete_and_undo_work_without_javascript(logged_in, annotation):
     assert logged_in.post(url, {"version": 2}).status_code == 302
     annotation.refresh_from_db()
     assert not annotation.is_deleted
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"after": "1.1.²"},
+        {"after": "1.1.99999999999999999999999"},
+        {"after": "a.b"},
+    ],
+)
+def test_panel_cursor_that_is_not_whole_numbers_is_ignored(client, user, document, query):
+    client.force_login(user)
+    panel = reverse("documents:annotation_panel", args=[document.pk])
+    assert client.get(panel, query, headers={"HX-Request": "true"}).status_code == 200
+    assert client.get(document.get_absolute_url(), query).status_code == 200
+
+
+@pytest.mark.parametrize("ids", ["²", "99999999999999999999999", "1,,x,2"])
+def test_summaries_ignore_ids_that_are_not_whole_numbers(client, user, document, ids):
+    client.force_login(user)
+    url = reverse("documents:annotation_summaries", args=[document.pk])
+    assert client.get(url, {"ids": ids}).status_code == 200
+
+
+def test_text_cache_is_bounded_by_total_length(document, monkeypatch):
+    from documents import models
+
+    monkeypatch.setattr(models, "TEXT_CACHE_CODE_POINTS", len(document.text))
+    monkeypatch.setattr(models, "_text_cache", models.OrderedDict())
+    monkeypatch.setattr(models, "_text_cache_size", 0)
+    assert models.document_text(document.pk, document.sha256) == document.text
+    other = services.document_create(
+        user=None, text="Another text.", metadata=services.DocumentMetadata(title="Other")
+    )
+    assert models.document_text(other.pk, other.sha256) == "Another text."
+    # The first text was dropped to make room: the cache stays within its bound.
+    assert list(models._text_cache) == [(other.pk, other.sha256)]
+    assert models._text_cache_size == len("Another text.")
