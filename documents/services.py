@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Collection, Mapping, Sequence
@@ -40,6 +41,8 @@ from .models import (
     document_text,
     is_admin,
 )
+
+logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -622,20 +625,42 @@ def _item_read(item: ImportItem) -> None:
 
 
 def _item_import(user: User, item: ImportItem) -> None:
-    """Import one confirmed file of a batch with the metadata and clean-up chosen for it."""
+    """Import one confirmed file of a batch with the metadata and clean-up chosen for it.
+
+    The document and the file's outcome are stored in one transaction, so a file is never
+    imported without its batch knowing. Any failure ends as the file's outcome, never as
+    a file left waiting (which every later poll of the batch would trip over again).
+    """
     try:
-        metadata = DocumentMetadata.from_mapping(item.metadata)
-        document = document_import(
-            user=user, upload=_item_upload(item), metadata=metadata, clean=item.clean or None
+        with transaction.atomic():
+            try:
+                metadata = DocumentMetadata.from_mapping(item.metadata)
+                document = document_import(
+                    user=user,
+                    upload=_item_upload(item),
+                    metadata=metadata,
+                    clean=item.clean or None,
+                )
+            except DuplicateDocument as exc:
+                outcome: dict[str, Any] = {
+                    "status": ImportStatus.DUPLICATE,
+                    "duplicate_of": exc.document,
+                }
+            except ValidationError as exc:
+                outcome = {"status": ImportStatus.FAILED, "error": _message_of(exc)}
+            else:
+                outcome = {"status": ImportStatus.IMPORTED, "document": document}
+            # The document keeps the original file (SourceFile); the batch need not.
+            _item_record(item, ImportStatus.QUEUED, data=b"", **outcome)
+    except Exception:
+        logger.exception("Importing %s (import item #%s) failed", item.filename, item.pk)
+        _item_record(
+            item,
+            ImportStatus.QUEUED,
+            status=ImportStatus.FAILED,
+            error=f"{item.filename}: an unexpected error stopped the import; nothing was "
+            "stored. The server's log has the details.",
         )
-    except DuplicateDocument as exc:
-        outcome: dict[str, Any] = {"status": ImportStatus.DUPLICATE, "duplicate_of": exc.document}
-    except ValidationError as exc:
-        outcome = {"status": ImportStatus.FAILED, "error": _message_of(exc)}
-    else:
-        outcome = {"status": ImportStatus.IMPORTED, "document": document}
-    # The document keeps the original file (SourceFile); the batch need not.
-    _item_record(item, ImportStatus.QUEUED, data=b"", **outcome)
 
 
 def _item_record(item: ImportItem, expected: str, **values: Any) -> None:

@@ -274,6 +274,26 @@ def test_command_manifest_row_with_missing_file_or_invalid_date(db, tmp_path):
     assert Document.objects.get().title == "B"
 
 
+def test_command_manifest_cannot_name_files_outside_its_folder(db, tmp_path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (tmp_path / "secret.txt").write_text("A private key that must not reach the corpus.")
+    secret = tmp_path / "passwords.txt"
+    secret.write_text("Passwords that must not reach the corpus.")
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            [
+                {"file": "../secret.txt", "title": "Escape"},
+                {"file": str(secret), "title": "Absolute"},
+            ]
+        )
+    )
+    status, out = run(folder, "--manifest", folder / "manifest.json")
+    assert status == 1
+    assert out.count("this one is outside it, and was not read") == 2
+    assert not Document.objects.exists()
+
+
 def test_command_dry_run_shows_cleanup_paragraph_by_paragraph_and_stores_nothing(db):
     status, out = run(CORPUS / "hric-2011-sco-harmonize-central-asia.txt", "--dry-run", "--clean")
     assert status == 0

@@ -272,6 +272,28 @@ def test_a_file_imported_by_two_polling_pages_keeps_the_first_outcome(admin_clie
     assert item.document == Document.objects.get()
 
 
+def test_an_unexpected_error_fails_the_file_instead_of_leaving_it_queued(
+    admin_client, staff_user, monkeypatch, caplog
+):
+    from documents import services
+
+    upload(admin_client, [sample_file("usun-2023-explanation-of-vote-sco-resolution.txt")])
+    batch = ImportBatch.objects.get()
+    run_steps(admin_client, batch)
+    services.import_batch_confirm(user=staff_user, batch=batch)
+
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "document_import", broken)
+    run_steps(admin_client, batch)
+    item = batch.items.get()
+    assert item.status == ImportStatus.FAILED
+    assert "unexpected error" in item.error
+    assert not Document.objects.exists()
+    assert "disk on fire" in caplog.text
+
+
 # In Chromium: the page reads and imports the batch by itself under the site's
 # Content-Security-Policy (htmx polling, no inline script).
 

@@ -244,10 +244,19 @@ class Command(BaseCommand):
                     continue
                 seen.add(resolved)
                 yield _Source(str(file), path=file, row=rows.get(resolved))
+        folder = base.resolve()
         for resolved, row in rows.items():
             if resolved in seen:
                 continue
-            if resolved.is_file():
+            if not resolved.is_relative_to(folder):
+                # A manifest from someone else must not pull an arbitrary file of this
+                # machine (a key, a password file) into the shared corpus.
+                yield _Source(
+                    str(row["file"]),
+                    error=f"{row['file']}: a manifest names files inside its own folder "
+                    f"({folder}); this one is outside it, and was not read.",
+                )
+            elif resolved.is_file():
                 seen.add(resolved)
                 yield _Source(str(resolved), path=resolved, row=row)
             else:
