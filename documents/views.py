@@ -34,7 +34,7 @@ from .forms import (
     AnnotationVersionForm,
     DocumentFilterForm,
 )
-from .models import Annotation, AnnotationQuerySet, Document, Tag, document_text, is_admin
+from .models import Annotation, AnnotationQuerySet, Document, Tag, document_text
 from .text import parse_whole_number
 
 
@@ -193,7 +193,7 @@ def _dress(
     quote = annotation.quote
     card.excerpt = quote if len(quote) <= EXCERPT_LENGTH else quote[: EXCERPT_LENGTH - 1] + "…"
     card.own = annotation.author_id == user.pk
-    card.editable = card.own or is_admin(user)
+    card.editable = annotation.can_change(user)
     card.url = f"{base_url}{annotation.pk}/"
     card.permalink = f"{document_url}#a{annotation.pk}"
     return card

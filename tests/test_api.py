@@ -698,11 +698,14 @@ def test_document_endpoints_query_counts(
 ):
     client.get(DOCUMENTS, headers=analyst_headers)
     with django_assert_num_queries(2):
-        client.get(DOCUMENTS, headers=analyst_headers)
+        listing = client.get(DOCUMENTS, headers=analyst_headers)
+    assert listing.status_code == 200 and len(listing.json()["results"]) == 5
     with django_assert_num_queries(2):
-        client.get(f"{DOCUMENTS}{sample_corpus[0].pk}/", headers=analyst_headers)
+        detail = client.get(f"{DOCUMENTS}{sample_corpus[0].pk}/", headers=analyst_headers)
+    assert detail.status_code == 200 and detail.json()["text"]
     with django_assert_num_queries(2):
-        client.get("/api/v1/tags/", headers=analyst_headers)
+        tags = client.get("/api/v1/tags/", headers=analyst_headers)
+    assert tags.status_code == 200 and tags.json()
 
 
 def test_api_urls_are_named(db):

@@ -167,7 +167,9 @@ def test_export_queries_per_batch_are_constant(
     # Token; per batch of three, the rows and their tags (two full batches); then the empty
     # read that finds the end.
     with django_assert_num_queries(1 + 2 * 2 + 1):
-        body_of(client.get(JSONL_URL, headers=headers))
+        response = client.get(JSONL_URL, headers=headers)
+        lines = body_of(response).splitlines()
+    assert response.status_code == 200 and len(lines) == 6
 
 
 def test_export_accept_header_does_not_matter(client, hostile, headers):

@@ -218,9 +218,11 @@ def test_batch_page_query_count_does_not_grow_with_files(
     for batch in (small, large):
         run_steps(admin_client, batch)
     with django_assert_max_num_queries(8) as small_queries:
-        admin_client.get(small.get_absolute_url())
+        assert admin_client.get(small.get_absolute_url()).status_code == 200
     with django_assert_max_num_queries(len(small_queries.captured_queries)):
-        admin_client.get(large.get_absolute_url())
+        page = admin_client.get(large.get_absolute_url())
+    assert page.status_code == 200
+    assert all(name in page.content.decode() for name in names)
 
 
 def test_each_step_handles_a_few_files(admin_client):
