@@ -167,6 +167,7 @@ class DocumentAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "swatch", "parent", "shortcut", "is_active", "sort_order"]
+    list_select_related = ["parent"]
     list_editable = ["sort_order", "is_active"]
     list_filter = ["is_active", "parent"]
     search_fields = ["name", "slug", "definition"]

@@ -487,7 +487,8 @@ def _require_admin(user: User | None) -> None:
         raise PermissionDenied("Only admins add or change documents.")
 
 
-def _message_of(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError) -> str:
+    """A refusal as one line, each field's messages after its name: for lists and logs."""
     if hasattr(exc, "error_dict"):
         return "; ".join(
             " ".join(messages) if name == "__all__" else f"{name}: {' '.join(messages)}"
@@ -554,18 +555,18 @@ def import_batch_create(
         try:
             extractlib.check_size(filename, size)
         except ValidationError as exc:
-            add(extractlib.base_name(filename), b"", error=_message_of(exc))
+            add(extractlib.base_name(filename), b"", error=validation_message(exc))
     for upload in uploads:
         try:
             if extractlib.file_kind(upload.filename) == "zip":
                 for member in extractlib.expand_archive(upload.filename, upload.data):
-                    error = _message_of(member.error) if member.error else ""
+                    error = validation_message(member.error) if member.error else ""
                     add(member.filename, member.data, error=error)
             else:
                 extractlib.check_size(upload.filename, len(upload.data))
                 add(upload.filename, upload.data, upload.content_type)
         except ValidationError as exc:
-            add(extractlib.base_name(upload.filename), b"", error=_message_of(exc))
+            add(extractlib.base_name(upload.filename), b"", error=validation_message(exc))
     if not items:
         raise ValidationError({"files": ["The archive holds no files to import."]})
     ImportItem.objects.bulk_create(items)
@@ -590,7 +591,11 @@ def _item_read(item: ImportItem) -> None:
         preview = import_preview(upload=_item_upload(item), metadata=defaults)
     except ValidationError as exc:
         _item_record(
-            item, ImportStatus.PENDING, status=ImportStatus.FAILED, error=_message_of(exc), data=b""
+            item,
+            ImportStatus.PENDING,
+            status=ImportStatus.FAILED,
+            error=validation_message(exc),
+            data=b"",
         )
         return
     preview_data = {
@@ -647,7 +652,7 @@ def _item_import(user: User, item: ImportItem) -> None:
                     "duplicate_of": exc.document,
                 }
             except ValidationError as exc:
-                outcome = {"status": ImportStatus.FAILED, "error": _message_of(exc)}
+                outcome = {"status": ImportStatus.FAILED, "error": validation_message(exc)}
             else:
                 outcome = {"status": ImportStatus.IMPORTED, "document": document}
             # The document keeps the original file (SourceFile); the batch need not.

@@ -39,15 +39,6 @@ class _Results:
     lines: list[str] = field(default_factory=list)
 
 
-def _message(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(
-            f"{name}: {' '.join(messages)}" if name != "__all__" else " ".join(messages)
-            for name, messages in exc.message_dict.items()
-        )
-    return " ".join(exc.messages)
-
-
 def read_manifest(path: Path) -> list[dict[str, Any]]:
     """Rows of a manifest (JSON: a list of objects, or {"documents": [...]}; CSV with a header
     row). Each row names its `file`, relative to the manifest's folder."""
@@ -167,7 +158,7 @@ class Command(BaseCommand):
         try:
             services.DocumentMetadata.from_mapping(defaults)
         except ValidationError as exc:
-            raise CommandError(_message(exc)) from None
+            raise CommandError(services.validation_message(exc)) from None
         options["clean"] = self._clean_choice(options["clean"])
         user = self._user(options["user"])
         if not options["paths"] and not options["manifest"]:
@@ -275,7 +266,7 @@ class Command(BaseCommand):
             extract.check_size(source.label, source.path.stat().st_size)
             data = source.path.read_bytes()
         except ValidationError as exc:
-            yield _Source(source.label, error=_message(exc))
+            yield _Source(source.label, error=services.validation_message(exc))
             return
         except OSError as exc:
             yield _Source(source.label, error=f"{source.label}: cannot be read ({exc.strerror}).")
@@ -289,13 +280,13 @@ class Command(BaseCommand):
         try:
             for member in extract.expand_archive(source.label, data):
                 members += 1
-                error = _message(member.error) if member.error else ""
+                error = services.validation_message(member.error) if member.error else ""
                 # The member's path inside the archive, after the archive's own path.
                 inner = member.filename[len(extract.base_name(source.label)) :]
                 label = source.label + inner
                 yield _Source(label, data=member.data, error=error, row=row)
         except ValidationError as exc:
-            yield _Source(source.label, error=_message(exc))
+            yield _Source(source.label, error=services.validation_message(exc))
         else:
             if not members:
                 yield _Source(source.label, error=f"{source.label}: the archive holds no files.")
@@ -328,7 +319,7 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             results.failed += 1
-            results.lines.append(f"failed     {source.label}: {_message(exc)}")
+            results.lines.append(f"failed     {source.label}: {services.validation_message(exc)}")
         else:
             results.imported += 1
             applied = len(document.import_report.get("cleanup", {}).get("applied", []))
