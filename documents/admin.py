@@ -31,18 +31,7 @@ from .models import (
 )
 from .text import normalize_text, text_sha256
 
-_METADATA_FIELDS = (
-    "title",
-    "organisation",
-    "author",
-    "source_url",
-    "published",
-    "date_precision",
-    "language",
-    "language_detected",
-    "document_type",
-    "notes",
-)
+_METADATA_FIELDS = services.METADATA_FIELDS
 
 
 class SourceFileInline(admin.StackedInline):

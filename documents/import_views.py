@@ -23,16 +23,6 @@ from .models import DocumentType, ImportBatch, ImportStatus, is_admin
 #: Files handled per request: small enough that a request never takes long.
 FILES_PER_STEP = 3
 _DEFAULT_FIELDS = ("organisation", "author", "language", "document_type", "source_url")
-_ITEM_FIELDS = (
-    "title",
-    "organisation",
-    "author",
-    "source_url",
-    "published",
-    "language",
-    "document_type",
-    "notes",
-)
 
 
 def _require_admin(request: HttpRequest) -> Any:
@@ -188,7 +178,9 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     items = batch.items.filter(status__in=[ImportStatus.READY, ImportStatus.SKIPPED]).defer("data")
     for item in items:
         prefix = f"item-{item.pk}-"
-        posted[item.pk] = {name: request.POST.get(prefix + name, "") for name in _ITEM_FIELDS}
+        posted[item.pk] = {
+            name: request.POST.get(prefix + name, "") for name in services.METADATA_FORM_FIELDS
+        }
         posted[item.pk]["clean"] = request.POST.getlist(prefix + "clean")
         try:
             services.import_item_choose(

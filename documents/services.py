@@ -230,6 +230,10 @@ class DocumentMetadata:
         return replace(self, **changes)
 
 
+#: Every metadata field of a document, in the order forms show them.
+METADATA_FIELDS = tuple(field.name for field in fields(DocumentMetadata))
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file as it arrived, kept byte for byte with the document."""
@@ -468,16 +472,9 @@ def document_import(
 # Import: batches of files on the web pages, read and imported a few files per request
 
 _PREVIEW_TEXT_LENGTH = 3000
-_METADATA_FORM_FIELDS = (
-    "title",
-    "organisation",
-    "author",
-    "source_url",
-    "published",
-    "date_precision",
-    "language",
-    "document_type",
-    "notes",
+#: The metadata an admin fills in on the import pages (language_detected follows from it).
+METADATA_FORM_FIELDS = tuple(
+    field.name for field in fields(DocumentMetadata) if field.name != "language_detected"
 )
 
 
@@ -498,7 +495,7 @@ def validation_message(exc: ValidationError) -> str:
 
 
 def _metadata_as_form(metadata: DocumentMetadata) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(metadata, name) for name in _METADATA_FORM_FIELDS}
+    values: dict[str, Any] = {name: getattr(metadata, name) for name in METADATA_FORM_FIELDS}
     values["published"] = metadata.published.isoformat() if metadata.published else ""
     if metadata.published is not None and metadata.date_precision == DatePrecision.YEAR:
         values["published"] = str(metadata.published.year)
@@ -712,7 +709,7 @@ def import_item_choose(
     unknown = [choice for choice in clean if choice not in known]
     if unknown:
         raise ValidationError({"clean": [f"Unknown clean-up suggestion: {', '.join(unknown)}."]})
-    values = {name: metadata.get(name, "") for name in _METADATA_FORM_FIELDS}
+    values = {name: metadata.get(name, "") for name in METADATA_FORM_FIELDS}
     checked = DocumentMetadata.from_mapping(values)
     if include and not checked.title:
         raise ValidationError({"title": ["Give the document a title."]})
