@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import lxml.html
@@ -299,29 +297,14 @@ def test_an_unexpected_error_fails_the_file_instead_of_leaving_it_queued(
 # In Chromium: the page reads and imports the batch by itself under the site's
 # Content-Security-Policy (htmx polling, no inline script).
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
 def chromium_page(live_server, monkeypatch):
     from django.db import connections
-    from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread, next to Django's ORM.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    executable = os.environ.get("CHROMIUM_EXECUTABLE") or shutil.which("chromium") or None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=LAUNCH_ARGS
-        )
+    from tests.browser import launched_chromium
+
+    with launched_chromium() as browser:
         context = browser.new_context(base_url=live_server.url)
         page = context.new_page()
         errors = []
@@ -329,7 +312,6 @@ def chromium_page(live_server, monkeypatch):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         yield page
         context.close()
-        browser.close()
         # The test's queries ran beside Playwright's event loop, where Django keeps other
         # connections than the test database's teardown sees: close them here.
         connections.close_all()
