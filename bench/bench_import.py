@@ -28,17 +28,7 @@ FILE_BYTES = 20 * 1024
 PARTS = (250, 250, 500)
 SIZES = {250: 1, 500: 2, 1000: 3}  # files -> how many parts
 
-# Words enough for the language detector to see English and for every file to differ.
-_VOCABULARY = (
-    "the organisation member states cooperation security extradition asylum refugees "
-    "human rights terrorism separatism extremism convention charter council report "
-    "government court detention torture minority religious freedom expression assembly "
-    "central asia region border police surveillance list database request evidence "
-    "international law obligations treaty protection return deportation risk persecution "
-    "was were has have been is are will would could should and or but with without for "
-    "of in on at by from to under against between during after before about which that"
-)
-WORDS = _VOCABULARY.split(" ")
+WORDS = common.WORDS
 
 
 def make_corpus(folder: Path) -> list[Path]:

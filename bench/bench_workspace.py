@@ -27,22 +27,14 @@ from typing import Any
 import psycopg
 
 from bench import common
+from tests.browser import CHROMIUM_ARGS
 
 DATABASE = "sco_annotate_bench_workspace"
 LONG_LENGTH = 1_000_000
 LONG_ANNOTATIONS = 2_000
 DOCUMENTS = 200
 
-_VOCABULARY = (
-    "the organisation member states cooperation security extradition asylum refugees "
-    "human rights terrorism separatism extremism convention charter council report "
-    "government court detention torture minority religious freedom expression assembly "
-    "central asia region border police surveillance list database request evidence "
-    "international law obligations treaty protection return deportation risk persecution "
-    "was were has have been is are will would could should and or but with without for "
-    "of in on at by from to under against between during after before about which that"
-)
-WORDS = _VOCABULARY.split(" ")
+WORDS = common.WORDS
 # Some paragraphs in other scripts, as in the sample corpus: Chinese, emoji and a character
 # outside the BMP, Russian, Uyghur (right to left).
 OTHER_SCRIPTS = [
@@ -211,15 +203,7 @@ def chromium_times(base_url: str, client: Any, path: str, repeat: int) -> list[d
         browser = playwright.chromium.launch(
             executable_path=executable,
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=CHROMIUM_ARGS,
         )
         for _ in range(repeat + 1):
             # A fresh context each time: nothing cached, like a first visit.

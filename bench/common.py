@@ -200,3 +200,17 @@ def summary(label: str, samples: list[float]) -> str:
         f"p90 {p90 * 1000:.2f} ms, min {ordered[0] * 1000:.2f} ms, "
         f"max {ordered[-1] * 1000:.2f} ms (n={len(ordered)})"
     )
+
+
+# Words enough for the language detector to see English and for every generated text to
+# differ: the benchmarks' filler.
+VOCABULARY = (
+    "the organisation member states cooperation security extradition asylum refugees "
+    "human rights terrorism separatism extremism convention charter council report "
+    "government court detention torture minority religious freedom expression assembly "
+    "central asia region border police surveillance list database request evidence "
+    "international law obligations treaty protection return deportation risk persecution "
+    "was were has have been is are will would could should and or but with without for "
+    "of in on at by from to under against between during after before about which that"
+)
+WORDS = VOCABULARY.split()
