@@ -5,7 +5,7 @@ VENV := .venv
 # uv takes the machine's Python (3.11+) and never downloads an interpreter of its own.
 export UV_PYTHON_DOWNLOADS := never
 UV_VERSION := 0.13.9
-UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+UV ?= $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 MANAGE := $(VENV)/bin/python manage.py
 # Playwright drives the system's Chromium when there is one, else a browser it installs.
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
