@@ -867,3 +867,10 @@ def test_text_cache_is_bounded_by_total_length(document, monkeypatch):
     # The first text was dropped to make room: the cache stays within its bound.
     assert list(models._text_cache) == [(other.pk, other.sha256)]
     assert models._text_cache_size == len("Another text.")
+
+
+def test_navigation_links_to_import_for_admins_only(client, user, staff_user, db):
+    client.force_login(user)
+    assert 'href="/import/"' not in client.get("/").content.decode()
+    client.force_login(staff_user)
+    assert 'href="/import/"' in client.get("/").content.decode()
