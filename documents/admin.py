@@ -34,10 +34,9 @@ from .text import normalize_text, text_sha256
 _METADATA_FIELDS = services.METADATA_FIELDS
 
 
-class SourceFileInline(admin.StackedInline):
-    model = SourceFile
-    fields = ("filename", "content_type", "size", "sha256")
-    readonly_fields = ("filename", "content_type", "size", "sha256")
+class ReadOnlyInlineMixin:
+    """An inline that shows rows and never adds, changes or deletes them."""
+
     can_delete = False
     extra = 0
 
@@ -45,8 +44,15 @@ class SourceFileInline(admin.StackedInline):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The original file is evidence: shown, never replaced.
         return False
+
+
+class SourceFileInline(ReadOnlyInlineMixin, admin.StackedInline):
+    """The original file is evidence: shown, never replaced."""
+
+    model = SourceFile
+    fields = ("filename", "content_type", "size", "sha256")
+    readonly_fields = ("filename", "content_type", "size", "sha256")
 
 
 class DocumentAdminForm(forms.ModelForm):
@@ -316,18 +322,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {len(tokens)} tokens.")
 
 
-class ImportItemInline(admin.TabularInline):
+class ImportItemInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ImportItem
     fields = ("position", "filename", "size", "status", "error", "document", "duplicate_of")
     readonly_fields = fields
-    can_delete = False
-    extra = 0
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ImportBatch)

@@ -8,27 +8,14 @@ from django.db import IntegrityError, transaction
 
 from documents import services
 from documents.models import Activity, Annotation, Document, Tag
+from tests.helpers import annotate
 
 # --- Spans in every script -----------------------------------------------------------
 
 
-def _create(user, document, quote, *, occurrence=0, tags=("extradition",)):
-    start = -1
-    for _ in range(occurrence + 1):
-        start = document.text.index(quote, start + 1)
-    return services.annotation_create(
-        user=user,
-        document=document,
-        start=start,
-        end=start + len(quote),
-        quote=quote,
-        tags=list(tags),
-    )
-
-
 def test_annotation_inside_chinese_quotation_of_hric_sample(user, sample_corpus):
     hric = Document.objects.get(title__startswith="How Will")
-    annotation = _create(user, hric, "极端主义思潮泛滥")
+    annotation = annotate(user, hric, "极端主义思潮泛滥")
     assert hric.text[annotation.start : annotation.end] == "极端主义思潮泛滥"
     assert annotation.prefix.endswith("建立阻止")
     assert annotation.suffix.startswith("和宣扬恐怖主义")
@@ -37,22 +24,22 @@ def test_annotation_inside_chinese_quotation_of_hric_sample(user, sample_corpus)
 def test_annotation_after_chinese_quotation_uses_code_point_offsets(user, sample_corpus):
     hric = Document.objects.get(title__startswith="How Will")
     quote = "This is a critical juncture in the evolution of the SCO."
-    annotation = _create(user, hric, quote)
+    annotation = annotate(user, hric, quote)
     assert annotation.start == hric.text.index(quote) > hric.text.index("条件。")
     assert annotation.quote == quote
 
 
 def test_annotation_after_emoji_and_astral_characters(user, document, tags):
-    annotation = _create(user, document, "before this passage")
+    annotation = annotate(user, document, "before this passage")
     # 👩🏽‍⚖️ is 5 code points (7 UTF-16 units) and 𠀀 is 1 code point (2 units).
     assert annotation.start == document.text.index("before this passage")
     assert annotation.quote == "before this passage"
-    astral = _create(user, document, "𠀀")
+    astral = annotate(user, document, "𠀀")
     assert astral.end - astral.start == 1
 
 
 def test_annotation_in_right_to_left_text(user, document, tags):
-    annotation = _create(user, document, "بۇ بىر جۈملە")
+    annotation = annotate(user, document, "بۇ بىر جۈملە")
     assert annotation.quote == "بۇ بىر جۈملە"
 
 
@@ -255,8 +242,8 @@ def test_annotation_delete_by_other_analyst_is_refused(annotation, other_user):
 
 
 def test_tagged_includes_child_tags(user, document, tags):
-    child = _create(user, document, "Extradition", tags=["forced-return"])
-    _create(user, document, "Россия", tags=["due-process"])
+    child = annotate(user, document, "Extradition", tags=["forced-return"])
+    annotate(user, document, "Россия", tags=["due-process"])
     assert list(Annotation.objects.tagged("extradition")) == [child]
     assert list(Annotation.objects.tagged("forced-return")) == [child]
     assert Annotation.objects.tagged("extradition", "due-process").count() == 2

@@ -11,6 +11,7 @@ from django.urls import reverse
 from documents import services
 from documents.models import Activity, Annotation, Document
 from documents.views import _Span, paragraphs_html
+from tests.helpers import annotate
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -25,20 +26,6 @@ def count_queries(call):
     with CaptureQueriesContext(connection) as context:
         call()
     return len(context.captured_queries)
-
-
-def create(user, document, needle, tags=("extradition",), note="", occurrence=0):
-    start = -1
-    for _ in range(occurrence + 1):
-        start = document.text.index(needle, start + 1)
-    return services.annotation_create(
-        user=user,
-        document=document,
-        start=start,
-        end=start + len(needle),
-        tags=list(tags),
-        note=note,
-    )
 
 
 def post_create(client, document, needle, tags=("extradition",), note="", **extra):
@@ -131,8 +118,8 @@ def test_logout_needs_post(logged_in):
 
 def test_document_list_shows_metadata_and_tag_counts(logged_in, sample_corpus, user):
     hric = next(d for d in sample_corpus if d.organisation.startswith("Human Rights in China"))
-    create(user, hric, "Three Evil Forces", tags=["three-evils"])
-    create(user, hric, "extremism", tags=["three-evils", "definition-of-extremism"])
+    annotate(user, hric, "Three Evil Forces", tags=["three-evils"])
+    annotate(user, hric, "extremism", tags=["three-evils", "definition-of-extremism"])
     response = logged_in.get(reverse("documents:list"))
     assert response.status_code == 200
     tree = lxml.html.fromstring(response.content)
@@ -188,8 +175,8 @@ def test_document_list_query_count_does_not_grow(logged_in, sample_corpus, user,
     url = reverse("documents:list")
     before = count_queries(lambda: logged_in.get(url))
     for document in sample_corpus:
-        create(user, document, document.text.strip()[:5], tags=["extradition", "three-evils"])
-        create(other_user, document, document.text.strip()[:5], tags=["oversight-gap"])
+        annotate(user, document, document.text.strip()[:5], tags=["extradition", "three-evils"])
+        annotate(other_user, document, document.text.strip()[:5], tags=["oversight-gap"])
     assert count_queries(lambda: logged_in.get(url)) == before
 
 
@@ -198,10 +185,10 @@ def test_document_list_query_count_does_not_grow(logged_in, sample_corpus, user,
 
 
 def test_document_page_text_content_is_the_stored_text(logged_in, document, user):
-    create(user, document, "Shanghai Convention")
-    create(user, document, "Shanghai", tags=["three-evils"])  # nested
-    create(user, document, "𠀀 before this", tags=["oversight-gap"])
-    create(user, document, "Россия и Китай", tags=["asylum-refugee-protection"])
+    annotate(user, document, "Shanghai Convention")
+    annotate(user, document, "Shanghai", tags=["three-evils"])  # nested
+    annotate(user, document, "𠀀 before this", tags=["oversight-gap"])
+    annotate(user, document, "Россия и Китай", tags=["asylum-refugee-protection"])
     response = logged_in.get(document.get_absolute_url())
     assert response.status_code == 200
     assert text_of(response.content) == document.text
@@ -213,7 +200,7 @@ def test_document_page_keeps_a_leading_newline_and_blank_lines(logged_in, user, 
         text="\n\nFirst paragraph.\n\n\nSecond one\n",
         metadata=services.DocumentMetadata(title="Blank lines"),
     )
-    create(user, document, "paragraph.\n\n\nSecond")
+    annotate(user, document, "paragraph.\n\n\nSecond")
     response = logged_in.get(document.get_absolute_url())
     assert text_of(response.content) == document.text
 
@@ -221,7 +208,7 @@ def test_document_page_keeps_a_leading_newline_and_blank_lines(logged_in, user, 
 def test_document_page_escapes_text_title_note_and_tag_names(logged_in, document, user, tags):
     tags["extradition"].name = "<b>Extradition</b>"
     services.tag_save(user=None, tag=tags["extradition"])
-    create(user, document, "<script>alert(1)</script>", note="<img src=x onerror=alert(3)>")
+    annotate(user, document, "<script>alert(1)</script>", note="<img src=x onerror=alert(3)>")
     services.document_update(user=None, document=document, title="<script>alert(4)</script>")
     response = logged_in.get(document.get_absolute_url())
     content = response.content.decode()
@@ -243,9 +230,9 @@ def test_document_page_sends_a_strict_content_security_policy(logged_in, documen
 
 
 def test_document_page_highlights_nested_and_overlapping_annotations(logged_in, document, user):
-    outer = create(user, document, "Extradition under the Shanghai Convention")
-    inner = create(user, document, "Shanghai", tags=["three-evils"])
-    crossing = create(user, document, "Convention.\n上海", tags=["oversight-gap"])
+    outer = annotate(user, document, "Extradition under the Shanghai Convention")
+    inner = annotate(user, document, "Shanghai", tags=["three-evils"])
+    crossing = annotate(user, document, "Convention.\n上海", tags=["oversight-gap"])
     response = logged_in.get(document.get_absolute_url())
     tree = lxml.html.fromstring(response.content)
     marks = tree.xpath("//*[@id='document-text']//mark")
@@ -270,8 +257,8 @@ def test_document_page_shows_each_paragraph_with_dir_auto(logged_in, document):
 
 
 def test_document_page_lists_annotations_in_text_order(logged_in, document, user, other_user):
-    late = create(user, document, "Россия", note="Second")
-    early = create(other_user, document, "Extradition", tags=["three-evils"])
+    late = annotate(user, document, "Россия", note="Second")
+    early = annotate(other_user, document, "Extradition", tags=["three-evils"])
     response = logged_in.get(document.get_absolute_url())
     tree = lxml.html.fromstring(response.content)
     cards = tree.xpath("//ol[@id='annotation-list']/li")
@@ -322,12 +309,12 @@ def test_document_page_of_an_unknown_document_is_404(logged_in, db):
 
 def test_document_page_query_count_does_not_grow(logged_in, document, user, other_user, tags):
     url = document.get_absolute_url()
-    create(user, document, "Shanghai")
+    annotate(user, document, "Shanghai")
     logged_in.get(url)  # The text is then in the process's cache, as it is after one view.
     queries = count_queries(lambda: logged_in.get(url))
     for index, word in enumerate(["Extradition", "Convention", "Emoji", "Россия", "договор"]):
-        create(user, document, word, tags=["three-evils", "extradition"], note=f"n{index}")
-        create(other_user, document, word, tags=["oversight-gap"])
+        annotate(user, document, word, tags=["three-evils", "extradition"], note=f"n{index}")
+        annotate(other_user, document, word, tags=["oversight-gap"])
     assert count_queries(lambda: logged_in.get(url)) == queries
 
 
@@ -498,8 +485,8 @@ def test_create_annotation_query_count_does_not_grow(logged_in, document, user, 
     Annotation.objects.all().delete()
     queries = count_queries(lambda: post_create(logged_in, document, "Extradition"))
     for word in ["Shanghai", "Convention", "Emoji", "Россия", "под", "договор", "alert"]:
-        create(user, document, word, tags=["three-evils", "extradition"])
-        create(other_user, document, word, tags=["oversight-gap"])
+        annotate(user, document, word, tags=["three-evils", "extradition"])
+        annotate(other_user, document, word, tags=["oversight-gap"])
     assert count_queries(lambda: post_create(logged_in, document, "under")) == queries
 
 
@@ -512,7 +499,7 @@ def test_create_annotation_response_does_not_grow_with_the_document(logged_in, u
         user=None, text=paragraph * 20000, metadata=services.DocumentMetadata(title="Long")
     )
     for index in range(0, 200):
-        create(user, long, "SCO", occurrence=index * 50)
+        annotate(user, long, "SCO", occurrence=index * 50)
     sizes = []
     for document in (short, long):
         start = len(paragraph) + paragraph.index("report")
@@ -645,13 +632,13 @@ def test_annotation_card_of_an_unknown_annotation_is_404(logged_in, db):
 
 
 def test_edit_query_count_does_not_grow(logged_in, document, user, other_user):
-    first = create(user, document, "Shanghai")
+    first = annotate(user, document, "Shanghai")
     logged_in.get(document.get_absolute_url())  # The text is then in the process's cache.
     queries = count_queries(lambda: edit(logged_in, first, version=1))
-    second = create(user, document, "Extradition")
+    second = annotate(user, document, "Extradition")
     for word in ["Convention", "under", "the"]:
-        create(user, document, word, tags=["three-evils", "extradition"])
-        create(other_user, document, word, tags=["oversight-gap"])
+        annotate(user, document, word, tags=["three-evils", "extradition"])
+        annotate(other_user, document, word, tags=["oversight-gap"])
     assert count_queries(lambda: edit(logged_in, second, version=1)) == queries
 
 
@@ -691,9 +678,9 @@ def panel(client, document, **params):
 def test_panel_filters_by_tag_with_narrower_tags_by_author_and_hides_others(
     logged_in, document, user, other_user
 ):
-    broad = create(user, document, "Shanghai", tags=["three-evils"])
-    narrow = create(other_user, document, "Россия", tags=["definition-of-extremism"])
-    other = create(user, document, "Emoji", tags=["oversight-gap"])
+    broad = annotate(user, document, "Shanghai", tags=["three-evils"])
+    narrow = annotate(other_user, document, "Россия", tags=["definition-of-extremism"])
+    other = annotate(user, document, "Emoji", tags=["oversight-gap"])
     assert panel(logged_in, document)[0] == [f"card-{a.pk}" for a in (broad, other, narrow)]
     assert panel(logged_in, document, tag="three-evils")[0] == [
         f"card-{broad.pk}",
@@ -714,7 +701,7 @@ def test_panel_loads_in_pages_of_constant_cost(logged_in, user, tags, monkeypatc
     document = services.document_create(
         user=None, text="word " * 40, metadata=services.DocumentMetadata(title="Words")
     )
-    made = [create(user, document, "word", occurrence=index) for index in range(8)]
+    made = [annotate(user, document, "word", occurrence=index) for index in range(8)]
     ids, tree = panel(logged_in, document)
     assert ids == [f"card-{a.pk}" for a in made[:3]]
     more = tree.xpath("//li[@id='more-cards']")[0].get("hx-get")
@@ -738,7 +725,7 @@ def test_document_page_shows_only_the_first_page_of_cards(logged_in, user, tags,
     document = services.document_create(
         user=None, text="word " * 10, metadata=services.DocumentMetadata(title="Words")
     )
-    made = [create(user, document, "word", occurrence=index) for index in range(5)]
+    made = [annotate(user, document, "word", occurrence=index) for index in range(5)]
     tree = lxml.html.fromstring(logged_in.get(document.get_absolute_url()).content)
     cards = tree.xpath("//ol[@id='annotation-list']/li[contains(@class, 'card')]")
     assert [card.get("id") for card in cards] == [f"card-{a.pk}" for a in made[:2]]
@@ -748,8 +735,8 @@ def test_document_page_shows_only_the_first_page_of_cards(logged_in, user, tags,
 
 
 def test_summaries_for_the_hover_card(logged_in, document, user, other_user):
-    mine = create(user, document, "Shanghai", note="Mine <b>")
-    theirs = create(other_user, document, "Россия", tags=["three-evils"])
+    mine = annotate(user, document, "Shanghai", note="Mine <b>")
+    theirs = annotate(other_user, document, "Россия", tags=["three-evils"])
     url = reverse("documents:annotation_summaries", args=[document.pk])
     response = logged_in.get(url, {"ids": f"{mine.pk},{theirs.pk},x"}, **HTMX)
     assert response.status_code == 200
