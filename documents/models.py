@@ -183,9 +183,6 @@ class Document(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("documents:detail", args=[self.pk])
 
-    def slice(self, start: int, end: int) -> str:
-        return self.text[start:end]
-
     def paragraphs_around(self, start: int, end: int) -> tuple[int, str]:
         """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
 
@@ -522,10 +519,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user}{', read-only' if self.read_only else ''})"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class ImportStatus(models.TextChoices):

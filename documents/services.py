@@ -217,18 +217,6 @@ class DocumentMetadata:
             raise ValidationError(errors)
         return cls(**values)
 
-    def with_defaults(self, defaults: DocumentMetadata) -> DocumentMetadata:
-        """Fill the fields left empty here from `defaults`."""
-        changes = {
-            field.name: getattr(defaults, field.name)
-            for field in fields(self)
-            if getattr(self, field.name) in ("", None)
-            and getattr(defaults, field.name) not in ("", None)
-        }
-        if self.published is None and defaults.published is not None:
-            changes["date_precision"] = defaults.date_precision
-        return replace(self, **changes)
-
 
 #: Every metadata field of a document, in the order forms show them.
 METADATA_FIELDS = tuple(field.name for field in fields(DocumentMetadata))
