@@ -29,7 +29,6 @@ from .models import (
     SourceFile,
     Tag,
 )
-from .text import normalize_text, text_sha256
 
 _METADATA_FIELDS = services.METADATA_FIELDS
 
@@ -68,15 +67,10 @@ class DocumentAdminForm(forms.ModelForm):
         fields = [*_METADATA_FIELDS, "text"]
 
     def clean_text(self) -> str:
-        text = normalize_text(self.cleaned_data["text"])
-        if not text.strip():
-            raise ValidationError("The text is empty: there is nothing to annotate.")
-        duplicate = (
-            Document.objects.filter(sha256=text_sha256(text)).exclude(pk=self.instance.pk).first()
-        )
-        if duplicate is not None:
-            raise ValidationError(services.DuplicateDocument(duplicate).messages)
-        return text
+        try:
+            return services.check_new_text(self.cleaned_data["text"], document_pk=self.instance.pk)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
 
 
 @admin.register(Document)

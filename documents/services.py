@@ -231,6 +231,21 @@ class Upload:
     content_type: str = ""
 
 
+def check_new_text(text: str, *, document_pk: int | None = None) -> str:
+    """The text that a document would store: normalised, not empty, not already stored as
+    another document. Raises ValidationError (on "text") or DuplicateDocument."""
+    text = textlib.normalize_text(text)
+    if not text.strip():
+        raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
+    same = Document.objects.filter(sha256=textlib.text_sha256(text)).only("pk", "title")
+    if document_pk is not None:
+        same = same.exclude(pk=document_pk)
+    duplicate = same.first()
+    if duplicate is not None:
+        raise DuplicateDocument(duplicate)
+    return text
+
+
 def document_create(
     *,
     user: User | None,
@@ -248,10 +263,9 @@ def document_create(
     """
     _require_admin(user)
     normalized = textlib.normalize(text)
-    if not normalized.text.strip():
-        raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
     if not metadata.title.strip():
         raise ValidationError({"title": "Give the document a title."})
+    check_new_text(normalized.text)
     document = Document(
         text=normalized.text,
         length=len(normalized.text),
@@ -263,9 +277,6 @@ def document_create(
     )
     if document.published is None:
         document.date_precision = ""
-    existing = Document.objects.filter(sha256=document.sha256).only("pk", "title").first()
-    if existing is not None:
-        raise DuplicateDocument(existing)
     document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
     try:
         with transaction.atomic():
@@ -741,16 +752,7 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
     for name, value in changes.items():
         setattr(document, name, value)
     if "text" in changes:
-        document.text = textlib.normalize_text(document.text)
-        if not document.text.strip():
-            raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
-        duplicate = (
-            Document.objects.filter(sha256=textlib.text_sha256(document.text))
-            .exclude(pk=document.pk)
-            .first()
-        )
-        if duplicate is not None:
-            raise DuplicateDocument(duplicate)
+        document.text = check_new_text(document.text, document_pk=document.pk)
     document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
     changed = {
         name: value for name, value in changes.items() if before[name] != getattr(document, name)
