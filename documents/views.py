@@ -34,7 +34,14 @@ from .forms import (
     AnnotationVersionForm,
     DocumentFilterForm,
 )
-from .models import Annotation, AnnotationQuerySet, Document, Tag, document_text
+from .models import (
+    Annotation,
+    AnnotationQuerySet,
+    Document,
+    Tag,
+    document_text,
+    highlight_rows,
+)
 from .text import parse_whole_number
 
 
@@ -159,9 +166,8 @@ def _changed_paragraphs(user: Any, annotation: Annotation) -> tuple[SafeString, 
     """
     document_id = annotation.document_id
     first, text = annotation.document.paragraphs_around(annotation.start, annotation.end)
-    around = Annotation.objects.filter(document_id=document_id).alive()
-    rows = list(around.overlapping(first, first + len(text)).highlight_rows())
-    tags = [Tag(pk=row[4], name=row[5]) for row in rows if row[0] == annotation.pk and row[4]]
+    rows = highlight_rows(document_id, first, first + len(text))
+    tags = [Tag(pk=row[4], name=row[5] or "") for row in rows if row[0] == annotation.pk and row[4]]
     html = paragraphs_html(text, first, _spans(rows, user), oob=True)
     return mark_safe(html), tags  # noqa: S308 (escaped in paragraphs_html)
 
@@ -337,7 +343,7 @@ def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(documents, pk=pk)
     # From this process's cache: a long text is not read and sent by the database each time.
     text = document_text(document.pk, document.sha256)
-    rows = list(document.annotations.alive().highlight_rows())
+    rows = highlight_rows(document.pk)
     authors = User.objects.filter(pk__in={row[3] for row in rows}).order_by("username")
     context = {
         "document": document,

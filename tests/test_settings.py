@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_settings(tmp_path, **env):
+def _load_settings(tmp_path, show="s.DATABASES['default']['ENGINE']", **env):
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -21,7 +21,7 @@ def _load_settings(tmp_path, **env):
         [
             sys.executable,
             "-c",
-            "import sco_annotate.settings as s; print(s.DATABASES['default']['ENGINE'])",
+            f"import sco_annotate.settings as s; print({show})",
         ],
         cwd=ROOT,
         env=clean,
@@ -64,6 +64,15 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def test_postgresql_prepares_statements_unless_a_pooler_forbids_it(tmp_path):
+    server = {"DATABASE_URL": "postgres://u@127.0.0.1/db", "SECRET_KEY": "k", "ALLOWED_HOSTS": "x"}
+    options = "s.DATABASES['default'].get('OPTIONS', {})"
+    result = _load_settings(tmp_path, show=options, **server)
+    assert result.stdout.strip() == "{'server_side_binding': True, 'prepare_threshold': 5}"
+    result = _load_settings(tmp_path, show=options, DATABASE_PREPARED_STATEMENTS="0", **server)
+    assert result.stdout.strip() == "{}", result.stderr
 
 
 def test_bad_values_are_named(tmp_path):

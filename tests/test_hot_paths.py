@@ -1,0 +1,143 @@
+"""The reads and writes every request makes, written out in SQL: they must behave exactly as
+the ORM and Django's own backends they stand in for."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from documents import services
+from documents.models import Activity, Annotation, Document, highlight_rows, readable_for_span
+from sco_annotate.auth import UserBackend
+from sco_annotate.sessions import SessionStore
+from tests.helpers import annotate
+
+
+def test_session_store_reads_what_it_saved_and_forgets_unknown_or_expired_keys(db):
+    store = SessionStore()
+    store["colour"] = "红"
+    store.save()
+    assert SessionStore(store.session_key).load() == {"colour": "红"}
+
+    unknown = SessionStore("x" * 32)
+    assert unknown.load() == {}
+    assert unknown.session_key is None  # the next save starts a new session
+
+    Session.objects.filter(pk=store.session_key).update(
+        expire_date=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    expired = SessionStore(store.session_key)
+    assert expired.load() == {}
+    assert expired.session_key is None
+
+
+def test_logging_out_ends_the_session_on_the_server(client, user):
+    assert client.login(username="analyst", password="analyst-pass-1")
+    stolen = client.cookies["sessionid"].value
+    assert client.get("/").status_code == 200
+    client.post("/accounts/logout/")
+    client.cookies["sessionid"] = stolen
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_user_backend_reads_active_users_only(user, django_user_model):
+    backend = UserBackend()
+    found = backend.get_user(str(user.pk))
+    assert found == user
+    assert found.username == "analyst" and found.is_active is True
+    assert isinstance(found.date_joined, datetime.datetime)
+    assert backend.get_user("not a number") is None
+    assert backend.get_user(user.pk + 1000) is None
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert backend.get_user(user.pk) is None
+
+
+def test_a_deactivated_user_is_logged_out_on_the_next_request(client, user):
+    assert client.login(username="analyst", password="analyst-pass-1")
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get("/").status_code == 302
+
+
+def test_readable_for_span_follows_visible_to(document, user, other_user):
+    found = readable_for_span(user, document.pk, lock=False)
+    assert found is not None
+    assert (found.pk, found.length, found.sha256) == (
+        document.pk,
+        document.length,
+        document.sha256,
+    )
+    assert readable_for_span(user, document.pk + 1, lock=True) is None
+    assert readable_for_span(user, 2**70, lock=False) is None
+    other_user.is_active = False
+    assert readable_for_span(other_user, document.pk, lock=False) is None
+    assert not Document.objects.visible_to(other_user).filter(pk=document.pk).exists()
+
+
+def test_creating_on_a_document_id_out_of_range_is_a_clear_error(document, user, tags):
+    with pytest.raises(ValidationError) as caught:
+        services.annotation_create(user=user, document=2**70, start=0, end=5, tags=["extradition"])
+    assert "There is no document" in str(caught.value)
+
+
+def test_created_annotation_carries_its_tags_in_codebook_order(document, user, tags):
+    annotation = annotate(user, document, "Shanghai", tags=["oversight-gap", "extradition"])
+    expected = list(annotation.tags.order_by("sort_order", "name"))
+    assert annotation.tag_list == expected
+    assert annotation.pk and not annotation._state.adding
+    stored = Annotation.objects.get(pk=annotation.pk)
+    assert (stored.quote, stored.version, stored.author_id) == ("Shanghai", 1, user.pk)
+    log = Activity.objects.get(action="annotation.create", object_id=annotation.pk)
+    assert log.actor_id == user.pk and log.document_id == document.pk
+    assert log.after["tags"] == ["extradition", "oversight-gap"]
+    assert log.before is None
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one-statement insert is PostgreSQL's"
+)
+def test_a_text_changed_since_the_span_check_inserts_nothing(document, user, tags):
+    """The insert re-checks the text's SHA-256 under the row lock (see annotation_create)."""
+    span = services.check_span(
+        user=user, document_id=document.pk, start=0, end=11, quote="Extradition", lock=False
+    )
+    stale = Document.from_db("default", ["id", "length", "sha256"], [document.pk, 1, "0" * 64])
+    annotation = services._new_annotation(
+        user=user, span=dataclasses.replace(span, document=stale), note=""
+    )
+    with pytest.raises(ValidationError) as caught:
+        services._insert_annotation_postgresql(annotation, [tags["extradition"]])
+    assert "text changed" in str(caught.value)
+    assert not Annotation.objects.exists()
+    assert not Activity.objects.filter(action="annotation.create").exists()
+
+
+def test_highlight_rows_find_exactly_the_overlapping_live_annotations(document, user, tags):
+    words = ["Extradition", "Shanghai", "Convention", "上海合作组织", "Emoji", "Россия"]
+    made = {word: annotate(user, document, word, tags=["extradition"]) for word in words}
+    services.annotation_delete(user=user, annotation=made["Emoji"])
+    live = [a for word, a in made.items() if word != "Emoji"]
+    for start, end in [(0, 5), (10, 30), (30, 60), (0, document.length), (40, 41)]:
+        rows = highlight_rows(document.pk, start, end)
+        expected = {a.pk for a in live if a.start < end and a.end > start}
+        assert {row[0] for row in rows} == expected, (start, end)
+    assert {row[0] for row in highlight_rows(document.pk)} == {a.pk for a in live}
+
+
+def test_tagging_in_a_document_id_out_of_range_is_refused_not_a_server_error(client, user, tags):
+    assert client.login(username="analyst", password="analyst-pass-1")
+    response = client.post(
+        f"/documents/{2**70}/annotations/",
+        {"start": 0, "end": 3, "quote": "abc", "tags": ["extradition"]},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert "There is no document" in response.content.decode()
