@@ -586,9 +586,9 @@ def _respond(
             content_type=webannotation.MEDIA_TYPE,
         )
     else:
-        response = Response(
-            AnnotationSerializer(row, context={"links": urls}).data, status=status_code
-        )
+        # The text annotation_json builds, as the list does (tests check both agree with
+        # AnnotationSerializer): every create answers with it.
+        response = Response(EncodedJSON(annotation_json(row, urls)), status=status_code)
     response["ETag"] = _etag(annotation, request)
     patch_vary_headers(response, ["Accept"])
     return response

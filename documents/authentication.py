@@ -12,6 +12,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from sco_annotate import rows
+
 from .models import ApiToken
 from .services import api_token_hash
 
@@ -56,38 +58,37 @@ def _live_token(key_hash: str) -> ApiToken | None:
     last_used_at is brought up to date (to the minute).
 
     Every API request reads it. One plain statement reads the user with the token's id,
-    whether it is read-only and whether its last use is older than the resolution, where
-    the ORM's query costs several times as much to build as to run. The user is an
-    instance of the user model with only its own columns (see UserBackend).
+    whether it is read-only and whether its last use is older than the resolution (see
+    sco_annotate/rows.py).
     """
     user_model = get_user_model()
     now = timezone.now()
     cutoff = ApiToken._meta.get_field("last_used_at").get_db_prep_value(
         now - LAST_USED_RESOLUTION, connection
     )
-    users = list(
-        user_model._default_manager.raw(
-            f'SELECT u.*, t."id" AS token_id, t."read_only" AS token_read_only, '
-            f'(t."last_used_at" IS NULL OR t."last_used_at" <= %s) AS token_stale '
+    user_fields = rows.field_names(user_model)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {rows.columns(user_model, user_fields, "u")}, t."id", t."read_only", '
+            't."last_used_at" IS NULL OR t."last_used_at" <= %s '
             f'FROM "{ApiToken._meta.db_table}" t '
             f'JOIN "{user_model._meta.db_table}" u ON u."id" = t."user_id" '
-            f'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active"',
+            'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active"',
             [cutoff, key_hash],
         )
-    )
-    if not users:
+        row = cursor.fetchone()
+    if row is None:
         return None
-    user: Any = users[0]
-    # Extra columns come as the database gives them: SQLite's booleans are 0 and 1.
-    token = ApiToken.from_db(
-        connection.alias,
-        ["id", "user_id", "read_only"],
-        [user.token_id, user.pk, bool(user.token_read_only)],
-    )
+    *user_values, token_id, read_only, stale = row
+    user = rows.from_row(user_model, user_fields, user_values)
+    token = rows.from_row(ApiToken, _TOKEN_FIELDS, [token_id, user.pk, read_only])
     token.user = user
-    if user.token_stale:
+    if stale:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+_TOKEN_FIELDS = rows.field_names(ApiToken, "id", "user_id", "read_only")
 
 
 class TokenScopePermission(permissions.BasePermission):

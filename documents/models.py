@@ -19,6 +19,8 @@ from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils import timezone
 
+from sco_annotate import rows
+
 from . import text as textlib
 
 
@@ -76,10 +78,10 @@ def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
-    return None if row is None else Document.from_db(connection.alias, _SPAN_FIELDS, row)
+    return None if row is None else rows.from_row(Document, _SPAN_FIELDS, row)
 
 
-_SPAN_FIELDS = ["id", "length", "sha256"]  # in the model's field order, as from_db wants
+_SPAN_FIELDS = ["id", "length", "sha256"]  # in the model's field order, as from_row wants
 _MAX_ID = 2**63 - 1
 
 

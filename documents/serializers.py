@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, connections, models
 from django.db.models import Q
 from django.db.models.functions import Cast
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -81,14 +81,22 @@ class Links:
 
     @classmethod
     def for_request(cls, request: Request) -> Links:
-        def parts(name: str) -> tuple[str, str]:
-            url = request.build_absolute_uri(reverse(name, args=[_SENTINEL]))
-            head, tail = url.split(_SENTINEL)
-            return head, tail
+        # The same for every request to the same origin (ALLOWED_HOSTS keeps these few).
+        key = (request.scheme, request.get_host(), get_script_prefix())
+        found = _links.get(key)
+        if found is None:
 
-        return cls(
-            parts("api:annotation-detail"), parts("api:document-detail"), parts("api:tag-detail")
-        )
+            def parts(name: str) -> tuple[str, str]:
+                url = request.build_absolute_uri(reverse(name, args=[_SENTINEL]))
+                head, tail = url.split(_SENTINEL)
+                return head, tail
+
+            found = _links[key] = cls(
+                parts("api:annotation-detail"),
+                parts("api:document-detail"),
+                parts("api:tag-detail"),
+            )
+        return found
 
     @cached_property
     def escaped(self) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -106,6 +114,9 @@ class Links:
 
     def tag(self, slug: str) -> str:
         return f"{self.tag_parts[0]}{slug}{self.tag_parts[1]}"
+
+
+_links: dict[tuple[str | None, str, str], Links] = {}
 
 
 def _escape(text: str) -> str:

@@ -23,6 +23,8 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from sco_annotate import rows
+
 from . import cleanup as cleanuplib
 from . import extract as extractlib
 from . import text as textlib
@@ -975,33 +977,20 @@ def _resolve_tags(tags: Sequence[Tag | str]) -> list[Tag]:
 
 def _tags_by_slug(slugs: list[str]) -> list[Tag]:
     """The tags with these slugs: id, slug, name, whether active and codebook position
-    (other fields load on first use). One plain statement, as for `_insert`: every create
-    and edit reads them."""
+    (other fields load on first use). One plain statement (see sco_annotate/rows.py): every
+    create and edit reads them."""
     unique = list(dict.fromkeys(slugs))
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT {_TAG_COLUMNS} FROM "{Tag._meta.db_table}" '
+            f'SELECT {rows.columns(Tag, _TAG_FIELDS)} FROM "{Tag._meta.db_table}" '
             f'WHERE "slug" IN ({", ".join(["%s"] * len(unique))})',
             unique,
         )
-        rows = cursor.fetchall()
-    return [Tag.from_db(connection.alias, _TAG_NAMES, _tag_values(row)) for row in rows]
+        found = cursor.fetchall()
+    return [rows.from_row(Tag, _TAG_FIELDS, row) for row in found]
 
 
-# from_db() takes the values in the model's field order.
-_TAG_NAMES = [
-    field.attname
-    for field in Tag._meta.concrete_fields
-    if field.attname in {"id", "slug", "name", "is_active", "sort_order"}
-]
-_TAG_COLUMNS = ", ".join(f'"{name}"' for name in _TAG_NAMES)
-_TAG_ACTIVE = _TAG_NAMES.index("is_active")
-
-
-def _tag_values(row: tuple[Any, ...]) -> list[Any]:
-    values = list(row)
-    values[_TAG_ACTIVE] = bool(values[_TAG_ACTIVE])  # SQLite gives booleans as 0 and 1
-    return values
+_TAG_FIELDS = rows.field_names(Tag, "id", "slug", "name", "is_active", "sort_order")
 
 
 def _check_note(note: Any) -> str:

@@ -7,6 +7,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
+from django.db import connection
+
+from . import rows
 
 
 class UserBackend(ModelBackend):
@@ -23,8 +26,15 @@ class UserBackend(ModelBackend):
             pk = model._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        sql = f'SELECT * FROM "{model._meta.db_table}" WHERE "{model._meta.pk.column}" = %s'
-        users = list(model._default_manager.raw(sql, [pk]))
-        if not users:
+        names = rows.field_names(model)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT {rows.columns(model, names)} FROM "{model._meta.db_table}" '
+                f'WHERE "{model._meta.pk.column}" = %s',
+                [pk],
+            )
+            row = cursor.fetchone()
+        if row is None:
             return None
-        return users[0] if self.user_can_authenticate(users[0]) else None
+        user = rows.from_row(model, names, row)
+        return user if self.user_can_authenticate(user) else None

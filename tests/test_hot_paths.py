@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from documents import services
+from documents.authentication import _live_token
 from documents.models import Activity, Annotation, Document, highlight_rows, readable_for_span
 from sco_annotate.auth import UserBackend
 from sco_annotate.sessions import SessionStore
@@ -141,3 +142,18 @@ def test_tagging_in_a_document_id_out_of_range_is_refused_not_a_server_error(cli
     )
     assert response.status_code == 422
     assert "There is no document" in response.content.decode()
+
+
+def test_api_token_lookup_converts_values_as_the_orm_does(user, staff_user):
+    _, read_only = services.api_token_create(actor=None, user=user, read_only=True)
+    _, read_write = services.api_token_create(actor=None, user=staff_user, read_only=False)
+    token = _live_token(services.api_token_hash(read_only))
+    assert token is not None
+    assert token.read_only is True and token.user == user and token.user.is_staff is False
+    assert isinstance(token.user.date_joined, datetime.datetime)
+    token = _live_token(services.api_token_hash(read_write))
+    assert token is not None
+    assert token.read_only is False and token.user.is_staff is True
+    assert _live_token(services.api_token_hash("not-a-token")) is None
+    User.objects.filter(pk=staff_user.pk).update(is_active=False)
+    assert _live_token(services.api_token_hash(read_write)) is None
