@@ -261,7 +261,7 @@ def main() -> None:
         for label, document in (("ordinary", data["ordinary"]), ("1 MB", data["long"])):
             sizes: list[int] = []
             call = creator(client, document, data["tags"], sizes)
-            samples = common.timed(call, repeat=arguments.repeat, warmup=10)
+            samples = common.timed(call, repeat=arguments.repeat)
             print(
                 common.summary(
                     f"create annotation (htmx), {label} document of {len(document[1])} chars",
@@ -277,7 +277,7 @@ def main() -> None:
         print(common.summary("document page again, after the creates", page_samples))
 
         call = creator(logged_in, data["ordinary"], data["tags"], [])
-        samples = common.timed(call, repeat=arguments.repeat, warmup=10)
+        samples = common.timed(call, repeat=arguments.repeat)
         print(common.summary("for comparison, the same create timed from httpx", samples))
 
         results = chromium_times(server.base_url, logged_in, f"/documents/{long_pk}/", repeat=5)

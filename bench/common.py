@@ -267,8 +267,12 @@ def login(
     return client
 
 
-def timed(call: Callable[[], Any], *, repeat: int, warmup: int = 3) -> list[float]:
-    """Wall-clock seconds of `repeat` calls, after `warmup` untimed ones."""
+def timed(call: Callable[[], Any], *, repeat: int, warmup: int = 30) -> list[float]:
+    """Wall-clock seconds of `repeat` calls, after `warmup` untimed ones.
+
+    The warm-up reaches the steady state a served app is in: each of gunicorn's threads has
+    its own database connection, on which PostgreSQL prepares a statement at its fifth run.
+    """
     for _ in range(warmup):
         call()
     samples = []

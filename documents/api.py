@@ -56,6 +56,7 @@ from .serializers import (
     annotation_row,
     annotation_values,
     django_errors,
+    document_annotations_json,
     fetch_values,
     finish_rows,
     utc,
@@ -759,20 +760,23 @@ class DocumentAnnotationsView(generics.GenericAPIView):
         document = generics.get_object_or_404(
             Document.objects.visible_to(request.user).only("pk"), pk=pk
         )
-        queryset = Annotation.objects.visible_to(request.user).alive().filter(document=document)
         limit = DOCUMENT_ANNOTATIONS_LIMIT
-        rows = finish_rows(fetch_values(annotation_values(queryset.in_text_order())[: limit + 1]))
-        if len(rows) > limit:
-            raise exceptions.ValidationError(
-                {
-                    "document": [
-                        f"More than {limit} annotations: page through "
-                        f"/api/v1/annotations/?document={pk} instead."
-                    ]
-                }
-            )
+        too_many = exceptions.ValidationError(
+            {
+                "document": [
+                    f"More than {limit} annotations: page through "
+                    f"/api/v1/annotations/?document={pk} instead."
+                ]
+            }
+        )
         urls = Links.for_request(request)
         if _jsonld(request):
+            queryset = Annotation.objects.visible_to(request.user).alive().filter(document=document)
+            rows = finish_rows(
+                fetch_values(annotation_values(queryset.in_text_order())[: limit + 1])
+            )
+            if len(rows) > limit:
+                raise too_many
             page_url = request.build_absolute_uri()
             body = webannotation.page(
                 rows,
@@ -785,11 +789,13 @@ class DocumentAnnotationsView(generics.GenericAPIView):
                 prev_url=None,
             )
             return Response(body, content_type=webannotation.MEDIA_TYPE)
-        items = ",".join([annotation_json(row, urls) for row in rows])
+        count, items = document_annotations_json(document.pk, urls, limit)
+        if count > limit:
+            raise too_many
         document_url = json.dumps(urls.document(document.pk))
         return Response(
             EncodedJSON(
                 f'{{"document":{document.pk},"document_url":{document_url},'
-                f'"count":{len(rows)},"results":[{items}]}}'
+                f'"count":{count},"results":[{items}]}}'
             )
         )

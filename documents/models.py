@@ -393,7 +393,11 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
 class Annotation(models.Model):
     """A tagged span of a document's text."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotations")
+    # No index of its own: the (document, start) index below serves every lookup by
+    # document, and one index fewer is one less to update on each annotation written.
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
     start = models.PositiveIntegerField(help_text="First code point of the span.")
     end = models.PositiveIntegerField(help_text="Code point after the last one of the span.")
     quote = models.TextField(help_text="text[start:end], checked on every write.")

@@ -336,19 +336,126 @@ def annotation_json(row: dict[str, Any], urls: Links) -> str:
             ensure_ascii=False,
             separators=(",", ":"),
         )
-    pk, document = row["id"], row["document_id"]
-    tags = ",".join(map(_json_str, row["tags"]))
+    return _live_annotation_json(
+        urls,
+        row["id"],
+        row["document_id"],
+        row["start"],
+        row["end"],
+        row["quote"],
+        row["prefix"],
+        row["suffix"],
+        ",".join(map(_json_str, row["tags"])),
+        row["note"],
+        row["author__username"],
+        row["created"],
+        row["updated"],
+        row["version"],
+    )
+
+
+def _live_annotation_json(
+    urls: Links,
+    pk: int,
+    document: int,
+    start: int,
+    end: int,
+    quote: str,
+    prefix: str,
+    suffix: str,
+    tags: str,
+    note: str,
+    author: str,
+    created: str,
+    updated: str,
+    version: int,
+) -> str:
+    """The template of annotation_json, from the values (`tags` as JSON strings joined by
+    commas, timestamps in RFC 3339)."""
     (annotation_head, annotation_tail), (document_head, document_tail) = urls.escaped
     return (
         f'{{"id":{pk},"url":"{annotation_head}{pk}{annotation_tail}","document":{document},'
         f'"document_url":"{document_head}{document}{document_tail}",'
-        f'"start":{row["start"]},"end":{row["end"]},"quote":{_json_str(row["quote"])},'
-        f'"prefix":{_json_str(row["prefix"])},"suffix":{_json_str(row["suffix"])},'
-        f'"tags":[{tags}],"note":{_json_str(row["note"])},'
+        f'"start":{start},"end":{end},"quote":{_json_str(quote)},'
+        f'"prefix":{_json_str(prefix)},"suffix":{_json_str(suffix)},'
+        f'"tags":[{tags}],"note":{_json_str(note)},'
         # Timestamps are rfc3339()'s digits and punctuation: nothing to escape.
-        f'"author":{_json_str(row["author__username"])},"created":"{row["created"]}",'
-        f'"updated":"{row["updated"]}","version":{row["version"]},"deleted":false}}'
+        f'"author":{_json_str(author)},"created":"{created}",'
+        f'"updated":"{updated}","version":{version},"deleted":false}}'
     )
+
+
+def document_annotations_json(document_id: int, urls: Links, limit: int) -> tuple[int, str]:
+    """The live annotations of one document in text order, as the JSON text of their list's
+    items (annotation_json of each), and how many there are: at most limit + 1, so that
+    the caller can tell when there are more.
+
+    The API's answer for a client that anchors a document's highlights: thousands of rows
+    in one request. Two written-out statements (the rows, then their tags found through the
+    document) and the values formatted straight from the database's tuples cost half of
+    what the general path (the ORM's query, a dict per row) does. The caller has checked
+    that the user may read the document.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_DOCUMENT_ANNOTATIONS, [document_id, limit + 1])
+        found = cursor.fetchall()
+        cursor.execute(_DOCUMENT_ANNOTATION_TAGS, [document_id])
+        pairs = cursor.fetchall()
+    tags: dict[int, list[str]] = {}
+    for annotation_id, slug in pairs:
+        tags.setdefault(annotation_id, []).append(_json_str(slug))
+    items = ",".join(
+        [
+            _live_annotation_json(
+                urls,
+                pk,
+                document_id,
+                start,
+                end,
+                quote,
+                prefix,
+                suffix,
+                ",".join(tags.get(pk, ())),
+                note,
+                author,
+                rfc3339(created),
+                rfc3339(updated),
+                version,
+            )
+            for (
+                pk,
+                start,
+                end,
+                quote,
+                prefix,
+                suffix,
+                note,
+                author,
+                version,
+                created,
+                updated,
+            ) in (found)
+        ]
+    )
+    return len(found), items
+
+
+_DOCUMENT_ANNOTATIONS = """
+SELECT a."id", a."start", a."end", a."quote", a."prefix", a."suffix", a."note",
+    u."username", a."version", CAST(a."created" AS text), CAST(a."updated" AS text)
+FROM "documents_annotation" a JOIN "auth_user" u ON u."id" = a."author_id"
+WHERE a."document_id" = %s AND a."deleted_at" IS NULL
+ORDER BY a."start", a."end", a."id"
+LIMIT %s
+"""
+_DOCUMENT_ANNOTATION_TAGS = """
+SELECT l."annotation_id", t."slug"
+FROM "documents_annotation_tags" l
+JOIN "documents_annotation" a ON a."id" = l."annotation_id"
+JOIN "documents_tag" t ON t."id" = l."tag_id"
+WHERE a."document_id" = %s AND a."deleted_at" IS NULL
+ORDER BY t."sort_order", t."name"
+"""
 
 
 class DocumentAnnotationsSerializer(serializers.Serializer):

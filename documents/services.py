@@ -982,15 +982,15 @@ def _tags_by_slug(slugs: list[str]) -> list[Tag]:
     unique = list(dict.fromkeys(slugs))
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT {rows.columns(Tag, _TAG_FIELDS)} FROM "{Tag._meta.db_table}" '
+            f'SELECT {rows.columns(Tag, _TAG_READ_FIELDS)} FROM "{Tag._meta.db_table}" '
             f'WHERE "slug" IN ({", ".join(["%s"] * len(unique))})',
             unique,
         )
         found = cursor.fetchall()
-    return [rows.from_row(Tag, _TAG_FIELDS, row) for row in found]
+    return [rows.from_row(Tag, _TAG_READ_FIELDS, row) for row in found]
 
 
-_TAG_FIELDS = rows.field_names(Tag, "id", "slug", "name", "is_active", "sort_order")
+_TAG_READ_FIELDS = rows.field_names(Tag, "id", "slug", "name", "is_active", "sort_order")
 
 
 def _check_note(note: Any) -> str:

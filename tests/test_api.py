@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from documents import services
-from documents.models import Activity, Annotation, ApiToken, Document
+from documents.models import Activity, Annotation, ApiToken, Document, Tag
 from tests.conftest import MIXED_TEXT
 
 pytestmark = pytest.mark.django_db
@@ -784,8 +784,11 @@ def test_annotation_json_text_equals_the_serializer(client, document, tags, user
 def test_document_annotations_come_in_text_order_in_one_request(
     client, document, tags, user, other_user, analyst_headers, django_assert_num_queries
 ):
-    for word in ["Россия", "Shanghai", "Emoji", "Extradition"]:
+    for word in ["Россия", "Shanghai", "Emoji"]:
         _make(document, other_user if word == "Emoji" else user, word, ["extradition"])
+    # Several tags (in codebook order in the answer) and a note JSON must escape.
+    note = 'He said "no" \\ then\ttabbed\u0001 and 上海 👩🏽‍⚖️'
+    _make(document, user, "Extradition", ["oversight-gap", "extradition", "three-evils"], note)
     gone = _make(document, user, "Китай", ["extradition"])
     services.annotation_delete(user=user, annotation=gone)
     url = f"{DOCUMENTS}{document.pk}/annotations/"
@@ -796,9 +799,14 @@ def test_document_annotations_come_in_text_order_in_one_request(
     assert body["document"] == document.pk and body["count"] == 4
     quotes = [item["quote"] for item in body["results"]]
     assert quotes == ["Extradition", "Shanghai", "Emoji", "Россия"]
-    assert (
-        body["results"][0] == client.get(body["results"][0]["url"], headers=analyst_headers).json()
-    )
+    first = body["results"][0]
+    assert first["note"] == Annotation.objects.get(pk=first["id"]).note
+    assert '"no" \\ then\ttabbed' in first["note"]
+    codebook = [tag.slug for tag in Tag.objects.order_by("sort_order", "name")]
+    assert first["tags"] == sorted(first["tags"], key=codebook.index)
+    assert len(first["tags"]) == 3
+    for item in body["results"]:
+        assert item == client.get(item["url"], headers=analyst_headers).json()
     page = client.get(url + "?format=jsonld", headers=analyst_headers).json()
     assert page["type"] == "AnnotationPage" and page["partOf"]["total"] == 4
     assert [item["target"]["selector"][0]["exact"] for item in page["items"]] == quotes

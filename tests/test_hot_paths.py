@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from documents import services
 from documents.authentication import _live_token
-from documents.models import Activity, Annotation, Document, highlight_rows, readable_for_span
+from documents.models import (
+    Activity,
+    Annotation,
+    Document,
+    Tag,
+    highlight_rows,
+    readable_for_span,
+)
 from sco_annotate.auth import UserBackend
 from sco_annotate.sessions import SessionStore
 from tests.helpers import annotate
@@ -157,3 +164,16 @@ def test_api_token_lookup_converts_values_as_the_orm_does(user, staff_user):
     assert _live_token(services.api_token_hash("not-a-token")) is None
     User.objects.filter(pk=staff_user.pk).update(is_active=False)
     assert _live_token(services.api_token_hash(read_write)) is None
+
+
+def test_a_codebook_change_is_logged_with_every_field(tags, staff_user):
+    tag = Tag.objects.get(slug="extradition")
+    tag.definition = "Handing a person over to another state's authorities."
+    tag.colour = "#123456"
+    services.tag_save(user=staff_user, tag=tag)
+    log = Activity.objects.get(action="tag.update", object_id=tag.pk)
+    assert set(log.after) == {
+        "name", "slug", "definition", "colour", "parent", "shortcut", "is_active", "sort_order"
+    }  # fmt: skip
+    assert log.after["colour"] == "#123456" and log.before["colour"] != "#123456"
+    assert log.after["definition"].startswith("Handing")
