@@ -51,7 +51,9 @@ class DocumentQuerySet(models.QuerySet["Document"]):
 
         Today every active, logged-in user reads the whole corpus; access per collection
         will narrow this method, and `readable_for_span` below, which states the same rule
-        for the annotation writes.
+        for the annotation writes. An annotation is readable with its document:
+        `highlight_rows` and serializers.document_annotations_json read a document's
+        annotations once the caller has checked the document with this method.
         """
         if not (user.is_authenticated and user.is_active):
             return self.none()
@@ -70,9 +72,11 @@ def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
     query. With lock=True the row is locked (FOR NO KEY UPDATE on PostgreSQL) until the end
     of the transaction, so that the text cannot change under the write.
     """
-    if not (user.is_authenticated and user.is_active) or not 0 < pk <= _MAX_ID:
+    if not (user.is_authenticated and user.is_active) or not 0 < pk <= MAX_ID:
         return None  # An id out of the column's range (from a URL, say) names no document.
-    sql = 'SELECT "id", "length", "sha256" FROM "documents_document" WHERE "id" = %s'
+    if lock and not connection.in_atomic_block:
+        raise RuntimeError("A row lock lasts only as long as a transaction: use atomic().")
+    sql = f'SELECT {rows.columns(Document, _SPAN_FIELDS)} FROM "documents_document" WHERE "id" = %s'
     if lock and connection.features.has_select_for_no_key_update:
         sql += " FOR NO KEY UPDATE"
     with connection.cursor() as cursor:
@@ -81,8 +85,10 @@ def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
     return None if row is None else rows.from_row(Document, _SPAN_FIELDS, row)
 
 
-_SPAN_FIELDS = ["id", "length", "sha256"]  # in the model's field order, as from_row wants
-_MAX_ID = 2**63 - 1
+#: The largest id and offset the columns hold: a larger number from a URL or a request
+#: names nothing (and would make PostgreSQL raise).
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 2**31 - 1
 
 
 #: How many code points of document text each process keeps (about 32-128 MB).
@@ -255,6 +261,10 @@ class Document(models.Model):
         return f"{self.published.day} {self.published.strftime('%B %Y')}"
 
 
+#: What checking a span reads of a document (readable_for_span).
+_SPAN_FIELDS = rows.field_names(Document, "id", "length", "sha256")
+
+
 class SourceFile(models.Model):
     """The file a document was imported from, byte for byte, for provenance."""
 
@@ -379,13 +389,13 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
     def tag_counts_by_document(self) -> dict[int, dict[int, int]]:
         """{document id: {tag id: number of these annotations carrying the tag}}: one query."""
         counts: dict[int, dict[int, int]] = {}
-        rows = (
+        found = (
             Annotation.tags.through.objects.filter(annotation__in=self.values("pk"))
             .values_list("annotation__document_id", "tag_id")
             .annotate(count=Count("pk"))
             .order_by()
         )
-        for document_id, tag_id, count in rows:
+        for document_id, tag_id, count in found:
             counts.setdefault(document_id, {})[tag_id] = count
         return counts
 
@@ -490,11 +500,10 @@ def highlight_rows(document_id: int, start: int = 0, end: int | None = None) -> 
     # On PostgreSQL the document id is cast to bigint: psycopg sends a small number as a
     # smallint, and the GiST index only matches bigint = bigint.
     with connection.cursor() as cursor:
-        cursor.execute(sql, [document_id, start, _MAX_OFFSET if end is None else end])
+        cursor.execute(sql, [document_id, start, MAX_OFFSET if end is None else end])
         return cursor.fetchall()
 
 
-_MAX_OFFSET = 2**31 - 1
 _HIGHLIGHTS_POSTGRESQL = """
 SELECT a."id", a."start", a."end", a."author_id", t."id", t."name"
 FROM "documents_annotation" a

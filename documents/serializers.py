@@ -23,13 +23,8 @@ from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from .models import Annotation, Document, DocumentType, Tag
+from .models import MAX_ID, MAX_OFFSET, Annotation, Document, DocumentType, Tag
 
-#: Largest value of an integer column (PostgreSQL `integer`); larger offsets are refused
-#: before they reach the database.
-MAX_OFFSET = 2**31 - 1
-#: Largest id (PostgreSQL `bigint`).
-MAX_ID = 2**63 - 1
 #: Longest filter text accepted in a query string.
 MAX_FILTER_LENGTH = 500
 
@@ -91,11 +86,13 @@ class Links:
                 head, tail = url.split(_SENTINEL)
                 return head, tail
 
-            found = _links[key] = cls(
+            found = cls(
                 parts("api:annotation-detail"),
                 parts("api:document-detail"),
                 parts("api:tag-detail"),
             )
+            if len(_links) < 64:  # ALLOWED_HOSTS with a wildcard admits any number of hosts
+                _links[key] = found
         return found
 
     @cached_property
@@ -399,6 +396,10 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
     with connection.cursor() as cursor:
         cursor.execute(_DOCUMENT_ANNOTATIONS, [document_id, limit + 1])
         found = cursor.fetchall()
+        if len(found) > limit:
+            return len(found), ""
+        # The tags of all the document's annotations, deleted ones too: one deleted (or
+        # created) between the two statements then still gets its tags, or is left out.
         cursor.execute(_DOCUMENT_ANNOTATION_TAGS, [document_id])
         pairs = cursor.fetchall()
     tags: dict[int, list[str]] = {}
@@ -453,7 +454,7 @@ SELECT l."annotation_id", t."slug"
 FROM "documents_annotation_tags" l
 JOIN "documents_annotation" a ON a."id" = l."annotation_id"
 JOIN "documents_tag" t ON t."id" = l."tag_id"
-WHERE a."document_id" = %s AND a."deleted_at" IS NULL
+WHERE a."document_id" = %s
 ORDER BY t."sort_order", t."name"
 """
 

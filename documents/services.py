@@ -8,6 +8,7 @@ the same transaction as the change.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -795,8 +796,8 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
         return document
     with transaction.atomic():
         if "text" in changed:
-            # Wait for annotations being created on this document (check_span locks its
-            # row too): Document.save then sees them and keeps the text they point into.
+            # Wait for annotations being written on this document (their statements lock
+            # its row too): Document.save then sees them and keeps the text they point into.
             Document.objects.select_for_update().filter(pk=document.pk).exists()
         document.save()
         _log(
@@ -877,6 +878,18 @@ class CheckedSpan:
     document: Document
 
 
+def _text_changed() -> ValidationError:
+    return ValidationError(
+        {
+            "document": [
+                "The document's text changed while you were tagging it. Reload it and "
+                "select the passage again."
+            ]
+        },
+        code="text_changed",
+    )
+
+
 def _as_offset(name: str, value: Any, errors: dict[str, list[str]]) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         errors.setdefault(name, []).append(
@@ -913,9 +926,9 @@ def check_span(
         )
     if errors:
         raise ValidationError(errors)
-    # The row lock keeps a concurrent text change (document_update) from slipping in
-    # between this check and the annotation's insert; creates on other documents, and
-    # reads, are not held up. It is a no-op on SQLite, whose writes are serialised anyway.
+    # The row lock (or, with lock=False, the writing statement's) keeps a concurrent text
+    # change (document_update) from slipping in between this check and the write; writes
+    # on other documents, and reads, are not held up. SQLite serialises writes anyway.
     document = readable_for_span(user, document_id, lock=lock)
     if document is None:
         raise ValidationError(
@@ -931,7 +944,11 @@ def check_span(
                 ]
             }
         )
-    text = document_text(document.pk, document.sha256)
+    try:
+        text = document_text(document.pk, document.sha256)
+    except Document.DoesNotExist:
+        # Without the lock, the text can change (or the document go) between the two reads.
+        raise _text_changed() from None
     actual = text[start:end]
     if quote is not None and quote != actual:
         shown = actual if len(actual) <= 80 else actual[:79] + "…"
@@ -951,7 +968,8 @@ def check_span(
 
 
 def _resolve_tags(tags: Sequence[Tag | str]) -> list[Tag]:
-    """Tags from Tag objects or slugs; at least one, all known and active."""
+    """Tags from Tag objects or slugs; at least one, all known and active. They come in
+    codebook order, as the database sorts them (its collation orders the names)."""
     if isinstance(tags, str) or not isinstance(tags, Sequence):
         raise ValidationError({"tags": ["Give a list of tag slugs."]})
     if not tags:
@@ -972,7 +990,7 @@ def _resolve_tags(tags: Sequence[Tag | str]) -> list[Tag]:
             {"tags": [f"Retired tag, no longer applied: {', '.join(inactive)}."]},
             code="inactive_tag",
         )
-    return [found[slug] for slug in dict.fromkeys(slugs)]
+    return list(found.values())
 
 
 def _tags_by_slug(slugs: list[str]) -> list[Tag]:
@@ -983,7 +1001,8 @@ def _tags_by_slug(slugs: list[str]) -> list[Tag]:
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT {rows.columns(Tag, _TAG_READ_FIELDS)} FROM "{Tag._meta.db_table}" '
-            f'WHERE "slug" IN ({", ".join(["%s"] * len(unique))})',
+            f'WHERE "slug" IN ({", ".join(["%s"] * len(unique))}) '
+            'ORDER BY "sort_order", "name"',
             unique,
         )
         found = cursor.fetchall()
@@ -1028,37 +1047,44 @@ def annotation_create(
     """
     _require_user(user)
     document_id = document.pk if isinstance(document, Document) else document
-    if connection.vendor == "postgresql":
+    # On PostgreSQL the insert is one statement that takes the document's row lock itself
+    # (see _insert_annotation_postgresql); elsewhere the checks and the inserts share a
+    # transaction.
+    one_statement = connection.vendor == "postgresql"
+    with contextlib.nullcontext() if one_statement else transaction.atomic():
         span = check_span(
-            user=user, document_id=document_id, start=start, end=end, quote=quote, lock=False
+            user=user,
+            document_id=document_id,
+            start=start,
+            end=end,
+            quote=quote,
+            lock=not one_statement,
         )
         tag_objects = _resolve_tags(tags)
         annotation = _new_annotation(user=user, span=span, note=_check_note(note))
-        _insert_annotation_postgresql(annotation, tag_objects)
-        annotation.tag_list = _in_codebook_order(tag_objects)  # type: ignore[attr-defined]
-        return annotation
-    with transaction.atomic():
-        span = check_span(user=user, document_id=document_id, start=start, end=end, quote=quote)
-        tag_objects = _resolve_tags(tags)
-        annotation = _new_annotation(user=user, span=span, note=_check_note(note))
-        annotation.pk = _insert(
-            Annotation, {name: getattr(annotation, name) for name in _ANNOTATION_COLUMNS}
-        )
-        links = Annotation.tags.through._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO "{links}" ("annotation_id", "tag_id") VALUES '
-                + ", ".join(["(%s, %s)"] * len(tag_objects)),
-                [value for tag in tag_objects for value in (annotation.pk, tag.pk)],
-            )
-        _log(**_creation_activity(annotation, tag_objects))
+        if one_statement:
+            _insert_annotation_postgresql(annotation, tag_objects)
+        else:
+            _insert_annotation(annotation, tag_objects)
     _mark_saved(annotation)
-    annotation.tag_list = _in_codebook_order(tag_objects)  # type: ignore[attr-defined]
+    annotation.tag_list = tag_objects  # type: ignore[attr-defined]
     return annotation
 
 
-def _in_codebook_order(tags: list[Tag]) -> list[Tag]:
-    return sorted(tags, key=lambda tag: (tag.sort_order, tag.name))
+def _insert_annotation(annotation: Annotation, tags: list[Tag]) -> None:
+    """Insert the annotation, its tag links and its activity row: three statements, in the
+    caller's transaction."""
+    annotation.pk = _insert(
+        Annotation, {name: getattr(annotation, name) for name in _ANNOTATION_COLUMNS}
+    )
+    links = Annotation.tags.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{links}" ("annotation_id", "tag_id") VALUES '
+            + ", ".join(["(%s, %s)"] * len(tags)),
+            [value for tag in tags for value in (annotation.pk, tag.pk)],
+        )
+    _log(**_creation_activity(annotation, tags))
 
 
 # An annotation's columns as a create writes them (the id comes from the database).
@@ -1135,17 +1161,8 @@ def _insert_annotation_postgresql(annotation: Annotation, tags: list[Tag]) -> No
         )
         row = cursor.fetchone()
     if row is None:
-        raise ValidationError(
-            {
-                "document": [
-                    "The document's text changed while you were tagging it. Reload it and "
-                    "select the passage again."
-                ]
-            },
-            code="text_changed",
-        )
+        raise _text_changed()
     annotation.pk = row[0]
-    _mark_saved(annotation)
 
 
 _ANNOTATION_FIELDS = [

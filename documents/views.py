@@ -417,9 +417,9 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     shown = (not panel.author or panel.author == request.user.get_username()) and (
         not panel.tag or Annotation.objects.filter(pk=annotation.pk).tagged(panel.tag).exists()
     )
-    paragraphs, tags = _changed_paragraphs(request.user, annotation)
+    paragraphs, _ = _changed_paragraphs(request.user, annotation)
     context = {
-        "a": _card(annotation, request.user, tags) if shown else None,
+        "a": _card(annotation, request.user, annotation.tag_list) if shown else None,  # type: ignore[attr-defined]
         "created": annotation.pk,
         "paragraphs": paragraphs,
     }

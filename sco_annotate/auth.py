@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import ValidationError
 from django.db import connection
 
 from . import rows
@@ -20,18 +19,14 @@ class UserBackend(ModelBackend):
     """
 
     def get_user(self, user_id: Any) -> Any:
+        # user_id comes from the session, already converted by the primary key field.
         model = get_user_model()
-        # The session keeps the id as text; a value that is not an id names no user.
-        try:
-            pk = model._meta.pk.to_python(user_id)
-        except ValidationError:
-            return None
         names = rows.field_names(model)
         with connection.cursor() as cursor:
             cursor.execute(
                 f'SELECT {rows.columns(model, names)} FROM "{model._meta.db_table}" '
                 f'WHERE "{model._meta.pk.column}" = %s',
-                [pk],
+                [user_id],
             )
             row = cursor.fetchone()
         if row is None:

@@ -176,7 +176,10 @@ def _databases() -> dict[str, dict[str, object]]:
         # millisecond per query. Django leaves this off because a pooler in transaction mode
         # (PgBouncer) may hand each transaction another server connection: turn it off
         # (DATABASE_PREPARED_STATEMENTS=0) behind such a pooler.
-        config["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+        options = config.setdefault("OPTIONS", {})
+        assert isinstance(options, dict)
+        # Added to what the URL's query string set (sslmode, connect_timeout...).
+        options.update(server_side_binding=True, prepare_threshold=5)
     return {"default": config}
 
 

@@ -59,11 +59,10 @@ def test_logging_out_ends_the_session_on_the_server(client, user):
 
 def test_user_backend_reads_active_users_only(user, django_user_model):
     backend = UserBackend()
-    found = backend.get_user(str(user.pk))
+    found = backend.get_user(user.pk)
     assert found == user
     assert found.username == "analyst" and found.is_active is True
     assert isinstance(found.date_joined, datetime.datetime)
-    assert backend.get_user("not a number") is None
     assert backend.get_user(user.pk + 1000) is None
     User.objects.filter(pk=user.pk).update(is_active=False)
     assert backend.get_user(user.pk) is None
@@ -177,3 +176,37 @@ def test_a_codebook_change_is_logged_with_every_field(tags, staff_user):
     }  # fmt: skip
     assert log.after["colour"] == "#123456" and log.before["colour"] != "#123456"
     assert log.after["definition"].startswith("Handing")
+
+
+def test_a_create_answers_with_its_tags_in_the_order_every_read_gives(
+    client, document, user, tags, bearer
+):
+    # Two tags at the same place in the codebook: their names decide, as the database
+    # collates them.
+    Tag.objects.filter(slug__in=["oversight-gap", "due-process"]).update(sort_order=7)
+    Tag.objects.filter(slug="oversight-gap").update(name="oversight gap (lower case)")
+    headers = bearer(user)
+    start = document.text.index("Shanghai")
+    body = {
+        "document": document.pk,
+        "start": start,
+        "end": start + 8,
+        "tags": ["oversight-gap", "extradition", "due-process"],
+    }
+    created = client.post(
+        "/api/v1/annotations/", body, content_type="application/json", headers=headers
+    ).json()
+    read = client.get(created["url"], headers=headers).json()
+    assert created["tags"] == read["tags"]
+    assert sorted(created["tags"]) == ["due-process", "extradition", "oversight-gap"]
+
+
+def test_a_text_that_changes_between_the_checks_reads_is_refused(document, user, tags, monkeypatch):
+    def gone(pk, sha256):
+        raise Document.DoesNotExist
+
+    monkeypatch.setattr(services, "document_text", gone)
+    with pytest.raises(ValidationError) as caught:
+        annotate(user, document, "Shanghai")
+    assert "text changed" in str(caught.value)
+    assert not Annotation.objects.exists()

@@ -73,6 +73,12 @@ def test_postgresql_prepares_statements_unless_a_pooler_forbids_it(tmp_path):
     assert result.stdout.strip() == "{'server_side_binding': True, 'prepare_threshold': 5}"
     result = _load_settings(tmp_path, show=options, DATABASE_PREPARED_STATEMENTS="0", **server)
     assert result.stdout.strip() == "{}", result.stderr
+    # Options from the URL's query string stay.
+    server["DATABASE_URL"] += "?sslmode=require"
+    result = _load_settings(tmp_path, show=options, **server)
+    assert result.stdout.strip() == (
+        "{'sslmode': 'require', 'server_side_binding': True, 'prepare_threshold': 5}"
+    ), result.stderr
 
 
 def test_bad_values_are_named(tmp_path):
