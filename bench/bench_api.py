@@ -22,6 +22,7 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,12 +236,15 @@ def main() -> None:
         samples = common.timed(baseline, repeat=repeat)
         print(common.summary("baseline: GET /api/v1/tags/ (token, one query)", samples))
 
-        def one_document() -> None:
-            response = client.get(f"/api/v1/documents/{data['long_document']}/annotations/")
-            response.raise_for_status()
-            assert response.json()["count"] >= LONG_DOCUMENT_ANNOTATIONS
+        def one_document(http: Any) -> Callable[[], None]:
+            def call() -> None:
+                response = http.get(f"/api/v1/documents/{data['long_document']}/annotations/")
+                response.raise_for_status()
+                assert response.json()["count"] >= LONG_DOCUMENT_ANNOTATIONS
 
-        samples = common.timed(one_document, repeat=repeat)
+            return call
+
+        samples = common.timed(one_document(client), repeat=repeat)
         print(
             common.summary(
                 f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
@@ -309,47 +313,30 @@ def main() -> None:
         rng = random.Random(7)
         texts, ids = data["texts"], data["document_ids"]
 
-        def create() -> None:
-            index = rng.randrange(len(ids))
-            start = rng.randrange(0, len(texts[index]) - 40)
-            response = client.post(
-                "/api/v1/annotations/",
-                json_body={
-                    "document": ids[index],
-                    "start": start,
-                    "end": start + 30,
-                    "tags": ["extradition"],
-                    "quote": texts[index][start : start + 30],
-                },
-            )
-            if response.status_code != 201:
-                raise RuntimeError(response.text)
+        def creator(http: Any) -> Callable[[], None]:
+            def create() -> None:
+                index = rng.randrange(len(ids))
+                start = rng.randrange(0, len(texts[index]) - 40)
+                response = http.post(
+                    "/api/v1/annotations/",
+                    json={
+                        "document": ids[index],
+                        "start": start,
+                        "end": start + 30,
+                        "tags": ["extradition"],
+                        "quote": texts[index][start : start + 30],
+                    },
+                )
+                if response.status_code != 201:
+                    raise RuntimeError(response.text)
 
-        samples = common.timed(create, repeat=max(repeat, 200))
+            return create
+
+        samples = common.timed(creator(client), repeat=max(repeat, 200))
         print(common.summary("create annotation", samples))
-
-        def create_from_httpx() -> None:
-            index = rng.randrange(len(ids))
-            start = rng.randrange(0, len(texts[index]) - 40)
-            body = {
-                "document": ids[index],
-                "start": start,
-                "end": start + 30,
-                "tags": ["extradition"],
-            }
-            response = streaming.post("/api/v1/annotations/", json=body)
-            if response.status_code != 201:
-                raise RuntimeError(response.text)
-
-        samples = common.timed(create_from_httpx, repeat=max(repeat, 200))
+        samples = common.timed(creator(streaming), repeat=max(repeat, 200))
         print(common.summary("for comparison, create timed from httpx", samples))
-
-        def one_document_from_httpx() -> None:
-            response = streaming.get(f"/api/v1/documents/{data['long_document']}/annotations/")
-            response.raise_for_status()
-            assert response.json()["count"] >= LONG_DOCUMENT_ANNOTATIONS
-
-        samples = common.timed(one_document_from_httpx, repeat=repeat)
+        samples = common.timed(one_document(streaming), repeat=repeat)
         print(common.summary("for comparison, one document's annotations from httpx", samples))
     print(f"load average after: {load_average()}")
 

@@ -17,7 +17,7 @@ the app with gunicorn on loopback as a deployment would, and measures from an HT
 from __future__ import annotations
 
 import http.client
-import json
+import json as jsonlib
 import os
 import socket
 import statistics
@@ -173,7 +173,7 @@ class Response:
         return self.content.decode()
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        return jsonlib.loads(self.content)
 
     def raise_for_status(self) -> None:
         if self.status_code >= 400:
@@ -223,11 +223,12 @@ class LeanClient:
         path: str,
         *,
         data: dict[str, Any] | None = None,
-        json_body: Any = None,
+        json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
+        """A form (data=) or a JSON body (json=), as httpx.Client.post takes them."""
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
             kind = "application/json"
         else:
             body = urlencode(data or {}, doseq=True).encode()
