@@ -388,10 +388,10 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
     the caller can tell when there are more.
 
     The API's answer for a client that anchors a document's highlights: thousands of rows
-    in one request. Two written-out statements (the rows, then their tags found through the
-    document) and the values formatted straight from the database's tuples cost half of
-    what the general path (the ORM's query, a dict per row) does. The caller has checked
-    that the user may read the document.
+    in one request. Written-out statements (the rows; their tag ids, found through the
+    document; the codebook's order) and the values formatted straight from the database's
+    tuples cost half of what the general path (the ORM's query, a dict per row) does. The
+    caller has checked that the user may read the document.
     """
     with connection.cursor() as cursor:
         cursor.execute(_DOCUMENT_ANNOTATIONS, [document_id, limit + 1])
@@ -400,11 +400,19 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
             return len(found), ""
         # The tags of all the document's annotations, deleted ones too: one deleted (or
         # created) between the two statements then still gets its tags, or is left out.
+        # Put in codebook order here: sorting thousands of rows by tag name in the
+        # database's collation costs more than the rest of the query.
         cursor.execute(_DOCUMENT_ANNOTATION_TAGS, [document_id])
         pairs = cursor.fetchall()
-    tags: dict[int, list[str]] = {}
-    for annotation_id, slug in pairs:
-        tags.setdefault(annotation_id, []).append(_json_str(slug))
+        cursor.execute(_CODEBOOK_ORDER)
+        codebook = {
+            tag_id: (place, _json_str(slug))
+            for place, (tag_id, slug) in enumerate(cursor.fetchall())
+        }
+    placed: dict[int, list[tuple[int, str]]] = {}
+    for annotation_id, tag_id in pairs:
+        placed.setdefault(annotation_id, []).append(codebook[tag_id])
+    tags = {pk: ",".join(slug for _, slug in sorted(found)) for pk, found in placed.items()}
     items = ",".join(
         [
             _live_annotation_json(
@@ -416,7 +424,7 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
                 quote,
                 prefix,
                 suffix,
-                ",".join(tags.get(pk, ())),
+                tags.get(pk, ""),
                 note,
                 author,
                 rfc3339(created),
@@ -450,13 +458,12 @@ ORDER BY a."start", a."end", a."id"
 LIMIT %s
 """
 _DOCUMENT_ANNOTATION_TAGS = """
-SELECT l."annotation_id", t."slug"
+SELECT l."annotation_id", l."tag_id"
 FROM "documents_annotation_tags" l
 JOIN "documents_annotation" a ON a."id" = l."annotation_id"
-JOIN "documents_tag" t ON t."id" = l."tag_id"
 WHERE a."document_id" = %s
-ORDER BY t."sort_order", t."name"
 """
+_CODEBOOK_ORDER = 'SELECT "id", "slug" FROM "documents_tag" ORDER BY "sort_order", "name"'
 
 
 class DocumentAnnotationsSerializer(serializers.Serializer):

@@ -793,7 +793,7 @@ def test_document_annotations_come_in_text_order_in_one_request(
     services.annotation_delete(user=user, annotation=gone)
     url = f"{DOCUMENTS}{document.pk}/annotations/"
     client.get(url, headers=analyst_headers)
-    with django_assert_num_queries(4):  # token, document, annotations, their tags
+    with django_assert_num_queries(5):  # token, document, annotations, their tags, codebook
         response = client.get(url, headers=analyst_headers)
     body = response.json()
     assert body["document"] == document.pk and body["count"] == 4
