@@ -399,7 +399,7 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
         if len(found) > limit:
             return len(found), ""
         # The tags of all the document's annotations, deleted ones too: one deleted (or
-        # created) between the two statements then still gets its tags, or is left out.
+        # created) between these statements then still gets its tags, or is left out.
         # Put in codebook order here: sorting thousands of rows by tag name in the
         # database's collation costs more than the rest of the query.
         cursor.execute(_DOCUMENT_ANNOTATION_TAGS, [document_id])
@@ -412,7 +412,7 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
     placed: dict[int, list[tuple[int, str]]] = {}
     for annotation_id, tag_id in pairs:
         placed.setdefault(annotation_id, []).append(codebook[tag_id])
-    tags = {pk: ",".join(slug for _, slug in sorted(found)) for pk, found in placed.items()}
+    tags = {pk: ",".join(slug for _, slug in sorted(entries)) for pk, entries in placed.items()}
     items = ",".join(
         [
             _live_annotation_json(
@@ -443,7 +443,7 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
                 version,
                 created,
                 updated,
-            ) in (found)
+            ) in found
         ]
     )
     return len(found), items
