@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
+import json
 import os
 import random
 import statistics
@@ -133,7 +134,23 @@ def seed(*, documents: int, annotations: int) -> dict[str, Any]:
         f"seeded {len(document_ids)} documents and {count} annotations "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    return {"long_document": document_ids[0], "texts": texts, "document_ids": document_ids}
+    return {
+        "long_document": document_ids[0],
+        "long_annotation": _first_annotation(document_ids[0]),
+        "texts": texts,
+        "document_ids": document_ids,
+    }
+
+
+def _first_annotation(document_id: int) -> int:
+    from documents.models import Annotation
+
+    pk: int = (
+        Annotation.objects.filter(document_id=document_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[0]
+    )
+    return pk
 
 
 def seeded() -> dict[str, Any]:
@@ -143,6 +160,7 @@ def seeded() -> dict[str, Any]:
     documents = list(Document.objects.order_by("pk").values_list("pk", "text"))
     return {
         "long_document": documents[0][0],
+        "long_annotation": _first_annotation(documents[0][0]),
         "texts": [text for _, text in documents],
         "document_ids": [pk for pk, _ in documents],
     }
@@ -248,10 +266,49 @@ def main() -> None:
         print(
             common.summary(
                 f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
-                "(GET /api/v1/documents/ID/annotations/)",
+                "(GET /api/v1/documents/ID/annotations/, list kept)",
                 samples,
             )
         )
+
+        # The same request right after a change to the list: formatted afresh by the worker
+        # that answers (the change itself is not timed).
+        changed = data["long_annotation"]
+        notes = iter(range(10**9))
+
+        def change() -> None:
+            response = client.request(
+                "PATCH",
+                f"/api/v1/annotations/{changed}/",
+                json.dumps({"note": f"Note {next(notes)}"}).encode(),
+                {"Content-Type": "application/json"},
+            )
+            response.raise_for_status()
+
+        afresh = []
+        for _ in range(repeat + 10):
+            change()
+            started = time.perf_counter()
+            one_document(client)()
+            afresh.append(time.perf_counter() - started)
+        print(
+            common.summary(
+                f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document, "
+                "right after a change (formatted afresh)",
+                afresh[10:],
+            )
+        )
+
+        def unchanged() -> None:
+            response = client.get(
+                f"/api/v1/documents/{data['long_document']}/annotations/",
+                headers={"If-None-Match": etag},
+            )
+            assert response.status_code == 304, response.status_code
+
+        etag = client.get(f"/api/v1/documents/{data['long_document']}/annotations/").headers["ETag"]
+        samples = common.timed(unchanged, repeat=repeat)
+        print(common.summary("the same with If-None-Match, unchanged (304)", samples))
 
         def one_document_paged() -> int:
             query = f"/api/v1/annotations/?document={data['long_document']}&page_size=1000"

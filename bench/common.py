@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -167,6 +167,7 @@ def server_rss_kib(pid: int) -> int:
 class Response:
     status_code: int
     content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -206,7 +207,7 @@ class LeanClient:
                     method, path, body=body, headers={**self.headers, **(headers or {})}
                 )
                 answer = self.connection.getresponse()
-                return Response(answer.status, answer.read())
+                return Response(answer.status, answer.read(), dict(answer.getheaders()))
             except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
                 # The server closed the idle connection (gunicorn keeps one alive for a few
                 # seconds): open a new one, once.

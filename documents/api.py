@@ -13,6 +13,7 @@ import datetime
 import io
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -24,6 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, parsers, status
@@ -36,7 +38,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import services, webannotation
-from .models import Annotation, Document, Tag, is_admin
+from .models import Annotation, Document, Tag, is_admin, list_tokens
 from .serializers import (
     DOCUMENT_COLUMNS,
     AnnotationCreateSerializer,
@@ -56,7 +58,7 @@ from .serializers import (
     annotation_row,
     annotation_values,
     django_errors,
-    document_annotations_json,
+    document_annotations_body,
     fetch_values,
     finish_rows,
     utc,
@@ -191,6 +193,8 @@ class FastJSONRenderer(JSONRenderer):
     ) -> bytes:
         if isinstance(data, EncodedJSON):
             return data.encode()
+        if isinstance(data, bytes):  # encoded already, e.g. a list kept by the serializers
+            return data
         return super().render(data, accepted_media_type, renderer_context)
 
 
@@ -741,12 +745,25 @@ DOCUMENT_ANNOTATIONS_LIMIT = 10_000
 @extend_schema(
     tags=["annotations"],
     summary="Every annotation of one document, in text order (not paginated)",
-    parameters=[_JSONLD_PARAMETER],
+    description=(
+        "As JSON the answer carries an ETag that changes with any change to the list; send "
+        "it back in If-None-Match to get 304 Not Modified while nothing changed."
+    ),
+    parameters=[
+        _JSONLD_PARAMETER,
+        OpenApiParameter(
+            "If-None-Match",
+            OpenApiTypes.STR,
+            location=OpenApiParameter.HEADER,
+            description="The ETag of a list received before: 304 if it is still current.",
+        ),
+    ],
     responses={
         (200, "application/json"): DocumentAnnotationsSerializer,
         (200, "application/ld+json"): OpenApiResponse(
             OpenApiTypes.OBJECT, description="A W3C AnnotationPage (JSON-LD)."
         ),
+        304: OpenApiResponse(description="Not modified since the ETag in If-None-Match."),
         **_errors(400, 401, 404),
     },
 )
@@ -757,9 +774,9 @@ class DocumentAnnotationsView(generics.GenericAPIView):
 
     def get(self, request: Request, pk: int) -> Response:
         filters(request, NoParameters)
-        document = generics.get_object_or_404(
-            Document.objects.visible_to(request.user).only("pk"), pk=pk
-        )
+        tokens = list_tokens(request.user, pk)
+        if tokens is None:
+            raise exceptions.NotFound("No Document matches the given query.")
         limit = DOCUMENT_ANNOTATIONS_LIMIT
         too_many = exceptions.ValidationError(
             {
@@ -771,7 +788,7 @@ class DocumentAnnotationsView(generics.GenericAPIView):
         )
         urls = Links.for_request(request)
         if _jsonld(request):
-            queryset = Annotation.objects.visible_to(request.user).alive().filter(document=document)
+            queryset = Annotation.objects.visible_to(request.user).alive().filter(document=pk)
             rows = finish_rows(
                 fetch_values(annotation_values(queryset.in_text_order())[: limit + 1])
             )
@@ -789,13 +806,34 @@ class DocumentAnnotationsView(generics.GenericAPIView):
                 prev_url=None,
             )
             return Response(body, content_type=webannotation.MEDIA_TYPE)
-        count, items = document_annotations_json(document.pk, urls, limit)
-        if count > limit:
-            raise too_many
-        document_url = json.dumps(urls.document(document.pk))
-        return Response(
-            EncodedJSON(
-                f'{{"document":{document.pk},"document_url":{document_url},'
-                f'"count":{count},"results":[{items}]}}'
-            )
-        )
+        etag = _list_etag(tokens, urls)
+        if etag is not None and _none_match(request, etag):
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            encoded = document_annotations_body(pk, tokens, urls, limit)
+            if encoded is None:
+                raise too_many
+            response = Response(encoded)
+        if etag is not None:
+            response["ETag"] = etag
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+
+def _list_etag(tokens: tuple[str | None, str], urls: Links) -> str | None:
+    """A strong ETag for one document's list as JSON: its tokens, and the origin its URLs
+    name (a checksum is enough to tell a few origins apart). None without a token."""
+    own, every = tokens
+    if own is None:
+        return None
+    origin = zlib.crc32("|".join(urls.annotation_parts + urls.document_parts).encode())
+    return f'"{own}.{every}.{origin:08x}"'
+
+
+def _none_match(request: Request, etag: str) -> bool:
+    """Whether If-None-Match names `etag` (compared weakly, as RFC 9110 says) or is *."""
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    sent = parse_etags(header)
+    return sent == ["*"] or etag in (tag.removeprefix("W/") for tag in sent)

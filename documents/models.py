@@ -6,8 +6,6 @@ W3C Web Annotation Data Model's TextPositionSelector.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -20,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sco_annotate import rows
+from sco_annotate.lru import BoundedCache
 
 from . import text as textlib
 
@@ -55,13 +54,17 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         `highlight_rows` and serializers.document_annotations_json read a document's
         annotations once the caller has checked the document with this method.
         """
-        if not (user.is_authenticated and user.is_active):
+        if not _reads_corpus(user):
             return self.none()
         return self.all()
 
     def without_text(self) -> DocumentQuerySet:
         """Skip the full text (and its length in memory) for lists of documents."""
         return self.defer("text")
+
+
+def _reads_corpus(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active)
 
 
 def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
@@ -72,7 +75,7 @@ def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
     query. With lock=True the row is locked (FOR NO KEY UPDATE on PostgreSQL) until the end
     of the transaction, so that the text cannot change under the write.
     """
-    if not (user.is_authenticated and user.is_active) or not 0 < pk <= MAX_ID:
+    if not _reads_corpus(user) or not 0 < pk <= MAX_ID:
         return None  # An id out of the column's range (from a URL, say) names no document.
     if lock and not connection.in_atomic_block:
         raise RuntimeError("A row lock lasts only as long as a transaction: use atomic().")
@@ -85,6 +88,36 @@ def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
     return None if row is None else rows.from_row(Document, _SPAN_FIELDS, row)
 
 
+def list_tokens(user: Any, pk: int) -> tuple[str | None, str] | None:
+    """The ListTokens of document `pk`'s list of annotations and of every list, or None if
+    `user` may not read the document (the rule of DocumentQuerySet.visible_to).
+
+    A document whose annotations were never written since its tokens were last forgotten
+    has no token of its own (None). Read before the list itself, in a statement of their
+    own: a list read afterwards is then at least as new as the tokens say.
+    """
+    if not _reads_corpus(user) or not 0 < pk <= MAX_ID:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_LIST_TOKENS, [EVERY_LIST, pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    _, own, every = row
+    # Without row 0 (only after the whole table was emptied, as a test database's flush
+    # does, which forgets every document's token too) every list shares one empty token.
+    return (None if own is None else str(own)), ("" if every is None else str(every))
+
+
+_LIST_TOKENS = """
+SELECT d."id", own."token", every."token"
+FROM "documents_document" d
+LEFT JOIN "documents_listtoken" own ON own."document_id" = d."id"
+LEFT JOIN "documents_listtoken" every ON every."document_id" = %s
+WHERE d."id" = %s
+"""
+
+
 #: The largest id and offset the columns hold: a larger number from a URL or a request
 #: names nothing (and would make PostgreSQL raise).
 MAX_ID = 2**63 - 1
@@ -93,9 +126,7 @@ MAX_OFFSET = 2**31 - 1
 
 #: How many code points of document text each process keeps (about 32-128 MB).
 TEXT_CACHE_CODE_POINTS = 32_000_000
-_text_cache: OrderedDict[tuple[int, str], str] = OrderedDict()
-_text_cache_size = 0
-_text_cache_lock = threading.Lock()
+_texts: BoundedCache[tuple[int, str], str] = BoundedCache(TEXT_CACHE_CODE_POINTS, len)
 
 
 def document_text(pk: int, sha256: str) -> str:
@@ -104,13 +135,10 @@ def document_text(pk: int, sha256: str) -> str:
     The least recently used texts are dropped once the cache holds more than
     TEXT_CACHE_CODE_POINTS; a text longer than that is read each time.
     """
-    global _text_cache_size
     key = (pk, sha256)
-    with _text_cache_lock:
-        cached = _text_cache.get(key)
-        if cached is not None:
-            _text_cache.move_to_end(key)
-            return cached
+    cached = _texts.get(key)
+    if cached is not None:
+        return cached
     # Written out, as in readable_for_span: a miss comes with most API creates, spread over
     # a large corpus.
     with connection.cursor() as cursor:
@@ -122,14 +150,7 @@ def document_text(pk: int, sha256: str) -> str:
     if row is None:
         raise Document.DoesNotExist(f"No document #{pk} with SHA-256 {sha256}.")
     text: str = row[0]
-    if len(text) <= TEXT_CACHE_CODE_POINTS:
-        with _text_cache_lock:
-            if key not in _text_cache:
-                _text_cache[key] = text
-                _text_cache_size += len(text)
-            while _text_cache_size > TEXT_CACHE_CODE_POINTS:
-                _, dropped = _text_cache.popitem(last=False)
-                _text_cache_size -= len(dropped)
+    _texts.put(key, text)
     return text
 
 
@@ -357,7 +378,7 @@ def tag_descendant_ids(tags: list[Tag], roots: set[int]) -> set[int]:
 class AnnotationQuerySet(models.QuerySet["Annotation"]):
     def visible_to(self, user: Any) -> AnnotationQuerySet:
         """Annotations on documents this user may read (see DocumentQuerySet.visible_to)."""
-        if not (user.is_authenticated and user.is_active):
+        if not _reads_corpus(user):
             return self.none()
         return self.filter(document__in=Document.objects.visible_to(user).values("pk"))
 
@@ -478,6 +499,32 @@ class Annotation(models.Model):
             "version": self.version,
             "deleted": self.is_deleted,
         }
+
+
+class ListToken(models.Model):
+    """A random token that changes, in the same transaction, with anything a document's list
+    of annotations shows: its annotations and their tags (row `document_id`), or the
+    codebook and user names, shown in every list (row 0).
+
+    Database triggers (migration 0005) write these rows, whatever the code path, be it a
+    service, the admin, a bulk statement or a shell; no Python code does. A formatted list
+    kept under the tokens it was read after is therefore never older than they say (see
+    serializers.document_annotations_body). A token is random rather than a counter so that
+    no state is ever named twice, not even after a restore or a rolled-back test.
+
+    `document_id` is a plain number, not a foreign key: the triggers may mark a document in
+    the middle of its deletion, and a row left for a deleted one is never read.
+    """
+
+    document_id = models.BigIntegerField(primary_key=True)
+    token = models.UUIDField()
+
+    def __str__(self) -> str:
+        return f"#{self.document_id}: {self.token}"
+
+
+#: ListToken's row for what every document's list shows: the codebook and user names.
+EVERY_LIST = 0
 
 
 HighlightRow = tuple[int, int, int, int, "int | None", "str | None"]

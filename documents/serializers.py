@@ -23,6 +23,8 @@ from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from sco_annotate.lru import BoundedCache
+
 from .models import MAX_ID, MAX_OFFSET, Annotation, Document, DocumentType, Tag
 
 #: Longest filter text accepted in a query string.
@@ -380,6 +382,45 @@ def _live_annotation_json(
         f'"author":{_json_str(author)},"created":"{created}",'
         f'"updated":"{updated}","version":{version},"deleted":false}}'
     )
+
+
+#: How many bytes of formatted lists each process keeps (see document_annotations_body).
+LIST_CACHE_BYTES = 64 * 2**20
+_lists: BoundedCache[tuple[int, str, str, Links], bytes] = BoundedCache(LIST_CACHE_BYTES, len)
+
+
+def document_annotations_body(
+    document_id: int, tokens: tuple[str | None, str], urls: Links, limit: int
+) -> bytes | None:
+    """The API's JSON answer listing the live annotations of one document, or None if it
+    has more than `limit` of them. `tokens` are the list's ListTokens (models.list_tokens),
+    read before this is called; the caller has checked that the user may read the document.
+
+    The answer is kept in this process under the tokens and URL prefixes: a client that
+    anchors highlights reads the same long list again and again, and formatting thousands of
+    annotations costs ten times as much as sending them. The tokens change in the same
+    transaction as anything the list shows, and were read before the list: a list kept
+    under them is never older than they say, and any change since gives new tokens, so a
+    kept list is never served once it is out of date. A document without a token of its
+    own is read each time.
+    """
+    own, every = tokens
+    key = None if own is None else (document_id, own, every, urls)
+    if key is not None:
+        cached = _lists.get(key)
+        if cached is not None:
+            return cached
+    count, items = document_annotations_json(document_id, urls, limit)
+    if count > limit:
+        return None
+    document_url = json.dumps(urls.document(document_id))
+    body = (
+        f'{{"document":{document_id},"document_url":{document_url},'
+        f'"count":{count},"results":[{items}]}}'
+    ).encode()
+    if key is not None:
+        _lists.put(key, body)
+    return body
 
 
 def document_annotations_json(document_id: int, urls: Links, limit: int) -> tuple[int, str]:

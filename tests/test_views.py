@@ -11,6 +11,7 @@ from django.urls import reverse
 from documents import services
 from documents.models import Activity, Annotation, Document
 from documents.views import _Span, paragraphs_html
+from sco_annotate.lru import BoundedCache
 from tests.helpers import annotate
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -847,17 +848,15 @@ def test_summaries_ignore_ids_that_are_not_whole_numbers(client, user, document,
 def test_text_cache_is_bounded_by_total_length(document, monkeypatch):
     from documents import models
 
-    monkeypatch.setattr(models, "TEXT_CACHE_CODE_POINTS", len(document.text))
-    monkeypatch.setattr(models, "_text_cache", models.OrderedDict())
-    monkeypatch.setattr(models, "_text_cache_size", 0)
+    monkeypatch.setattr(models, "_texts", BoundedCache(len(document.text), len))
     assert models.document_text(document.pk, document.sha256) == document.text
     other = services.document_create(
         user=None, text="Another text.", metadata=services.DocumentMetadata(title="Other")
     )
     assert models.document_text(other.pk, other.sha256) == "Another text."
     # The first text was dropped to make room: the cache stays within its bound.
-    assert list(models._text_cache) == [(other.pk, other.sha256)]
-    assert models._text_cache_size == len("Another text.")
+    assert models._texts.keys() == [(other.pk, other.sha256)]
+    assert models._texts.size == len("Another text.")
 
 
 def test_navigation_links_to_import_for_admins_only(client, user, staff_user, db):
