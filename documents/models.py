@@ -49,10 +49,11 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         """Documents this user may read. Every page, API endpoint and export starts here.
 
         Today every active, logged-in user reads the whole corpus; access per collection
-        will narrow this method, and `readable_for_span` below, which states the same rule
-        for the annotation writes. An annotation is readable with its document:
-        `highlight_rows` and serializers.document_annotations_json read a document's
-        annotations once the caller has checked the document with this method.
+        will narrow this method, and `readable_for_span` and `list_tokens` below, which
+        state the same rule for the annotation writes and for one document's list. An
+        annotation is readable with its document: `highlight_rows` and
+        serializers.document_annotations_json read a document's annotations once the
+        caller has checked the document with this method or `list_tokens`.
         """
         if not _reads_corpus(user):
             return self.none()
@@ -88,25 +89,29 @@ def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
     return None if row is None else rows.from_row(Document, _SPAN_FIELDS, row)
 
 
-def list_tokens(user: Any, pk: int) -> tuple[str | None, str] | None:
+def list_tokens(user: Any, pk: int) -> tuple[str | None, str | None] | None:
     """The ListTokens of document `pk`'s list of annotations and of every list, or None if
     `user` may not read the document (the rule of DocumentQuerySet.visible_to).
 
-    A document whose annotations were never written since its tokens were last forgotten
-    has no token of its own (None). Read before the list itself, in a statement of their
-    own: a list read afterwards is then at least as new as the tokens say.
+    A token is None where there is none to trust: on SQLite, for a document whose
+    annotations were never written since its token was last forgotten (TRUNCATE), and for
+    every list once row 0 is gone (as a test database's flush leaves it until a tag is
+    written).
     """
     if not _reads_corpus(user) or not 0 < pk <= MAX_ID:
         return None
+    return read_list_tokens(pk)
+
+
+def read_list_tokens(pk: int) -> tuple[str | None, str | None] | None:
+    """list_tokens without the check of who asks; None if there is no document `pk`."""
     with connection.cursor() as cursor:
         cursor.execute(_LIST_TOKENS, [EVERY_LIST, pk])
         row = cursor.fetchone()
     if row is None:
         return None
     _, own, every = row
-    # Without row 0 (only after the whole table was emptied, as a test database's flush
-    # does, which forgets every document's token too) every list shares one empty token.
-    return (None if own is None else str(own)), ("" if every is None else str(every))
+    return (None if own is None else str(own)), (None if every is None else str(every))
 
 
 _LIST_TOKENS = """
@@ -504,13 +509,14 @@ class Annotation(models.Model):
 class ListToken(models.Model):
     """A random token that changes, in the same transaction, with anything a document's list
     of annotations shows: its annotations and their tags (row `document_id`), or the
-    codebook and user names, shown in every list (row 0).
+    codebook and the users, whose names every list shows (row 0).
 
-    Database triggers (migration 0005) write these rows, whatever the code path, be it a
+    PostgreSQL's triggers (migration 0005) write these rows, whatever the code path, be it a
     service, the admin, a bulk statement or a shell; no Python code does. A formatted list
-    kept under the tokens it was read after is therefore never older than they say (see
+    kept under the tokens it was read with is therefore exactly the list they name (see
     serializers.document_annotations_body). A token is random rather than a counter so that
-    no state is ever named twice, not even after a restore or a rolled-back test.
+    no state is ever named twice, not even after a restore or a rolled-back test. SQLite has
+    no such triggers, and no tokens: its lists are formatted on each request.
 
     `document_id` is a plain number, not a foreign key: the triggers may mark a document in
     the middle of its deletion, and a row left for a deleted one is never read.

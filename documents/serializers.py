@@ -8,15 +8,17 @@ declare their fields all the same, for the OpenAPI schema and for input validati
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection, connections, models
+from django.db import connection, connections, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.urls import get_script_prefix, reverse
@@ -25,7 +27,15 @@ from rest_framework.request import Request
 
 from sco_annotate.lru import BoundedCache
 
-from .models import MAX_ID, MAX_OFFSET, Annotation, Document, DocumentType, Tag
+from .models import (
+    MAX_ID,
+    MAX_OFFSET,
+    Annotation,
+    Document,
+    DocumentType,
+    Tag,
+    read_list_tokens,
+)
 
 #: Longest filter text accepted in a query string.
 MAX_FILTER_LENGTH = 500
@@ -104,6 +114,12 @@ class Links:
             (_escape(self.annotation_parts[0]), _escape(self.annotation_parts[1])),
             (_escape(self.document_parts[0]), _escape(self.document_parts[1])),
         )
+
+    @cached_property
+    def digest(self) -> str:
+        """A short digest of the origin these URLs name, for ETags of what holds them."""
+        parts = "\n".join(self.annotation_parts + self.document_parts + self.tag_parts)
+        return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
     def annotation(self, pk: int) -> str:
         return f"{self.annotation_parts[0]}{pk}{self.annotation_parts[1]}"
@@ -388,39 +404,75 @@ def _live_annotation_json(
 LIST_CACHE_BYTES = 64 * 2**20
 _lists: BoundedCache[tuple[int, str, str, Links], bytes] = BoundedCache(LIST_CACHE_BYTES, len)
 
+#: The version of the list's representation, part of its ETag. Raise it with any change to
+#: what the list's JSON holds or how it writes a value, and with any migration that changes
+#: stored values without a statement the list tokens' triggers see (ALTER COLUMN ... USING):
+#: a client's ETag outlives the process that issued it, and would be answered 304.
+LIST_FORMAT = 1
+
+ListTokens = tuple[str | None, str | None]
+
 
 def document_annotations_body(
-    document_id: int, tokens: tuple[str | None, str], urls: Links, limit: int
-) -> bytes | None:
-    """The API's JSON answer listing the live annotations of one document, or None if it
-    has more than `limit` of them. `tokens` are the list's ListTokens (models.list_tokens),
-    read before this is called; the caller has checked that the user may read the document.
+    document_id: int, tokens: ListTokens, urls: Links, limit: int
+) -> tuple[bytes | None, ListTokens]:
+    """The API's JSON answer listing the live annotations of one document (None if it has
+    more than `limit` of them), and the ListTokens that name exactly that list. `tokens`
+    are those read when the caller checked that the user may read the document
+    (models.list_tokens).
 
-    The answer is kept in this process under the tokens and URL prefixes: a client that
-    anchors highlights reads the same long list again and again, and formatting thousands of
-    annotations costs ten times as much as sending them. The tokens change in the same
-    transaction as anything the list shows, and were read before the list: a list kept
-    under them is never older than they say, and any change since gives new tokens, so a
-    kept list is never served once it is out of date. A document without a token of its
-    own is read each time.
+    The answer is kept in this process under its tokens and URL prefixes: a client that
+    anchors highlights reads the same long list again and again, and formatting thousands
+    of annotations costs several times as much as sending them. The tokens change in the
+    same transaction as anything the list shows, so a kept list is served only while it
+    is current. A list without both tokens (see list_tokens) is formatted each time.
+
+    A list formatted afresh is read on PostgreSQL in one read-only REPEATABLE READ
+    transaction, its tokens again with it: the rows, their tags and the tokens are then
+    one committed state, whatever is written meanwhile. Inside a transaction the caller
+    opened (tests, ATOMIC_REQUESTS) each statement still sees the latest commits: the
+    tokens, read first, are then never newer than the list kept under them, so a kept
+    list is never older than its tokens say.
     """
-    own, every = tokens
-    key = None if own is None else (document_id, own, every, urls)
+    key = _list_key(document_id, tokens, urls)
     if key is not None:
         cached = _lists.get(key)
         if cached is not None:
-            return cached
-    count, items = document_annotations_json(document_id, urls, limit)
+            return cached, tokens
+    with _one_snapshot():
+        tokens = read_list_tokens(document_id) or (None, None)
+        count, items = document_annotations_json(document_id, urls, limit)
     if count > limit:
-        return None
+        return None, tokens
     document_url = json.dumps(urls.document(document_id))
     body = (
         f'{{"document":{document_id},"document_url":{document_url},'
         f'"count":{count},"results":[{items}]}}'
     ).encode()
+    key = _list_key(document_id, tokens, urls)
     if key is not None:
         _lists.put(key, body)
-    return body
+    return body, tokens
+
+
+def _list_key(
+    document_id: int, tokens: ListTokens, urls: Links
+) -> tuple[int, str, str, Links] | None:
+    own, every = tokens
+    return None if own is None or every is None else (document_id, own, every, urls)
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Statements that see one committed state: a read-only REPEATABLE READ transaction on
+    PostgreSQL, unless a transaction is open already (whose isolation is set)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def document_annotations_json(document_id: int, urls: Links, limit: int) -> tuple[int, str]:
@@ -429,30 +481,30 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
     the caller can tell when there are more.
 
     The API's answer for a client that anchors a document's highlights: thousands of rows
-    in one request. Written-out statements (the rows; their tag ids, found through the
-    document; the codebook's order) and the values formatted straight from the database's
-    tuples cost half of what the general path (the ORM's query, a dict per row) does. The
-    caller has checked that the user may read the document.
+    in one request. Written-out statements (the rows; their tags, found through the
+    document, with each tag's place in the codebook) and the values formatted straight
+    from the database's tuples cost half of what the general path (the ORM's query, a
+    dict per row) does. The caller has checked that the user may read the document.
     """
     with connection.cursor() as cursor:
         cursor.execute(_DOCUMENT_ANNOTATIONS, [document_id, limit + 1])
         found = cursor.fetchall()
         if len(found) > limit:
             return len(found), ""
-        # The tags of all the document's annotations, deleted ones too: one deleted (or
-        # created) between these statements then still gets its tags, or is left out.
-        # Put in codebook order here: sorting thousands of rows by tag name in the
-        # database's collation costs more than the rest of the query.
+        # The tags of all the document's annotations, deleted ones too: outside a snapshot
+        # (see document_annotations_body) one deleted or created between the statements
+        # then still gets its tags, or is left out. Each tag comes with its place in the
+        # codebook, and the tags are put in that order here: sorting thousands of rows by
+        # tag name in the database's collation costs more than the rest of the query.
         cursor.execute(_DOCUMENT_ANNOTATION_TAGS, [document_id])
         pairs = cursor.fetchall()
-        cursor.execute(_CODEBOOK_ORDER)
-        codebook = {
-            tag_id: (place, _json_str(slug))
-            for place, (tag_id, slug) in enumerate(cursor.fetchall())
-        }
+    escaped: dict[str, str] = {}
     placed: dict[int, list[tuple[int, str]]] = {}
-    for annotation_id, tag_id in pairs:
-        placed.setdefault(annotation_id, []).append(codebook[tag_id])
+    for annotation_id, slug, place in pairs:
+        text = escaped.get(slug)
+        if text is None:
+            text = escaped[slug] = _json_str(slug)
+        placed.setdefault(annotation_id, []).append((place, text))
     tags = {pk: ",".join(slug for _, slug in sorted(entries)) for pk, entries in placed.items()}
     items = ",".join(
         [
@@ -499,12 +551,15 @@ ORDER BY a."start", a."end", a."id"
 LIMIT %s
 """
 _DOCUMENT_ANNOTATION_TAGS = """
-SELECT l."annotation_id", l."tag_id"
+SELECT l."annotation_id", t."slug", t."place"
 FROM "documents_annotation_tags" l
 JOIN "documents_annotation" a ON a."id" = l."annotation_id"
+JOIN (
+    SELECT "id", "slug", row_number() OVER (ORDER BY "sort_order", "name") AS "place"
+    FROM "documents_tag"
+) t ON t."id" = l."tag_id"
 WHERE a."document_id" = %s
 """
-_CODEBOOK_ORDER = 'SELECT "id", "slug" FROM "documents_tag" ORDER BY "sort_order", "name"'
 
 
 class DocumentAnnotationsSerializer(serializers.Serializer):

@@ -47,7 +47,7 @@ class BoundedCache(Generic[K, V]):
                 _, dropped = self._entries.popitem(last=False)
                 self.size -= self.weight(dropped)
 
-    def keys(self) -> list[K]:
+    def held(self) -> list[K]:
         """The keys held, least recently used first."""
         with self._lock:
             return list(self._entries)

@@ -794,7 +794,8 @@ def test_document_annotations_come_in_text_order_in_one_request(
     url = f"{DOCUMENTS}{document.pk}/annotations/"
     client.get(url, headers=analyst_headers)
     serializers._lists.clear()  # formatted afresh (test_list_cache covers the kept list)
-    with django_assert_num_queries(5):  # token, list tokens, annotations, their tags, codebook
+    # Token, list tokens, the same again with the list, annotations, their tags.
+    with django_assert_num_queries(5):
         response = client.get(url, headers=analyst_headers)
     body = response.json()
     assert body["document"] == document.pk and body["count"] == 4

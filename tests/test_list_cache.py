@@ -1,24 +1,31 @@
-"""One document's list of annotations, kept formatted under its list tokens.
+"""One document's list of annotations, kept formatted under its list tokens (PostgreSQL).
 
 A kept list must never outlive what it shows: every way of changing it (services, the ORM
-behind the admin's back, raw SQL, the codebook, a user's name) gives new tokens, through the
-database's triggers, and the next request formats the list afresh.
+behind the admin's back, raw SQL, the codebook, the users) gives new tokens, through the
+database's triggers, and the next request formats the list afresh. SQLite has no tokens and
+formats the list each time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection, transaction
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
-from documents import serializers, services
+from documents import api, serializers, services
 from documents.models import EVERY_LIST, Annotation, ListToken, Tag, list_tokens
 from sco_annotate.lru import BoundedCache
 
-pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="list tokens are PostgreSQL's"
+)
 
 
 def _url(document: Any) -> str:
@@ -55,12 +62,15 @@ def _fresh(client: Any, document: Any, headers: dict[str, str]) -> dict[str, Any
     return body
 
 
+@postgresql_only
+@pytest.mark.django_db
 def test_a_kept_list_is_served_as_it_was_formatted(
     client, listed, headers, django_assert_num_queries
 ):
     client.get("/api/v1/tags/", headers=headers)  # the token's first use is recorded
     serializers._lists.clear()
-    with django_assert_num_queries(5):  # token, list tokens, annotations, their tags, codebook
+    # Token, list tokens, the same again with the list, annotations, their tags.
+    with django_assert_num_queries(5):
         first = client.get(_url(listed), headers=headers)
     with django_assert_num_queries(2):  # token, list tokens
         second = client.get(_url(listed), headers=headers)
@@ -73,6 +83,21 @@ def test_a_kept_list_is_served_as_it_was_formatted(
     assert other.json()["document_url"].startswith("http://localhost/")
     assert other["ETag"] != first["ETag"]
     assert client.get(_url(listed), headers=headers).content == first.content
+
+
+@pytest.mark.django_db
+def test_sqlite_formats_the_list_each_time(client, listed, headers, django_assert_num_queries):
+    if connection.vendor == "postgresql":
+        # What SQLite always does: a list without tokens is not kept and has no ETag.
+        ListToken.objects.filter(document_id=listed.pk).delete()
+    client.get(_url(listed), headers=headers)
+    with django_assert_num_queries(5):
+        response = client.get(_url(listed), headers=headers)
+    assert response.status_code == 200 and "ETag" not in response
+    assert response.json()["count"] == 3
+    Annotation.objects.filter(document=listed).update(note="Changed")
+    notes = [item["note"] for item in client.get(_url(listed), headers=headers).json()["results"]]
+    assert notes == ["Changed"] * 3
 
 
 def _api_patch(client, listed, user, headers):
@@ -111,9 +136,26 @@ def _orm_update(client, listed, user, headers):
     Annotation.objects.filter(document=listed).update(note="Bulk note")
 
 
-def _orm_tag_link(client, listed, user, headers):
+def _orm_bulk_create(client, listed, user, headers):
+    start = listed.text.index("Китай")
+    quote = listed.text[start : start + 5]
+    Annotation.objects.bulk_create(
+        [Annotation(document=listed, start=start, end=start + 5, quote=quote, author=user)]
+    )
+
+
+def _orm_tag_add(client, listed, user, headers):
     item = Annotation.objects.filter(document=listed).order_by("pk").last()
     item.tags.add(Tag.objects.get(slug="three-evils"))
+
+
+def _orm_tag_remove(client, listed, user, headers):
+    item = Annotation.objects.filter(document=listed).order_by("pk").first()
+    item.tags.remove(Tag.objects.get(slug="oversight-gap"))
+
+
+def _orm_tags_clear(client, listed, user, headers):
+    Annotation.objects.filter(document=listed).order_by("pk").first().tags.clear()
 
 
 def _raw_unlink(client, listed, user, headers):
@@ -122,6 +164,15 @@ def _raw_unlink(client, listed, user, headers):
             'DELETE FROM "documents_annotation_tags" WHERE "annotation_id" IN '
             '(SELECT "id" FROM "documents_annotation" WHERE "document_id" = %s)',
             [listed.pk],
+        )
+
+
+def _raw_relink(client, listed, user, headers):
+    # As merging one tag into another would: the links themselves updated.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'UPDATE "documents_annotation_tags" SET "tag_id" = %s WHERE "tag_id" = %s',
+            [Tag.objects.get(slug="oversight-gap").pk, Tag.objects.get(slug="three-evils").pk],
         )
 
 
@@ -136,9 +187,27 @@ def _reorder_codebook(client, listed, user, headers):
     Tag.objects.filter(slug="oversight-gap").update(sort_order=-50)
 
 
+def _delete_tag(client, listed, user, headers):
+    Tag.objects.filter(slug="oversight-gap").delete()
+
+
 def _rename_user(client, listed, user, headers):
     user.username = "analyst-renamed"
     user.save()
+
+
+def _replace_user(client, listed, user, headers):
+    # Raw SQL can put another user under the same id (foreign keys are checked at the
+    # commit): every list names the new user.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute(
+            'SELECT "password", "date_joined" FROM "auth_user" WHERE "id" = %s', [user.pk]
+        )
+        password, joined = cursor.fetchone()
+        cursor.execute('DELETE FROM "auth_user_groups" WHERE "user_id" = %s', [user.pk])
+        cursor.execute('DELETE FROM "auth_user" WHERE "id" = %s', [user.pk])
+    User.objects.create(pk=user.pk, username="someone-else", password=password, date_joined=joined)
 
 
 def _orm_delete(client, listed, user, headers):
@@ -151,21 +220,30 @@ CHANGES: dict[str, Callable[..., None]] = {
     "api delete": _api_delete,
     "restore": _restore,
     "orm update": _orm_update,
-    "orm tag link": _orm_tag_link,
+    "orm bulk create": _orm_bulk_create,
+    "orm tag add": _orm_tag_add,
+    "orm tag remove": _orm_tag_remove,
+    "orm tags clear": _orm_tags_clear,
     "raw sql unlink": _raw_unlink,
+    "raw sql relink": _raw_relink,
     "tag renamed": _rename_tag,
     "codebook reordered": _reorder_codebook,
+    "tag deleted": _delete_tag,
     "user renamed": _rename_user,
+    "user replaced": _replace_user,
     "orm delete": _orm_delete,
 }
 
 
+@postgresql_only
+@pytest.mark.django_db
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 def test_every_change_to_what_a_list_shows_gives_a_fresh_list(
-    client, listed, user, headers, change
+    client, listed, user, headers, change, django_assert_num_queries
 ):
     before = client.get(_url(listed), headers=headers)
-    assert client.get(_url(listed), headers=headers).content == before.content  # kept
+    with django_assert_num_queries(2):  # kept: token and list tokens only
+        assert client.get(_url(listed), headers=headers).content == before.content
     change(client, listed, user, headers)
     after = client.get(_url(listed), headers=headers)
     assert after.status_code == 200
@@ -177,9 +255,28 @@ def test_every_change_to_what_a_list_shows_gives_a_fresh_list(
     assert stale.status_code == 200 and stale.json() == after.json()
 
 
+@postgresql_only
+@pytest.mark.django_db
+def test_deleting_a_document_forgets_its_token_and_its_list(client, listed, user, headers):
+    pk = listed.pk
+    etag = client.get(_url(listed), headers=headers)["ETag"]
+    assert ListToken.objects.filter(document_id=pk).exists()
+    listed.delete()  # its annotations with it
+    assert not ListToken.objects.filter(document_id=pk).exists()
+    assert ListToken.objects.filter(document_id=EVERY_LIST).exists()
+    response = client.get(f"/api/v1/documents/{pk}/annotations/", headers=headers)
+    assert response.status_code == 404
+    response = client.get(
+        f"/api/v1/documents/{pk}/annotations/", headers={**headers, "If-None-Match": etag}
+    )
+    assert response.status_code == 404
+
+
+@postgresql_only
+@pytest.mark.django_db
 def test_a_change_rolled_back_leaves_the_tokens(listed, user):
     tokens = list_tokens(user, listed.pk)
-    assert tokens is not None and tokens[0] is not None
+    assert tokens is not None and None not in tokens
     with pytest.raises(RuntimeError), transaction.atomic():
         Annotation.objects.filter(document=listed).update(note="Never kept")
         assert list_tokens(user, listed.pk) != tokens  # inside: changed with the rows
@@ -187,6 +284,8 @@ def test_a_change_rolled_back_leaves_the_tokens(listed, user):
     assert list_tokens(user, listed.pk) == tokens
 
 
+@postgresql_only
+@pytest.mark.django_db
 def test_each_document_has_its_own_token(listed, user, tags):
     other = services.document_create(
         user=None, text="Another text about asylum.", metadata=services.DocumentMetadata(title="B")
@@ -196,10 +295,15 @@ def test_each_document_has_its_own_token(listed, user, tags):
     _make(other, user, "asylum", ["extradition"])
     assert list_tokens(user, listed.pk) == before
     assert list_tokens(user, other.pk)[0] is not None
+    # A new user changes every list's token (a user may take a deleted one's id).
+    User.objects.create_user(username="newcomer")
+    assert list_tokens(user, listed.pk)[1] != before[1]
 
 
+@postgresql_only
+@pytest.mark.django_db
 def test_a_list_without_a_token_is_formatted_each_time(
-    client, document, headers, user, django_assert_num_queries
+    client, document, tags, headers, user, django_assert_num_queries
 ):
     assert list_tokens(user, document.pk)[0] is None  # never annotated
     client.get(_url(document), headers=headers)
@@ -207,18 +311,18 @@ def test_a_list_without_a_token_is_formatted_each_time(
         response = client.get(_url(document), headers=headers)
     assert response.json()["count"] == 0
     assert "ETag" not in response
+    # Nor without the token of every list (gone after a flush until a tag is written).
+    _make(document, user, "Shanghai", ["extradition"])
+    ListToken.objects.filter(document_id=EVERY_LIST).delete()
+    assert list_tokens(user, document.pk)[1] is None
+    client.get(_url(document), headers=headers)
+    with django_assert_num_queries(5):
+        response = client.get(_url(document), headers=headers)
+    assert response.json()["count"] == 1 and "ETag" not in response
 
 
-def test_deleting_a_document_forgets_its_token(listed, user):
-    pk = listed.pk
-    assert ListToken.objects.filter(document_id=pk).exists()
-    Annotation.objects.filter(document=listed).delete()
-    listed.delete()
-    assert not ListToken.objects.filter(document_id=pk).exists()
-    assert ListToken.objects.filter(document_id=EVERY_LIST).exists()
-
-
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@postgresql_only
+@pytest.mark.django_db
 def test_truncating_annotations_forgets_every_document_token(listed, user):
     with connection.cursor() as cursor:
         # Checks deferred to the commit would otherwise keep TRUNCATE from running here.
@@ -228,10 +332,60 @@ def test_truncating_annotations_forgets_every_document_token(listed, user):
     assert list(ListToken.objects.values_list("document_id", flat=True)) == [EVERY_LIST]
 
 
+@postgresql_only
+@pytest.mark.django_db
+def test_every_trigger_is_in_place():
+    # Dropped by a later migration (a table rebuilt), the tokens would stop changing.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname LIKE 'list_token_%%' ORDER BY 1, 2"
+        )
+        found = cursor.fetchall()
+    events = ["delete", "insert", "truncate", "update"]
+    assert found == [
+        ("auth_user", "list_token_rename"),
+        ("auth_user", "list_token_users"),
+        *[("documents_annotation", f"list_token_{event}") for event in events],
+        *[("documents_annotation_tags", f"list_token_{event}") for event in events],
+        ("documents_document", "list_token_delete"),
+        ("documents_tag", "list_token_change"),
+    ]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_write_between_the_check_and_the_list_gets_the_tokens_of_what_was_read(
+    client, listed, user, headers, monkeypatch
+):
+    # Outside a transaction, as served: the list is read in one snapshot with its tokens.
+    serializers._lists.clear()
+    checked = api.list_tokens
+
+    def check_then_write(asker: Any, pk: int) -> Any:
+        tokens = checked(asker, pk)
+        Annotation.objects.filter(document_id=pk).update(note="Written meanwhile")
+        return tokens
+
+    monkeypatch.setattr(api, "list_tokens", check_then_write)
+    response = client.get(_url(listed), headers=headers)
+    monkeypatch.undo()
+    assert [item["note"] for item in response.json()["results"]] == ["Written meanwhile"] * 3
+    urls = serializers.Links.for_request(
+        Request(APIRequestFactory().get("/", HTTP_HOST="testserver"))
+    )
+    current = list_tokens(user, listed.pk)
+    assert response["ETag"] == api._list_etag(current, urls)
+    assert [key[1:3] for key in serializers._lists.held()] == [current]
+    assert client.get(_url(listed), headers=headers).content == response.content
+
+
+@postgresql_only
+@pytest.mark.django_db
 def test_if_none_match_answers_304_while_the_list_is_unchanged(client, listed, headers):
     first = client.get(_url(listed), headers=headers)
     etag = first["ETag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith(f'"{serializers.LIST_FORMAT}.') and etag.endswith('"')
     assert "Accept" in first["Vary"]
     for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
         response = client.get(_url(listed), headers={**headers, "If-None-Match": sent})
@@ -245,6 +399,18 @@ def test_if_none_match_answers_304_while_the_list_is_unchanged(client, listed, h
     assert page.status_code == 200 and "ETag" not in page
 
 
+@postgresql_only
+@pytest.mark.django_db
+def test_if_none_match_star_on_a_list_too_long_to_send_is_still_a_400(
+    client, listed, headers, monkeypatch
+):
+    monkeypatch.setattr(api, "DOCUMENT_ANNOTATIONS_LIMIT", 2)
+    response = client.get(_url(listed), headers={**headers, "If-None-Match": "*"})
+    assert response.status_code == 400 and "document" in response.json()
+
+
+@postgresql_only
+@pytest.mark.django_db
 def test_a_304_still_needs_the_right_to_read(client, listed, headers):
     etag = client.get(_url(listed), headers=headers)["ETag"]
     assert client.get(_url(listed), headers={"If-None-Match": etag}).status_code == 401
@@ -254,6 +420,8 @@ def test_a_304_still_needs_the_right_to_read(client, listed, headers):
     assert response.status_code == 404
 
 
+@postgresql_only
+@pytest.mark.django_db
 def test_kept_lists_stay_within_their_bound(client, listed, headers, monkeypatch):
     body = _fresh(client, listed, headers)
     size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
@@ -261,8 +429,22 @@ def test_kept_lists_stay_within_their_bound(client, listed, headers, monkeypatch
     client.get(_url(listed), headers=headers)
     assert serializers._lists.size == size
     client.get(_url(listed), headers=headers, HTTP_HOST="localhost")  # a second origin
-    assert len(serializers._lists.keys()) == 1
+    assert len(serializers._lists.held()) == 1
     assert serializers._lists.size <= size
+
+
+def test_the_list_format_version_is_raised_with_its_representation():
+    """The ETag names LIST_FORMAT: a change to how the list writes an annotation must raise
+    it, or clients holding an ETag are told 304 and keep the old form. Raise it, then
+    record the new digest here."""
+    urls = serializers.Links(
+        ("https://x.example/a/", "/"), ("https://x.example/d/", "/"), ("https://x.example/t/", "/")
+    )
+    item = serializers._live_annotation_json(
+        urls, 1, 2, 3, 4, "q\u00e9\n", "p", "s", '"t"', 'n"', "u", "c", "u2", 5
+    )
+    digest = hashlib.sha256(item.encode()).hexdigest()[:16]
+    assert (serializers.LIST_FORMAT, digest) == (1, "6185afdf94d18ffc")
 
 
 def test_bounded_cache_drops_the_least_recently_used():
@@ -271,8 +453,8 @@ def test_bounded_cache_drops_the_least_recently_used():
     cache.put("b", "bb")
     assert cache.get("a") == "aa"  # now the most recently used
     cache.put("c", "cccc")
-    assert cache.keys() == ["a", "c"] and cache.size == 6
+    assert cache.held() == ["a", "c"] and cache.size == 6
     cache.put("d", "d" * 7)  # heavier than the whole cache: not kept
-    assert cache.get("d") is None and cache.keys() == ["a", "c"]
+    assert cache.get("d") is None and cache.held() == ["a", "c"]
     cache.clear()
-    assert cache.keys() == [] and cache.size == 0
+    assert cache.held() == [] and cache.size == 0

@@ -855,7 +855,7 @@ def test_text_cache_is_bounded_by_total_length(document, monkeypatch):
     )
     assert models.document_text(other.pk, other.sha256) == "Another text."
     # The first text was dropped to make room: the cache stays within its bound.
-    assert models._texts.keys() == [(other.pk, other.sha256)]
+    assert models._texts.held() == [(other.pk, other.sha256)]
     assert models._texts.size == len("Another text.")
 
 

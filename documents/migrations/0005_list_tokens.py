@@ -1,16 +1,21 @@
-"""List tokens (models.ListToken) and the database triggers that keep them.
+"""List tokens (models.ListToken) and the PostgreSQL triggers that keep them.
 
 A document's token changes in the same transaction as any insert, update or delete of its
 annotations or of their tag links; the token of row 0 with any change to the codebook or to
-a user name. Triggers rather than code in the services: an edit in the admin, a bulk
-statement or a shell changes the token as surely as an API call, and the cache that trusts
-the tokens (serializers.document_annotations_body) can never serve a list older than they
-say.
+the users (a name shown as an author). Triggers rather than code in the services: an edit in
+the admin, a bulk statement or a shell changes the token as surely as an API call, and the
+cache that trusts the tokens (serializers.document_annotations_body) can never serve a list
+other than the one they name.
 
-On PostgreSQL the triggers fire once per statement and read the statement's transition
-tables, so that a COPY of a million annotations marks each document once; the documents are
-marked in id order, so that two statements marking several documents take their row locks
-in the same order. SQLite, for single-user first runs, fires them per row.
+The triggers fire once per statement and read the statement's transition tables, so that a
+COPY of a million annotations marks each document once; documents are marked in id order,
+so that two statements marking several documents take their row locks in the same order.
+An annotation never moves to another document (its offsets point into one text), and the
+link triggers rely on it: they find a link's document through its annotation as committed.
+
+SQLite, for single-user first runs, gets no triggers: Django rebuilds a SQLite table to
+alter it, which drops the table's triggers and breaks those of other tables that name it.
+Without tokens its lists are formatted on each request.
 """
 
 from django.db import migrations, models
@@ -120,6 +125,10 @@ $$""",
     """CREATE TRIGGER list_token_rename AFTER UPDATE OF "username" ON "auth_user"
     FOR EACH ROW WHEN (OLD."username" IS DISTINCT FROM NEW."username")
     EXECUTE FUNCTION documents_list_token_every_list()""",
+    # A user deleted and another inserted with the same id would put a new name on the
+    # annotations (foreign keys are checked only at the commit).
+    """CREATE TRIGGER list_token_users AFTER INSERT OR DELETE OR TRUNCATE ON "auth_user"
+    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_every_list()""",
     """CREATE TRIGGER list_token_delete AFTER DELETE ON "documents_document"
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_document_deleted()""",
@@ -142,6 +151,7 @@ DROP TRIGGER list_token_delete ON "documents_annotation_tags";
 DROP TRIGGER list_token_truncate ON "documents_annotation_tags";
 DROP TRIGGER list_token_change ON "documents_tag";
 DROP TRIGGER list_token_rename ON "auth_user";
+DROP TRIGGER list_token_users ON "auth_user";
 DROP TRIGGER list_token_delete ON "documents_document";
 DROP FUNCTION documents_list_token_annotations();
 DROP FUNCTION documents_list_token_links();
@@ -152,92 +162,18 @@ DROP FUNCTION documents_list_token_document_deleted();
     if statement.strip()
 ]
 
-# SQLite's triggers fire per row; a token is 16 random bytes in the hex form Django keeps a
-# UUIDField in on SQLite. A document is marked with an UPDATE and an INSERT of a missing row
-# rather than INSERT OR REPLACE: SQLite applies the conflict clause of the statement that
-# fired the trigger to the trigger's own statements, and Django adds tag links with INSERT
-# OR IGNORE, which would leave the token as it was.
-_NEW_TOKEN = "lower(hex(randomblob(16)))"
-
-
-def _mark(document_id: str) -> str:
-    """Statements giving the document named by the SQL expression a new token."""
-    return f"""
-        UPDATE "{TABLE}" SET "token" = {_NEW_TOKEN} WHERE "document_id" = ({document_id});
-        INSERT INTO "{TABLE}" ("document_id", "token")
-        SELECT ({document_id}), {_NEW_TOKEN}
-        WHERE ({document_id}) IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM "{TABLE}" WHERE "document_id" = ({document_id}));"""
-
-
-def _linked(annotation_id: str) -> str:
-    return f'SELECT "document_id" FROM "documents_annotation" WHERE "id" = {annotation_id}'
-
-
-_EVERY_LIST = _mark("0")
-
-SQLITE = [
-    f"""CREATE TRIGGER list_token_annotation_insert AFTER INSERT ON "documents_annotation"
-    BEGIN {_mark('NEW."document_id"')} END""",
-    f"""CREATE TRIGGER list_token_annotation_update AFTER UPDATE ON "documents_annotation"
-    BEGIN {_mark('OLD."document_id"')} {_mark('NEW."document_id"')} END""",
-    f"""CREATE TRIGGER list_token_annotation_delete AFTER DELETE ON "documents_annotation"
-    BEGIN {_mark('OLD."document_id"')} END""",
-    f"""CREATE TRIGGER list_token_link_insert AFTER INSERT ON "documents_annotation_tags"
-    BEGIN {_mark(_linked('NEW."annotation_id"'))} END""",
-    f"""CREATE TRIGGER list_token_link_update AFTER UPDATE ON "documents_annotation_tags"
-    BEGIN {_mark(_linked('OLD."annotation_id"'))} {_mark(_linked('NEW."annotation_id"'))} END""",
-    f"""CREATE TRIGGER list_token_link_delete AFTER DELETE ON "documents_annotation_tags"
-    BEGIN {_mark(_linked('OLD."annotation_id"'))} END""",
-    f"""CREATE TRIGGER list_token_tag_insert AFTER INSERT ON "documents_tag"
-    BEGIN {_EVERY_LIST} END""",
-    f"""CREATE TRIGGER list_token_tag_update AFTER UPDATE ON "documents_tag"
-    BEGIN {_EVERY_LIST} END""",
-    f"""CREATE TRIGGER list_token_tag_delete AFTER DELETE ON "documents_tag"
-    BEGIN {_EVERY_LIST} END""",
-    f"""CREATE TRIGGER list_token_rename AFTER UPDATE OF "username" ON "auth_user"
-    WHEN OLD."username" IS NOT NEW."username"
-    BEGIN {_EVERY_LIST} END""",
-    f"""CREATE TRIGGER list_token_document_delete AFTER DELETE ON "documents_document"
-    BEGIN DELETE FROM "{TABLE}" WHERE "document_id" = OLD."id"; END""",
-    f"""INSERT INTO "{TABLE}" ("document_id", "token")
-    SELECT "document_id", {_NEW_TOKEN}
-    FROM (SELECT DISTINCT "document_id" FROM "documents_annotation")
-    UNION ALL SELECT 0, {_NEW_TOKEN}""",
-]
-
-SQLITE_TRIGGERS = [
-    "list_token_annotation_insert",
-    "list_token_annotation_update",
-    "list_token_annotation_delete",
-    "list_token_link_insert",
-    "list_token_link_update",
-    "list_token_link_delete",
-    "list_token_tag_insert",
-    "list_token_tag_update",
-    "list_token_tag_delete",
-    "list_token_rename",
-    "list_token_document_delete",
-]
-
-
 def create_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = {"postgresql": POSTGRESQL, "sqlite": SQLITE}.get(vendor)
-    if statements is None:
-        raise NotImplementedError(f"No list-token triggers for {vendor}.")
-    for statement in statements:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for statement in POSTGRESQL:
         schema_editor.execute(statement)
 
 
 def drop_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        for statement in POSTGRESQL_REVERSE:
-            schema_editor.execute(statement)
-    elif vendor == "sqlite":
-        for name in SQLITE_TRIGGERS:
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for statement in POSTGRESQL_REVERSE:
+        schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
