@@ -43,6 +43,26 @@ def _linked(links: str) -> str:
     )
 
 
+def _watch(table: str, function: str) -> list[str]:
+    """Triggers running `function` after every statement that inserts, updates or deletes
+    rows of `table` (with those rows as transition tables), and forgetting every
+    document's token after a TRUNCATE."""
+    transitions = {
+        "insert": "NEW TABLE AS new_rows",
+        "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "delete": "OLD TABLE AS old_rows",
+    }
+    return [
+        *(
+            f'CREATE TRIGGER list_token_{event} AFTER {event.upper()} ON "{table}" '
+            f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            for event, tables in transitions.items()
+        ),
+        f'CREATE TRIGGER list_token_truncate AFTER TRUNCATE ON "{table}" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_forget()",
+    ]
+
+
 POSTGRESQL = [
     f"""CREATE FUNCTION documents_list_token_annotations() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -97,28 +117,8 @@ BEGIN
     RETURN NULL;
 END
 $$""",
-    """CREATE TRIGGER list_token_insert AFTER INSERT ON "documents_annotation"
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_annotations()""",
-    """CREATE TRIGGER list_token_update AFTER UPDATE ON "documents_annotation"
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_annotations()""",
-    """CREATE TRIGGER list_token_delete AFTER DELETE ON "documents_annotation"
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_annotations()""",
-    """CREATE TRIGGER list_token_truncate AFTER TRUNCATE ON "documents_annotation"
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_forget()""",
-    """CREATE TRIGGER list_token_insert AFTER INSERT ON "documents_annotation_tags"
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_links()""",
-    """CREATE TRIGGER list_token_update AFTER UPDATE ON "documents_annotation_tags"
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_links()""",
-    """CREATE TRIGGER list_token_delete AFTER DELETE ON "documents_annotation_tags"
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_links()""",
-    """CREATE TRIGGER list_token_truncate AFTER TRUNCATE ON "documents_annotation_tags"
-    FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_forget()""",
+    *_watch("documents_annotation", "documents_list_token_annotations"),
+    *_watch("documents_annotation_tags", "documents_list_token_links"),
     """CREATE TRIGGER list_token_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON "documents_tag"
     FOR EACH STATEMENT EXECUTE FUNCTION documents_list_token_every_list()""",
