@@ -806,7 +806,9 @@ class DocumentAnnotationsView(generics.GenericAPIView):
                 next_url=None,
                 prev_url=None,
             )
-            return Response(body, content_type=webannotation.MEDIA_TYPE)
+            page = Response(body, content_type=webannotation.MEDIA_TYPE)
+            patch_vary_headers(page, ["Accept"])
+            return page
         # If-None-Match compares weakly (RFC 9110), so W/ is dropped; * asks whether the
         # list exists, which only formatting it tells (it may be too long to send).
         header = request.headers.get("If-None-Match", "")

@@ -52,7 +52,7 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         will narrow this method, and `readable_for_span` and `list_tokens` below, which
         state the same rule for the annotation writes and for one document's list. An
         annotation is readable with its document: `highlight_rows` and
-        serializers.document_annotations_json read a document's annotations once the
+        serializers.document_annotations_body read a document's annotations once the
         caller has checked the document with this method or `list_tokens`.
         """
         if not _reads_corpus(user):

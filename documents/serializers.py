@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, connections, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Cast
+from django.http import Http404
 from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -417,9 +418,10 @@ def document_annotations_body(
     document_id: int, tokens: ListTokens, urls: Links, limit: int
 ) -> tuple[bytes | None, ListTokens]:
     """The API's JSON answer listing the live annotations of one document (None if it has
-    more than `limit` of them), and the ListTokens that name exactly that list. `tokens`
-    are those read when the caller checked that the user may read the document
-    (models.list_tokens).
+    more than `limit` of them), and the ListTokens that name exactly that list ((None,
+    None) where none do). `tokens` are those read when the caller checked that the user
+    may read the document (models.list_tokens). Raises Http404 if the document is deleted
+    meanwhile.
 
     The answer is kept in this process under its tokens and URL prefixes: a client that
     anchors highlights reads the same long list again and again, and formatting thousands
@@ -427,28 +429,27 @@ def document_annotations_body(
     same transaction as anything the list shows, so a kept list is served only while it
     is current. A list without both tokens (see list_tokens) is formatted each time.
 
-    A list formatted afresh is read on PostgreSQL in one read-only REPEATABLE READ
-    transaction, its tokens again with it: the rows, their tags and the tokens are then
-    one committed state, whatever is written meanwhile. Inside a transaction the caller
-    opened (tests, ATOMIC_REQUESTS) each statement still sees the latest commits: the
-    tokens, read first, are then never newer than the list kept under them, so a kept
-    list is never older than its tokens say.
+    A list is formatted afresh in one read-only REPEATABLE READ transaction that reads its
+    tokens again: the tokens, the rows and their tags are then one committed state,
+    whatever is written meanwhile, and only such a list is kept or given tokens. Where
+    that transaction cannot be opened (SQLite, or a transaction already open, as in tests
+    or with ATOMIC_REQUESTS) the list is formatted from what each statement sees, and
+    neither kept nor named.
     """
     key = _list_key(document_id, tokens, urls)
     if key is not None:
         cached = _lists.get(key)
         if cached is not None:
             return cached, tokens
-    with _one_snapshot():
-        tokens = read_list_tokens(document_id) or (None, None)
-        count, items = document_annotations_json(document_id, urls, limit)
-    if count > limit:
+    with _one_snapshot() as consistent:
+        read = read_list_tokens(document_id)
+        if read is None:
+            raise Http404("No Document matches the given query.")
+        rows, tag_rows = _document_annotation_rows(document_id, limit)
+    tokens = read if consistent else (None, None)
+    if len(rows) > limit:
         return None, tokens
-    document_url = json.dumps(urls.document(document_id))
-    body = (
-        f'{{"document":{document_id},"document_url":{document_url},'
-        f'"count":{count},"results":[{items}]}}'
-    ).encode()
+    body = list_body(document_id, urls, rows, tag_rows)
     key = _list_key(document_id, tokens, urls)
     if key is not None:
         _lists.put(key, body)
@@ -463,44 +464,59 @@ def _list_key(
 
 
 @contextmanager
-def _one_snapshot() -> Iterator[None]:
-    """Statements that see one committed state: a read-only REPEATABLE READ transaction on
-    PostgreSQL, unless a transaction is open already (whose isolation is set)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
+def _one_snapshot() -> Iterator[bool]:
+    """A read-only REPEATABLE READ transaction on PostgreSQL, whose statements all see one
+    committed state; yields whether it could be opened (not on SQLite, nor where a
+    transaction is open already: its isolation can no longer be set)."""
+    if (
+        connection.vendor != "postgresql"
+        or connection.in_atomic_block
+        or not connection.get_autocommit()
+    ):
+        yield False
         return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+        yield True
 
 
-def document_annotations_json(document_id: int, urls: Links, limit: int) -> tuple[int, str]:
-    """The live annotations of one document in text order, as the JSON text of their list's
-    items (annotation_json of each), and how many there are: at most limit + 1, so that
-    the caller can tell when there are more.
-
-    The API's answer for a client that anchors a document's highlights: thousands of rows
-    in one request. Written-out statements (the rows; their tags, found through the
-    document, with each tag's place in the codebook) and the values formatted straight
-    from the database's tuples cost half of what the general path (the ORM's query, a
-    dict per row) does. The caller has checked that the user may read the document.
+def _document_annotation_rows(
+    document_id: int, limit: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of one document's live annotations in text order (at most limit + 1, so
+    that the caller can tell when there are more) and the rows of their tags; none of the
+    tags if there are too many annotations. Written-out statements: the API's answer for
+    a client that anchors a document's highlights reads thousands of rows. The caller has
+    checked that the user may read the document.
     """
     with connection.cursor() as cursor:
         cursor.execute(_DOCUMENT_ANNOTATIONS, [document_id, limit + 1])
-        found = cursor.fetchall()
-        if len(found) > limit:
-            return len(found), ""
+        rows = cursor.fetchall()
+        if len(rows) > limit:
+            return rows, []
         # The tags of all the document's annotations, deleted ones too: outside a snapshot
-        # (see document_annotations_body) one deleted or created between the statements
-        # then still gets its tags, or is left out. Each tag comes with its place in the
-        # codebook, and the tags are put in that order here: sorting thousands of rows by
-        # tag name in the database's collation costs more than the rest of the query.
+        # one deleted or created between the statements then still gets its tags, or is
+        # left out. Each tag comes with its place in the codebook, and list_body puts
+        # them in that order: sorting thousands of rows by tag name in the database's
+        # collation costs more than the rest of the query.
         cursor.execute(_DOCUMENT_ANNOTATION_TAGS, [document_id])
-        pairs = cursor.fetchall()
+        return rows, cursor.fetchall()
+
+
+def list_body(
+    document_id: int,
+    urls: Links,
+    rows: list[tuple[Any, ...]],
+    tag_rows: list[tuple[Any, ...]],
+) -> bytes:
+    """One document's list as JSON, from the rows of _DOCUMENT_ANNOTATIONS and
+    _DOCUMENT_ANNOTATION_TAGS: each annotation as annotation_json writes it, formatted
+    straight from the database's tuples (half the cost of the ORM's rows and a dict each).
+    What it writes is pinned by a test, with LIST_FORMAT."""
     escaped: dict[str, str] = {}
     placed: dict[int, list[tuple[int, str]]] = {}
-    for annotation_id, slug, place in pairs:
+    for annotation_id, slug, place in tag_rows:
         text = escaped.get(slug)
         if text is None:
             text = escaped[slug] = _json_str(slug)
@@ -536,10 +552,14 @@ def document_annotations_json(document_id: int, urls: Links, limit: int) -> tupl
                 version,
                 created,
                 updated,
-            ) in found
+            ) in rows
         ]
     )
-    return len(found), items
+    document_url = json.dumps(urls.document(document_id))
+    return (
+        f'{{"document":{document_id},"document_url":{document_url},'
+        f'"count":{len(rows)},"results":[{items}]}}'
+    ).encode()
 
 
 _DOCUMENT_ANNOTATIONS = """

@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from documents import serializers, services
+from documents import services
 from documents.models import Activity, Annotation, ApiToken, Document, Tag
 from tests.conftest import MIXED_TEXT
 
@@ -793,8 +793,8 @@ def test_document_annotations_come_in_text_order_in_one_request(
     services.annotation_delete(user=user, annotation=gone)
     url = f"{DOCUMENTS}{document.pk}/annotations/"
     client.get(url, headers=analyst_headers)
-    serializers._lists.clear()  # formatted afresh (test_list_cache covers the kept list)
-    # Token, list tokens, the same again with the list, annotations, their tags.
+    # Token, list tokens, the same again with the list, annotations, their tags: inside the
+    # test's transaction the list is formatted each time (test_list_cache keeps it).
     with django_assert_num_queries(5):
         response = client.get(url, headers=analyst_headers)
     body = response.json()

@@ -2,8 +2,10 @@
 
 A kept list must never outlive what it shows: every way of changing it (services, the ORM
 behind the admin's back, raw SQL, the codebook, the users) gives new tokens, through the
-database's triggers, and the next request formats the list afresh. SQLite has no tokens and
-formats the list each time.
+database's triggers, and the next request formats the list afresh. A list is kept only when
+it was read in one snapshot with its tokens, which takes a request outside any transaction:
+the tests of kept lists run with transaction=True. SQLite has no tokens and formats the list
+each time.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from rest_framework.request import Request
-from rest_framework.test import APIRequestFactory
 
 from documents import api, serializers, services
 from documents.models import EVERY_LIST, Annotation, ListToken, Tag, list_tokens
@@ -26,6 +27,8 @@ from sco_annotate.lru import BoundedCache
 postgresql_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="list tokens are PostgreSQL's"
 )
+#: Requests outside a transaction, as served: lists are kept.
+served = pytest.mark.django_db(transaction=True)
 
 
 def _url(document: Any) -> str:
@@ -63,14 +66,15 @@ def _fresh(client: Any, document: Any, headers: dict[str, str]) -> dict[str, Any
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 def test_a_kept_list_is_served_as_it_was_formatted(
     client, listed, headers, django_assert_num_queries
 ):
     client.get("/api/v1/tags/", headers=headers)  # the token's first use is recorded
     serializers._lists.clear()
-    # Token, list tokens, the same again with the list, annotations, their tags.
-    with django_assert_num_queries(5):
+    # Token, list tokens, then in one snapshot (BEGIN, SET TRANSACTION, COMMIT): the list
+    # tokens again, annotations, tags.
+    with django_assert_num_queries(8):
         first = client.get(_url(listed), headers=headers)
     with django_assert_num_queries(2):  # token, list tokens
         second = client.get(_url(listed), headers=headers)
@@ -86,18 +90,49 @@ def test_a_kept_list_is_served_as_it_was_formatted(
 
 
 @pytest.mark.django_db
-def test_sqlite_formats_the_list_each_time(client, listed, headers, django_assert_num_queries):
-    if connection.vendor == "postgresql":
-        # What SQLite always does: a list without tokens is not kept and has no ETag.
-        ListToken.objects.filter(document_id=listed.pk).delete()
+def test_a_list_read_without_a_snapshot_is_neither_kept_nor_named(
+    client, listed, headers, django_assert_num_queries
+):
+    # SQLite always; PostgreSQL inside a transaction already open (this test's).
+    serializers._lists.clear()
     client.get(_url(listed), headers=headers)
     with django_assert_num_queries(5):
         response = client.get(_url(listed), headers=headers)
     assert response.status_code == 200 and "ETag" not in response
     assert response.json()["count"] == 3
+    assert serializers._lists.held() == []
     Annotation.objects.filter(document=listed).update(note="Changed")
     notes = [item["note"] for item in client.get(_url(listed), headers=headers).json()["results"]]
     assert notes == ["Changed"] * 3
+
+
+@postgresql_only
+@served
+def test_a_list_read_with_autocommit_off_is_neither_kept_nor_named(client, listed, headers):
+    serializers._lists.clear()
+    connection.set_autocommit(False)
+    try:
+        response = client.get(_url(listed), headers=headers)
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
+    assert response.status_code == 200 and "ETag" not in response
+    assert response.json()["count"] == 3
+    assert serializers._lists.held() == []
+
+
+@pytest.mark.django_db
+def test_a_document_deleted_after_the_check_is_a_404(client, listed, headers, monkeypatch):
+    checked = api.list_tokens
+
+    def check_then_delete(asker: Any, pk: int) -> Any:
+        tokens = checked(asker, pk)
+        Annotation.objects.filter(document_id=pk).delete()
+        listed.delete()
+        return tokens
+
+    monkeypatch.setattr(api, "list_tokens", check_then_delete)
+    assert client.get(_url(listed), headers=headers).status_code == 404
 
 
 def _api_patch(client, listed, user, headers):
@@ -199,7 +234,7 @@ def _rename_user(client, listed, user, headers):
 def _replace_user(client, listed, user, headers):
     # Raw SQL can put another user under the same id (foreign keys are checked at the
     # commit): every list names the new user.
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         cursor.execute(
             'SELECT "password", "date_joined" FROM "auth_user" WHERE "id" = %s', [user.pk]
@@ -207,7 +242,9 @@ def _replace_user(client, listed, user, headers):
         password, joined = cursor.fetchone()
         cursor.execute('DELETE FROM "auth_user_groups" WHERE "user_id" = %s', [user.pk])
         cursor.execute('DELETE FROM "auth_user" WHERE "id" = %s', [user.pk])
-    User.objects.create(pk=user.pk, username="someone-else", password=password, date_joined=joined)
+        User.objects.create(
+            pk=user.pk, username="someone-else", password=password, date_joined=joined
+        )
 
 
 def _orm_delete(client, listed, user, headers):
@@ -236,7 +273,7 @@ CHANGES: dict[str, Callable[..., None]] = {
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 def test_every_change_to_what_a_list_shows_gives_a_fresh_list(
     client, listed, user, headers, change, django_assert_num_queries
@@ -256,7 +293,7 @@ def test_every_change_to_what_a_list_shows_gives_a_fresh_list(
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 def test_deleting_a_document_forgets_its_token_and_its_list(client, listed, user, headers):
     pk = listed.pk
     etag = client.get(_url(listed), headers=headers)["ETag"]
@@ -301,13 +338,13 @@ def test_each_document_has_its_own_token(listed, user, tags):
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 def test_a_list_without_a_token_is_formatted_each_time(
     client, document, tags, headers, user, django_assert_num_queries
 ):
     assert list_tokens(user, document.pk)[0] is None  # never annotated
     client.get(_url(document), headers=headers)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(8):
         response = client.get(_url(document), headers=headers)
     assert response.json()["count"] == 0
     assert "ETag" not in response
@@ -316,7 +353,7 @@ def test_a_list_without_a_token_is_formatted_each_time(
     ListToken.objects.filter(document_id=EVERY_LIST).delete()
     assert list_tokens(user, document.pk)[1] is None
     client.get(_url(document), headers=headers)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(8):
         response = client.get(_url(document), headers=headers)
     assert response.json()["count"] == 1 and "ETag" not in response
 
@@ -353,35 +390,49 @@ def test_every_trigger_is_in_place():
     ]
 
 
-@postgresql_only
-@pytest.mark.django_db(transaction=True)
-def test_a_write_between_the_check_and_the_list_gets_the_tokens_of_what_was_read(
-    client, listed, user, headers, monkeypatch
-):
-    # Outside a transaction, as served: the list is read in one snapshot with its tokens.
-    serializers._lists.clear()
-    checked = api.list_tokens
+def _commit_elsewhere(sql: str, params: list[Any]) -> None:
+    """Run a statement on a connection of its own and commit it, as another request would."""
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute(sql, params)
 
-    def check_then_write(asker: Any, pk: int) -> Any:
-        tokens = checked(asker, pk)
-        Annotation.objects.filter(document_id=pk).update(note="Written meanwhile")
+
+@postgresql_only
+@served
+def test_a_list_is_read_in_one_snapshot_with_its_tokens(client, listed, headers, monkeypatch):
+    serializers._lists.clear()
+    read_tokens = serializers.read_list_tokens
+    notes = iter(["Committed meanwhile"])
+
+    def read_then_commit(pk: int) -> Any:
+        # A change committed after the tokens are read, before the rows are.
+        tokens = read_tokens(pk)
+        for note in notes:
+            _commit_elsewhere(
+                'UPDATE "documents_annotation" SET "note" = %s WHERE "document_id" = %s',
+                [note, pk],
+            )
         return tokens
 
-    monkeypatch.setattr(api, "list_tokens", check_then_write)
-    response = client.get(_url(listed), headers=headers)
-    monkeypatch.undo()
-    assert [item["note"] for item in response.json()["results"]] == ["Written meanwhile"] * 3
-    urls = serializers.Links.for_request(
-        Request(APIRequestFactory().get("/", HTTP_HOST="testserver"))
+    monkeypatch.setattr(serializers, "read_list_tokens", read_then_commit)
+    before = client.get(_url(listed), headers=headers)
+    # The list is the one its tokens name: from before the change, all of it.
+    assert [item["note"] for item in before.json()["results"]] == ["First.", "", ""]
+    after = client.get(_url(listed), headers=headers)
+    assert [item["note"] for item in after.json()["results"]] == ["Committed meanwhile"] * 3
+    assert after["ETag"] != before["ETag"]
+    current = list_tokens(User.objects.get(username="analyst"), listed.pk)
+    assert sorted(key[1:3] for key in serializers._lists.held()) == sorted(
+        [_tokens_of(before["ETag"]), current]
     )
-    current = list_tokens(user, listed.pk)
-    assert response["ETag"] == api._list_etag(current, urls)
-    assert [key[1:3] for key in serializers._lists.held()] == [current]
-    assert client.get(_url(listed), headers=headers).content == response.content
+
+
+def _tokens_of(etag: str) -> tuple[str, str]:
+    _, own, every, _ = etag.strip('"').split(".")
+    return own, every
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 def test_if_none_match_answers_304_while_the_list_is_unchanged(client, listed, headers):
     first = client.get(_url(listed), headers=headers)
     etag = first["ETag"]
@@ -410,7 +461,7 @@ def test_if_none_match_star_on_a_list_too_long_to_send_is_still_a_400(
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 def test_a_304_still_needs_the_right_to_read(client, listed, headers):
     etag = client.get(_url(listed), headers=headers)["ETag"]
     assert client.get(_url(listed), headers={"If-None-Match": etag}).status_code == 401
@@ -421,7 +472,7 @@ def test_a_304_still_needs_the_right_to_read(client, listed, headers):
 
 
 @postgresql_only
-@pytest.mark.django_db
+@served
 def test_kept_lists_stay_within_their_bound(client, listed, headers, monkeypatch):
     body = _fresh(client, listed, headers)
     size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
@@ -434,17 +485,48 @@ def test_kept_lists_stay_within_their_bound(client, listed, headers, monkeypatch
 
 
 def test_the_list_format_version_is_raised_with_its_representation():
-    """The ETag names LIST_FORMAT: a change to how the list writes an annotation must raise
-    it, or clients holding an ETag are told 304 and keep the old form. Raise it, then
-    record the new digest here."""
+    """The ETag names LIST_FORMAT: a change to how the list is written must raise it, or
+    clients holding an ETag are told 304 and keep the old form. Raise it, then record the
+    new digest here."""
     urls = serializers.Links(
         ("https://x.example/a/", "/"), ("https://x.example/d/", "/"), ("https://x.example/t/", "/")
     )
-    item = serializers._live_annotation_json(
-        urls, 1, 2, 3, 4, "q\u00e9\n", "p", "s", '"t"', 'n"', "u", "c", "u2", 5
-    )
-    digest = hashlib.sha256(item.encode()).hexdigest()[:16]
-    assert (serializers.LIST_FORMAT, digest) == (1, "6185afdf94d18ffc")
+    rows = [
+        (
+            7,
+            3,
+            9,
+            'quo"te\n',
+            "pre",
+            "suf",
+            "Note «x» 上海",
+            "analyst",
+            2,
+            "2026-11-22 16:27:37.5+00",
+            "2026-11-22 16:27:38.123456+00",
+        ),
+        (
+            8,
+            10,
+            12,
+            "Ки",
+            "",
+            "",
+            "",
+            "colleague",
+            1,
+            "2026-11-22 16:27:39+00",
+            "2026-11-22 16:27:39+00",
+        ),
+    ]
+    tag_rows = [(7, "three-evils", 3), (7, "extradition", 1), (8, "oversight-gap", 2)]
+    body = serializers.list_body(5, urls, rows, tag_rows)
+    parsed = json.loads(body)
+    assert parsed["count"] == 2 and parsed["document_url"] == "https://x.example/d/5/"
+    assert parsed["results"][0]["tags"] == ["extradition", "three-evils"]
+    assert parsed["results"][0]["created"] == "2026-11-22T16:27:37.500000Z"
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    assert (serializers.LIST_FORMAT, digest) == (1, "b44d96327df97669")
 
 
 def test_bounded_cache_drops_the_least_recently_used():

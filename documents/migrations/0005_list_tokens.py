@@ -11,7 +11,8 @@ The triggers fire once per statement and read the statement's transition tables,
 COPY of a million annotations marks each document once; documents are marked in id order,
 so that two statements marking several documents take their row locks in the same order.
 An annotation never moves to another document (its offsets point into one text), and the
-link triggers rely on it: they find a link's document through its annotation as committed.
+link triggers rely on it: they find a link's document through its annotation as their own
+transaction sees it, without waiting for another transaction that might be moving it.
 
 SQLite, for single-user first runs, gets no triggers: Django rebuilds a SQLite table to
 alter it, which drops the table's triggers and breaks those of other tables that name it.
