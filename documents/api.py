@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.urls import reverse
@@ -36,11 +37,10 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import services, webannotation
-from .models import Annotation, Document, Tag, is_admin, list_tokens
+from . import errors, selectors, services, webannotation
+from .models import Annotation, Document, is_admin
+from .representations import REPRESENTATION_VERSION, Links, annotation_json, utc
 from .serializers import (
-    DOCUMENT_COLUMNS,
-    LIST_FORMAT,
     AnnotationCreateSerializer,
     AnnotationFilterSerializer,
     AnnotationSerializer,
@@ -51,18 +51,8 @@ from .serializers import (
     DocumentFilterSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
-    Links,
-    ListTokens,
     NoParameters,
     TagSerializer,
-    annotation_json,
-    annotation_row,
-    annotation_values,
-    django_errors,
-    document_annotations_body,
-    fetch_values,
-    finish_rows,
-    utc,
 )
 from .text import parse_whole_number
 
@@ -97,7 +87,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             ),
         )
     if isinstance(exc, DjangoValidationError):
-        return Response(django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+        return Response(errors.by_field(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     return drf_exception_handler(exc, context)
@@ -181,20 +171,17 @@ def filters(request: Request, serializer_class: type[Any], *, also: tuple[str, .
     return serializer
 
 
-class EncodedJSON(str):
-    """JSON text already encoded (see serializers.annotation_json), sent as it is."""
-
-
 class FastJSONRenderer(JSONRenderer):
+    """DRF's JSON renderer, passing through a body already encoded (one document's list,
+    kept in the cache)."""
+
     def render(
         self,
         data: Any,
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        if isinstance(data, EncodedJSON):
-            return data.encode()
-        if isinstance(data, bytes):  # encoded already, e.g. a list kept by the serializers
+        if isinstance(data, bytes):
             return data
         return super().render(data, accepted_media_type, renderer_context)
 
@@ -374,7 +361,7 @@ class AnnotationPagination(KeysetPagination):
     ordering = ("updated", "id")
 
     def fetch(self, queryset: Any) -> list[Any]:
-        return fetch_values(queryset)
+        return selectors.annotation_rows(queryset)
 
 
 class DocumentPagination(KeysetPagination):
@@ -420,9 +407,6 @@ class DocumentListView(generics.ListAPIView):
     pagination_class = DocumentPagination
     parser_classes = [JSONParser, parsers.MultiPartParser]
 
-    def get_queryset(self) -> Any:
-        return Document.objects.visible_to(self.request.user)
-
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
 
@@ -432,9 +416,9 @@ class DocumentListView(generics.ListAPIView):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filtering = filters(request, DocumentFilterSerializer, also=("cursor", "page_size"))
-        queryset = filtering.filter(self.get_queryset()).values(*DOCUMENT_COLUMNS)
-        rows = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+        documents = selectors.document_list(user=request.user, filters=filtering.to_filter())
+        page = self.paginate_queryset(documents)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         summary="Add a document (admins): JSON with its text, or a file as multipart",
@@ -486,8 +470,10 @@ class DocumentListView(generics.ListAPIView):
 class DocumentDetailView(generics.RetrieveAPIView):
     serializer_class = DocumentDetailSerializer
 
-    def get_queryset(self) -> Any:
-        return Document.objects.visible_to(self.request.user)
+    def get_object(self) -> Document:
+        return _found(
+            selectors.document_get, user=self.request.user, pk=self.kwargs["pk"], text=True
+        )
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
@@ -503,7 +489,7 @@ class TagListView(generics.ListAPIView):
     pagination_class = None
 
     def get_queryset(self) -> Any:
-        return Tag.objects.select_related("parent")
+        return selectors.tag_list()
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
@@ -515,7 +501,7 @@ class TagDetailView(generics.RetrieveAPIView):
     lookup_field = "slug"
 
     def get_queryset(self) -> Any:
-        return Tag.objects.select_related("parent")
+        return selectors.tag_list()
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
@@ -582,7 +568,7 @@ def _respond(
 ) -> Response:
     """One annotation as JSON or JSON-LD, with its ETag."""
     urls = Links.for_request(request)
-    row = annotation_row(annotation)
+    row = selectors.annotation_row(annotation)
     if _jsonld(request):
         if annotation.is_deleted:
             raise exceptions.NotFound("This annotation was deleted.")
@@ -594,7 +580,7 @@ def _respond(
     else:
         # The text annotation_json builds, as the list does (tests check both agree with
         # AnnotationSerializer): every create answers with it.
-        response = Response(EncodedJSON(annotation_json(row, urls)), status=status_code)
+        response = Response(annotation_json(row, urls), status=status_code)
     response["ETag"] = _etag(annotation, request)
     patch_vary_headers(response, ["Accept"])
     return response
@@ -606,9 +592,6 @@ class AnnotationListView(generics.ListAPIView):
     parser_classes = [JSONParser]
     pagination_class = AnnotationPagination
     renderer_classes = [FastJSONRenderer, webannotation.JSONLDRenderer]
-
-    def get_queryset(self) -> Any:
-        return Annotation.objects.visible_to(self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
@@ -631,18 +614,14 @@ class AnnotationListView(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {"include_deleted": ["W3C annotations have no tombstones: ask for JSON."]}
             )
-        queryset = filtering.filter(self.get_queryset())
+        queryset = selectors.annotation_list(user=request.user, filters=filtering.to_filter())
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)
-        rows = finish_rows(paginator.paginate_queryset(annotation_values(queryset), request, self))
+        rows = paginator.paginate_queryset(queryset, request, self)
         context = self.get_serializer_context()
         if not jsonld:
-            # JSON text straight from the rows (see annotation_json): a page is up to 1,000.
-            links = [json.dumps(paginator.next_link()), json.dumps(paginator.previous_link())]
-            items = ",".join([annotation_json(row, context["links"]) for row in rows])
-            return Response(
-                EncodedJSON(f'{{"next":{links[0]},"previous":{links[1]},"results":[{items}]}}')
-            )
+            urls = context["links"]
+            return paginator.get_paginated_response([annotation_json(row, urls) for row in rows])
         page_url = request.build_absolute_uri()
         first = remove_query_param(page_url, "cursor")
         collection = remove_query_param(first, "page_size") + "#collection"
@@ -689,8 +668,8 @@ class AnnotationDetailView(generics.RetrieveAPIView):
     parser_classes = [JSONParser]
     renderer_classes = [FastJSONRenderer, webannotation.JSONLDRenderer]
 
-    def get_queryset(self) -> Any:
-        return Annotation.objects.visible_to(self.request.user).select_related("author")
+    def get_object(self) -> Annotation:
+        return _found(selectors.annotation_get, user=self.request.user, pk=self.kwargs["pk"])
 
     @extend_schema(
         summary="One annotation (deleted ones as a tombstone); ETag is its version",
@@ -775,26 +754,10 @@ class DocumentAnnotationsView(generics.GenericAPIView):
 
     def get(self, request: Request, pk: int) -> Response:
         filters(request, NoParameters)
-        tokens = list_tokens(request.user, pk)
-        if tokens is None:
-            raise exceptions.NotFound("No Document matches the given query.")
-        limit = DOCUMENT_ANNOTATIONS_LIMIT
-        too_many = exceptions.ValidationError(
-            {
-                "document": [
-                    f"More than {limit} annotations: page through "
-                    f"/api/v1/annotations/?document={pk} instead."
-                ]
-            }
-        )
+        version = _found(selectors.document_list_version, user=request.user, pk=pk)
         urls = Links.for_request(request)
         if _jsonld(request):
-            queryset = Annotation.objects.visible_to(request.user).alive().filter(document=pk)
-            rows = finish_rows(
-                fetch_values(annotation_values(queryset.in_text_order())[: limit + 1])
-            )
-            if len(rows) > limit:
-                raise too_many
+            rows = _document_rows(version.document)
             page_url = request.build_absolute_uri()
             body = webannotation.page(
                 rows,
@@ -809,31 +772,56 @@ class DocumentAnnotationsView(generics.GenericAPIView):
             page = Response(body, content_type=webannotation.MEDIA_TYPE)
             patch_vary_headers(page, ["Accept"])
             return page
-        # If-None-Match compares weakly (RFC 9110), so W/ is dropped; * asks whether the
-        # list exists, which only formatting it tells (it may be too long to send).
-        header = request.headers.get("If-None-Match", "")
-        sent = [tag.removeprefix("W/") for tag in parse_etags(header)]
-        etag = _list_etag(tokens, urls)
-        encoded = None
-        if etag is None or etag not in sent:
-            encoded, tokens = document_annotations_body(pk, tokens, urls, limit)
-            if encoded is None:
-                raise too_many
-            etag = _list_etag(tokens, urls)
+        # The version names the list: a client that anchors highlights asks for the same long
+        # list again and again, and gets a 304, or the list kept in the cache.
+        etag = f'"{REPRESENTATION_VERSION}.{version.key}.{urls.digest}"'
+        # If-None-Match compares weakly (RFC 9110), so W/ is dropped.
+        sent = [
+            tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))
+        ]
         if etag in sent or sent == ["*"]:
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
         else:
-            response = Response(encoded)
-        if etag is not None:
-            response["ETag"] = etag
+            key = f"annotations:{pk}:{etag}"
+            body = cache.get(key)
+            if body is None:
+                rows = _document_rows(version.document)
+                listed = {
+                    "document": pk,
+                    "document_url": urls.document(pk),
+                    "count": len(rows),
+                    "results": [annotation_json(row, urls) for row in rows],
+                }
+                body = json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode()
+                cache.set(key, body, LIST_CACHE_SECONDS)
+            response = Response(body)
+        response["ETag"] = etag
         patch_vary_headers(response, ["Accept"])
         return response
 
 
-def _list_etag(tokens: ListTokens, urls: Links) -> str | None:
-    """A strong ETag for one document's list as JSON: the version of its representation,
-    its tokens and the origin its URLs name. None without both tokens."""
-    own, every = tokens
-    if own is None or every is None:
-        return None
-    return f'"{LIST_FORMAT}.{own}.{every}.{urls.digest}"'
+#: How long one document's formatted list stays in the cache unread. Its key names its
+#: version, so a kept list is never stale; this only bounds what the cache holds.
+LIST_CACHE_SECONDS = 24 * 3600
+
+
+def _document_rows(document: Document) -> list[dict[str, Any]]:
+    rows = selectors.document_annotation_rows(document, DOCUMENT_ANNOTATIONS_LIMIT)
+    if len(rows) > DOCUMENT_ANNOTATIONS_LIMIT:
+        raise exceptions.ValidationError(
+            {
+                "document": [
+                    f"More than {DOCUMENT_ANNOTATIONS_LIMIT} annotations: page through "
+                    f"/api/v1/annotations/?document={document.pk} instead."
+                ]
+            }
+        )
+    return rows
+
+
+def _found(read: Any, **kwargs: Any) -> Any:
+    """What a selector reads, or 404 if there is no such object the user may read."""
+    try:
+        return read(**kwargs)
+    except ObjectDoesNotExist:
+        raise exceptions.NotFound("No such object, or not one you can read.") from None

@@ -5,14 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
-
-from sco_annotate import rows
 
 from .models import ApiToken
 from .services import api_token_hash
@@ -55,40 +51,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 def _live_token(key_hash: str) -> ApiToken | None:
     """The unrevoked token with this hash, with its user, if that user is active; its
-    last_used_at is brought up to date (to the minute).
-
-    Every API request reads it. One plain statement reads the user with the token's id,
-    whether it is read-only and whether its last use is older than the resolution (see
-    sco_annotate/rows.py).
-    """
-    user_model = get_user_model()
-    now = timezone.now()
-    cutoff = ApiToken._meta.get_field("last_used_at").get_db_prep_value(
-        now - LAST_USED_RESOLUTION, connection
+    last_used_at is brought up to date (to the minute, so that reads stay reads)."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
+        .first()
     )
-    user_fields = rows.field_names(user_model)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT {rows.columns(user_model, user_fields, "u")}, t."id", t."read_only", '
-            't."last_used_at" IS NULL OR t."last_used_at" <= %s '
-            f'FROM "{ApiToken._meta.db_table}" t '
-            f'JOIN "{user_model._meta.db_table}" u ON u."id" = t."user_id" '
-            'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL AND u."is_active"',
-            [cutoff, key_hash],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    if token is None:
         return None
-    *user_values, token_id, read_only, stale = row
-    user = rows.from_row(user_model, user_fields, user_values)
-    token = rows.from_row(ApiToken, _TOKEN_FIELDS, [token_id, user.pk, read_only])
-    token.user = user
-    if stale:
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
-
-
-_TOKEN_FIELDS = rows.field_names(ApiToken, "id", "user_id", "read_only")
 
 
 class TokenScopePermission(permissions.BasePermission):

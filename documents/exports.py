@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,19 +21,11 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from . import selectors
 from .api import filters
-from .models import Annotation, DatePrecision
-from .serializers import (
-    AnnotationFilterSerializer,
-    Links,
-    annotation_json,
-    annotation_values,
-    fetch_values,
-    finish_rows,
-)
-
-#: Rows per database round trip: large enough to amortise it, small enough to stay flat.
-BATCH_SIZE = 5000
+from .models import DatePrecision
+from .representations import Links, annotation_json
+from .serializers import AnnotationFilterSerializer
 
 _DOCUMENT_COLUMNS = (
     "document__title",
@@ -84,24 +77,11 @@ def _published(row: dict[str, Any]) -> str:
     return published.isoformat()
 
 
-def batches(queryset: Any, *extra: str) -> Iterator[list[dict[str, Any]]]:
-    """Rows (see serializers.finish_rows) of the queryset in id order, BATCH_SIZE at a time."""
-    last = 0
-    while True:
-        page = annotation_values(queryset.filter(id__gt=last).order_by("id"), *extra)
-        rows = fetch_values(page[:BATCH_SIZE])
-        if not rows:
-            return
-        yield finish_rows(rows)
-        if len(rows) < BATCH_SIZE:
-            return
-        last = rows[-1]["id"]
-
-
 def jsonl_lines(queryset: Any, urls: Links) -> Iterator[bytes]:
     """Each annotation as one line of JSON, the same object the API returns."""
-    for rows in batches(queryset):
-        lines = [annotation_json(row, urls) for row in rows]
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for rows in selectors.annotation_batches(queryset):
+        lines = [encode(annotation_json(row, urls)) for row in rows]
         lines.append("")
         yield "\n".join(lines).encode("utf-8")
 
@@ -114,7 +94,7 @@ def csv_lines(queryset: Any, urls: Links) -> Iterator[bytes]:
     # encoding="utf-8-sig").
     buffer.write("\ufeff")
     writer.writerow(CSV_HEADER)
-    for rows in batches(queryset, *_DOCUMENT_COLUMNS):
+    for rows in selectors.annotation_batches(queryset, *_DOCUMENT_COLUMNS):
         for row in rows:
             writer.writerows(_csv_rows(row, urls))
         yield buffer.getvalue().encode("utf-8")
@@ -160,7 +140,7 @@ def _csv_rows(row: dict[str, Any], urls: Links) -> list[list[Any]]:
         row["end"],
         neutralise(row["quote"]),
         neutralise(row["note"]),
-        neutralise(row["author__username"]),
+        neutralise(row["author"]),
         row["created"],
         row["updated"],
         row["version"],
@@ -193,7 +173,7 @@ class _Export(APIView):
 
     def get(self, request: Request) -> StreamingHttpResponse:
         filtering = filters(request, AnnotationFilterSerializer)
-        queryset = filtering.filter(Annotation.objects.visible_to(request.user))
+        queryset = selectors.annotation_list(user=request.user, filters=filtering.to_filter())
         response = StreamingHttpResponse(
             self.stream(queryset, Links.for_request(request)), content_type=self.content_type
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
-from django.db.models import Q
 
-from .models import DocumentQuerySet, DocumentType
+from . import selectors
+from .models import DocumentType
+from .selectors import DocumentFilter
 
 
 class TagSlugsField(forms.MultipleChoiceField):
@@ -51,12 +53,12 @@ class DocumentFilterForm(forms.Form):
     document_type = forms.ChoiceField(label="Type", required=False)
     year = forms.IntegerField(required=False, min_value=1, max_value=9999)
 
-    def __init__(self, *args: Any, documents: DocumentQuerySet, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
 
         def choices(field: str) -> list[tuple[str, str]]:
-            values = documents.exclude(**{field: ""}).order_by(field).values_list(field, flat=True)
-            return [("", "Any"), *((value, value) for value in values.distinct())]
+            values = selectors.document_choices(user=user, field=field)
+            return [("", "Any"), *((value, value) for value in values)]
 
         for name, values in (
             ("organisation", choices("organisation")),
@@ -67,14 +69,17 @@ class DocumentFilterForm(forms.Form):
             assert isinstance(field, forms.ChoiceField)
             field.choices = values
 
-    def filter(self, documents: DocumentQuerySet) -> DocumentQuerySet:
-        """The documents that match the valid filters (invalid ones are shown as errors)."""
+    def to_filter(self) -> DocumentFilter | None:
+        """The valid filters as the selectors take them (invalid ones are shown as errors)."""
+        if not self.is_bound:
+            return None
         data = self.cleaned_data if self.is_valid() else {}
-        if data.get("q"):
-            documents = documents.filter(Q(title__icontains=data["q"]))
-        for field in ("organisation", "language", "document_type"):
-            if data.get(field):
-                documents = documents.filter(**{field: data[field]})
-        if data.get("year"):
-            documents = documents.filter(published__year=data["year"])
-        return documents
+        year = data.get("year")
+        return DocumentFilter(
+            q=data.get("q", ""),
+            organisation=data.get("organisation", ""),
+            language=data.get("language", ""),
+            document_type=data.get("document_type", ""),
+            published_after=datetime.date(year, 1, 1) if year else None,
+            published_before=datetime.date(year, 12, 31) if year else None,
+        )

@@ -6,19 +6,17 @@ W3C Web Annotation Data Model's TextPositionSelector.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import connection, models
+from django.db import models
 from django.db.models import Count, F, Q
 from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils import timezone
-
-from sco_annotate import rows
-from sco_annotate.lru import BoundedCache
 
 from . import text as textlib
 
@@ -46,16 +44,13 @@ class DatePrecision(models.TextChoices):
 
 class DocumentQuerySet(models.QuerySet["Document"]):
     def visible_to(self, user: Any) -> DocumentQuerySet:
-        """Documents this user may read. Every page, API endpoint and export starts here.
+        """Documents this user may read: the access rule, written here only. Every read of
+        research data starts here (documents/selectors.py), and so does every write.
 
-        Today every active, logged-in user reads the whole corpus; access per collection
-        will narrow this method, and `readable_for_span` and `list_tokens` below, which
-        state the same rule for the annotation writes and for one document's list. An
-        annotation is readable with its document: `highlight_rows` and
-        serializers.document_annotations_body read a document's annotations once the
-        caller has checked the document with this method or `list_tokens`.
+        Today every active, logged-in user reads the whole corpus. An annotation is
+        readable with its document.
         """
-        if not _reads_corpus(user):
+        if not (user.is_authenticated and user.is_active):
             return self.none()
         return self.all()
 
@@ -64,99 +59,10 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         return self.defer("text")
 
 
-def _reads_corpus(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_active)
-
-
-def readable_for_span(user: Any, pk: int, *, lock: bool) -> Document | None:
-    """Document `pk` with only its id, length and SHA-256 loaded (what checking a span
-    needs), or None if `user` may not read it: the rule of DocumentQuerySet.visible_to.
-
-    Every annotation write reads it; as one plain statement it costs a fifth of the ORM's
-    query. With lock=True the row is locked (FOR NO KEY UPDATE on PostgreSQL) until the end
-    of the transaction, so that the text cannot change under the write.
-    """
-    if not _reads_corpus(user) or not 0 < pk <= MAX_ID:
-        return None  # An id out of the column's range (from a URL, say) names no document.
-    if lock and not connection.in_atomic_block:
-        raise RuntimeError("A row lock lasts only as long as a transaction: use atomic().")
-    sql = f'SELECT {rows.columns(Document, _SPAN_FIELDS)} FROM "documents_document" WHERE "id" = %s'
-    if lock and connection.features.has_select_for_no_key_update:
-        sql += " FOR NO KEY UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    return None if row is None else rows.from_row(Document, _SPAN_FIELDS, row)
-
-
-def list_tokens(user: Any, pk: int) -> tuple[str | None, str | None] | None:
-    """The ListTokens of document `pk`'s list of annotations and of every list, or None if
-    `user` may not read the document (the rule of DocumentQuerySet.visible_to).
-
-    A token is None where there is none to trust: on SQLite, for a document whose
-    annotations were never written since its token was last forgotten (TRUNCATE), and for
-    every list once row 0 is gone (as a test database's flush leaves it until a tag is
-    written).
-    """
-    if not _reads_corpus(user) or not 0 < pk <= MAX_ID:
-        return None
-    return read_list_tokens(pk)
-
-
-def read_list_tokens(pk: int) -> tuple[str | None, str | None] | None:
-    """list_tokens without the check of who asks; None if there is no document `pk`."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LIST_TOKENS, [EVERY_LIST, pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    _, own, every = row
-    return (None if own is None else str(own)), (None if every is None else str(every))
-
-
-_LIST_TOKENS = """
-SELECT d."id", own."token", every."token"
-FROM "documents_document" d
-LEFT JOIN "documents_listtoken" own ON own."document_id" = d."id"
-LEFT JOIN "documents_listtoken" every ON every."document_id" = %s
-WHERE d."id" = %s
-"""
-
-
 #: The largest id and offset the columns hold: a larger number from a URL or a request
 #: names nothing (and would make PostgreSQL raise).
 MAX_ID = 2**63 - 1
 MAX_OFFSET = 2**31 - 1
-
-
-#: How many code points of document text each process keeps (about 32-128 MB).
-TEXT_CACHE_CODE_POINTS = 32_000_000
-_texts: BoundedCache[tuple[int, str], str] = BoundedCache(TEXT_CACHE_CODE_POINTS, len)
-
-
-def document_text(pk: int, sha256: str) -> str:
-    """A document's text, kept in this process: it never changes under the same SHA-256.
-
-    The least recently used texts are dropped once the cache holds more than
-    TEXT_CACHE_CODE_POINTS; a text longer than that is read each time.
-    """
-    key = (pk, sha256)
-    cached = _texts.get(key)
-    if cached is not None:
-        return cached
-    # Written out, as in readable_for_span: a miss comes with most API creates, spread over
-    # a large corpus.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            'SELECT "text" FROM "documents_document" WHERE "id" = %s AND "sha256" = %s',
-            [pk, sha256],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise Document.DoesNotExist(f"No document #{pk} with SHA-256 {sha256}.")
-    text: str = row[0]
-    _texts.put(key, text)
-    return text
 
 
 class Document(models.Model):
@@ -210,6 +116,12 @@ class Document(models.Model):
     )
     imported_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    annotations_version = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Changes, in the same transaction, with anything the document's list of "
+        "annotations shows (services/versions.py): the ETag and cache key of that list.",
+    )
 
     objects = DocumentQuerySet.as_manager()
 
@@ -251,19 +163,6 @@ class Document(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("documents:detail", args=[self.pk])
 
-    def paragraphs_around(self, start: int, end: int) -> tuple[int, str]:
-        """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
-
-        A paragraph runs up to and including its line break. Needs only pk and sha256
-        loaded: the text comes from this process's cache, so showing a passage of a long
-        document costs no more than one of a short one.
-        """
-        text = document_text(self.pk, self.sha256)
-        first = text.rfind("\n", 0, start) + 1
-        last = text.find("\n", max(start, end - 1))
-        last = len(text) if last == -1 else last + 1
-        return first, text[first:last]
-
     def page_at(self, offset: int) -> int | None:
         """The page (1-based) an offset falls on, for paged sources; None otherwise."""
         if not self.page_breaks:
@@ -285,10 +184,6 @@ class Document(models.Model):
         if self.date_precision == DatePrecision.MONTH:
             return self.published.strftime("%B %Y")
         return f"{self.published.day} {self.published.strftime('%B %Y')}"
-
-
-#: What checking a span reads of a document (readable_for_span).
-_SPAN_FIELDS = rows.field_names(Document, "id", "length", "sha256")
 
 
 class SourceFile(models.Model):
@@ -382,9 +277,7 @@ def tag_descendant_ids(tags: list[Tag], roots: set[int]) -> set[int]:
 
 class AnnotationQuerySet(models.QuerySet["Annotation"]):
     def visible_to(self, user: Any) -> AnnotationQuerySet:
-        """Annotations on documents this user may read (see DocumentQuerySet.visible_to)."""
-        if not _reads_corpus(user):
-            return self.none()
+        """Annotations on documents this user may read (DocumentQuerySet.visible_to)."""
         return self.filter(document__in=Document.objects.visible_to(user).values("pk"))
 
     def alive(self) -> AnnotationQuerySet:
@@ -506,77 +399,17 @@ class Annotation(models.Model):
         }
 
 
-class ListToken(models.Model):
-    """A random token that changes, in the same transaction, with anything a document's list
-    of annotations shows: its annotations and their tags (row `document_id`), or the
-    codebook and the users, whose names every list shows (row 0).
+class SharedVersion(models.Model):
+    """One row whose token changes, in the same transaction, with anything that every
+    document's list of annotations shows: the codebook and the users' names
+    (services/versions.py). Part of each list's ETag and cache key."""
 
-    PostgreSQL's triggers (migration 0005) write these rows, whatever the code path, be it a
-    service, the admin, a bulk statement or a shell; no Python code does. A formatted list
-    kept under the tokens it was read with is therefore exactly the list they name (see
-    serializers.document_annotations_body). A token is random rather than a counter so that
-    no state is ever named twice, not even after a restore or a rolled-back test. SQLite has
-    no such triggers, and no tokens: its lists are formatted on each request.
+    ROW = 1
 
-    `document_id` is a plain number, not a foreign key: the triggers may mark a document in
-    the middle of its deletion, and a row left for a deleted one is never read.
-    """
-
-    document_id = models.BigIntegerField(primary_key=True)
-    token = models.UUIDField()
+    token = models.UUIDField(default=uuid.uuid4)
 
     def __str__(self) -> str:
-        return f"#{self.document_id}: {self.token}"
-
-
-#: ListToken's row for what every document's list shows: the codebook and user names.
-EVERY_LIST = 0
-
-
-HighlightRow = tuple[int, int, int, int, "int | None", "str | None"]
-
-
-def highlight_rows(document_id: int, start: int = 0, end: int | None = None) -> list[HighlightRow]:
-    """(annotation id, start, end, author id, tag id, tag name) for each tag of a document's
-    live annotations that overlap text[start:end] (all of them by default), tags in
-    codebook order (tag id and name None for an annotation without tags).
-
-    What drawing highlights needs, in one statement written out: the document page reads
-    thousands of rows with it, and every write reads the highlights of the paragraphs it
-    changed, where building the query through the ORM would cost more than running it. On
-    PostgreSQL the overlap is found with the span index (migration 0003), so that a write's
-    cost does not grow with the document's number of annotations; each annotation's tags are
-    joined laterally, which keeps the plan a walk along that index whatever the estimates.
-    The caller has checked that the user may read the document.
-    """
-    sql = _HIGHLIGHTS_POSTGRESQL if connection.vendor == "postgresql" else _HIGHLIGHTS
-    # On PostgreSQL the document id is cast to bigint: psycopg sends a small number as a
-    # smallint, and the GiST index only matches bigint = bigint.
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document_id, start, MAX_OFFSET if end is None else end])
-        return cursor.fetchall()
-
-
-_HIGHLIGHTS_POSTGRESQL = """
-SELECT a."id", a."start", a."end", a."author_id", t."id", t."name"
-FROM "documents_annotation" a
-LEFT JOIN LATERAL (
-    SELECT t."id", t."name", t."sort_order"
-    FROM "documents_annotation_tags" l JOIN "documents_tag" t ON t."id" = l."tag_id"
-    WHERE l."annotation_id" = a."id"
-) t ON true
-WHERE a."document_id" = %s::bigint AND a."deleted_at" IS NULL
-    AND int8range(a."start", a."end") && int8range(%s, %s)
-ORDER BY t."sort_order", t."name"
-"""
-_HIGHLIGHTS = """
-SELECT a."id", a."start", a."end", a."author_id", t."id", t."name"
-FROM "documents_annotation" a
-LEFT JOIN "documents_annotation_tags" l ON l."annotation_id" = a."id"
-LEFT JOIN "documents_tag" t ON t."id" = l."tag_id"
-WHERE a."document_id" = %s AND a."deleted_at" IS NULL AND a."end" > %s AND a."start" < %s
-ORDER BY t."sort_order", t."name"
-"""
+        return str(self.token)
 
 
 class ActivityQuerySet(models.QuerySet["Activity"]):

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import secrets
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -39,12 +40,12 @@ from .models import (
     ImportBatch,
     ImportItem,
     ImportStatus,
+    SharedVersion,
     SourceFile,
     Tag,
-    document_text,
     is_admin,
-    readable_for_span,
 )
+from .selectors import document_text
 
 logger = logging.getLogger(__name__)
 
@@ -929,7 +930,12 @@ def check_span(
     # The row lock (or, with lock=False, the writing statement's) keeps a concurrent text
     # change (document_update) from slipping in between this check and the write; writes
     # on other documents, and reads, are not held up. SQLite serialises writes anyway.
-    document = readable_for_span(user, document_id, lock=lock)
+    documents = Document.objects.visible_to(user).only("id", "length", "sha256")
+    if lock:
+        documents = documents.select_for_update(
+            no_key=connection.features.has_select_for_no_key_update
+        )
+    document = documents.filter(pk=document_id).first() if 0 < document_id < 2**63 else None
     if document is None:
         raise ValidationError(
             {"document": [f"There is no document #{document_id} that you can read."]},
@@ -945,7 +951,7 @@ def check_span(
             }
         )
     try:
-        text = document_text(document.pk, document.sha256)
+        text = document_text(document)
     except Document.DoesNotExist:
         # Without the lock, the text can change (or the document go) between the two reads.
         raise _text_changed() from None
@@ -1084,6 +1090,7 @@ def _insert_annotation(annotation: Annotation, tags: list[Tag]) -> None:
             + ", ".join(["(%s, %s)"] * len(tags)),
             [value for tag in tags for value in (annotation.pk, tag.pk)],
         )
+    document_list_changed(annotation.document_id)
     _log(**_creation_activity(annotation, tags))
 
 
@@ -1221,6 +1228,7 @@ def _change(
     if tags is not None:
         annotation.tags.set(tags)
     after_tags = [tag.slug for tag in tags] if tags is not None else before_tags
+    document_list_changed(annotation.document_id)
     _log(
         actor=user,
         action=action,
@@ -1308,6 +1316,31 @@ def annotation_restore(
         action="annotation.restore",
         values={"deleted_at": None, "deleted_by": None},
     )
+
+
+# ---------------------------------------------------------------------------------------
+# List versions
+
+
+def document_list_changed(document_id: int) -> None:
+    """Give a document's list of annotations a new version, in the caller's transaction:
+    every change to its annotations or their tags calls this."""
+    Document.objects.filter(pk=document_id).update(annotations_version=uuid.uuid4())
+
+
+def shared_list_changed() -> None:
+    """Give every document's list a new version, in the caller's transaction: a change to
+    the codebook or to a user's name (signals.py calls this whatever made the change, the
+    Django admin included)."""
+    if not SharedVersion.objects.filter(pk=SharedVersion.ROW).update(token=uuid.uuid4()):
+        SharedVersion.objects.get_or_create(pk=SharedVersion.ROW)
+
+
+def user_renamed(user: User) -> None:
+    """A new username is a new `author` on each of the user's annotations: they get a new
+    `updated` and version, so that a client that syncs with `updated_after` sees it."""
+    Annotation.objects.filter(author=user).update(updated=timezone.now(), version=F("version") + 1)
+    shared_list_changed()
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,37 +11,31 @@ document or its number of annotations.
 from __future__ import annotations
 
 import bisect
+import datetime
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import services
+from . import errors, selectors, services
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
     AnnotationVersionForm,
     DocumentFilterForm,
 )
-from .models import (
-    Annotation,
-    AnnotationQuerySet,
-    Document,
-    Tag,
-    document_text,
-    highlight_rows,
-)
+from .models import Annotation, Tag, is_admin
+from .selectors import AnnotationFilter, Highlight
 from .text import parse_whole_number
 
 
@@ -71,13 +65,12 @@ class _Span:
     own: bool
 
 
-def _spans(rows: Iterable[tuple[int, int, int, int, Any, Any]], user: Any) -> list[_Span]:
-    """Spans from highlight_rows(): one row per tag, the first row of each in codebook order."""
-    spans: dict[int, _Span] = {}
-    for pk, start, end, author_id, tag_id, _name in rows:
-        if pk not in spans:
-            spans[pk] = _Span(pk, start, end, tag_id or 0, author_id == user.pk)
-    return list(spans.values())
+def _spans(highlights: Iterable[Highlight], user: Any) -> list[_Span]:
+    """What drawing needs of each highlight: its first tag in codebook order gives the colour."""
+    return [
+        _Span(h.pk, h.start, h.end, h.tags[0][0] if h.tags else 0, h.author_id == user.pk)
+        for h in highlights
+    ]
 
 
 def paragraphs_html(text: str, base: int, spans: Sequence[_Span], *, oob: bool = False) -> str:
@@ -157,19 +150,18 @@ def _mark_openers(spans: list[_Span]) -> tuple[str, str]:
     )
 
 
-def _changed_paragraphs(user: Any, annotation: Annotation) -> tuple[SafeString, list[Tag]]:
-    """The paragraphs the annotation's span touches, as out-of-band swaps, and its tags (read
-    with the paragraphs' highlights): one query, whatever the document's size.
+def _changed_paragraphs(user: Any, annotation: Annotation) -> SafeString:
+    """The paragraphs the annotation's span touches, as out-of-band swaps: their cost
+    follows the paragraphs, whatever the document's size.
 
     The annotation comes from the services or `_annotation`, with its document's pk and
     sha256 loaded and the document already checked as visible to the user.
     """
-    document_id = annotation.document_id
-    first, text = annotation.document.paragraphs_around(annotation.start, annotation.end)
-    rows = highlight_rows(document_id, first, first + len(text))
-    tags = [Tag(pk=row[4], name=row[5] or "") for row in rows if row[0] == annotation.pk and row[4]]
-    html = paragraphs_html(text, first, _spans(rows, user), oob=True)
-    return mark_safe(html), tags  # noqa: S308 (escaped in paragraphs_html)
+    document = annotation.document
+    first, text = selectors.document_paragraphs(document, annotation.start, annotation.end)
+    highlights = selectors.highlight_rows(document, first, first + len(text))
+    html = paragraphs_html(text, first, _spans(highlights, user), oob=True)
+    return mark_safe(html)  # noqa: S308 (escaped in paragraphs_html)
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,71 +172,66 @@ class _Codebook:
     """All tags, read once per request; the codebook is small."""
 
     def __init__(self) -> None:
-        self.tags = list(Tag.objects.all())
-        self.by_id = {tag.pk: tag for tag in self.tags}
+        self.tags = list(selectors.tag_list())
+        self.by_slug = {tag.slug: tag for tag in self.tags}
         self.active = [tag for tag in self.tags if tag.is_active]
 
 
-def _annotations_url() -> str:
-    # Cards are many: build their URLs from one reversed prefix, not one reverse() each.
-    return reverse("documents:annotation_card", args=[0]).removesuffix("0/")
+@dataclass
+class _Card:
+    """What a side-panel card shows of one annotation row (selectors.annotation_rows)."""
+
+    pk: int
+    start: int
+    end: int
+    excerpt: str
+    note: str
+    author: str
+    created: datetime.datetime
+    version: int
+    is_deleted: bool
+    tag_list: list[Tag]
+    own: bool
+    editable: bool
+    url: str
+    permalink: str
 
 
-def _dress(
-    annotation: Annotation, tags: Sequence[Tag], user: Any, base_url: str, document_url: str
-) -> Any:
-    """Attach what a card shows to an annotation (tags, excerpt, rights, URLs)."""
-    card: Any = annotation
-    card.tag_list = list(tags)
-    quote = annotation.quote
-    card.excerpt = quote if len(quote) <= EXCERPT_LENGTH else quote[: EXCERPT_LENGTH - 1] + "…"
-    card.own = annotation.author_id == user.pk
-    card.editable = annotation.can_change(user)
-    card.url = f"{base_url}{annotation.pk}/"
-    card.permalink = f"{document_url}#a{annotation.pk}"
-    return card
+def _cards(rows: Iterable[dict[str, Any]], user: Any, codebook: _Codebook) -> list[_Card]:
+    """Annotation rows dressed for their cards, in their order."""
+    # Cards are many: their URLs come from one reversed prefix, not one reverse() each.
+    base_url = reverse("documents:annotation_card", args=[0]).removesuffix("0/")
+    document_url = reverse("documents:detail", args=[0]).removesuffix("0/")
+    cards = []
+    for row in rows:
+        quote, pk = row["quote"], row["id"]
+        own = row["author_id"] == user.pk
+        cards.append(
+            _Card(
+                pk=pk,
+                start=row["start"],
+                end=row["end"],
+                excerpt=quote
+                if len(quote) <= EXCERPT_LENGTH
+                else quote[: EXCERPT_LENGTH - 1] + "…",
+                note=row["note"],
+                author=row["author"],
+                created=datetime.datetime.fromisoformat(row["created"]),
+                version=row["version"],
+                is_deleted=row["deleted_at"] is not None,
+                tag_list=[codebook.by_slug[slug] for slug in row["tags"]],
+                own=own,
+                editable=own or is_admin(user),
+                url=f"{base_url}{pk}/",
+                permalink=f"{document_url}{row['document_id']}/#a{pk}",
+            )
+        )
+    return cards
 
 
-def _card(annotation: Annotation, user: Any, tags: Sequence[Tag] | None = None) -> Any:
-    """One annotation dressed for its card (one query for its tags, unless given)."""
-    document_url = reverse("documents:detail", args=[annotation.document_id])
-    if tags is None:
-        tags = list(annotation.tags.order_by("sort_order", "name"))
-    return _dress(annotation, tags, user, _annotations_url(), document_url)
-
-
-def _cards(annotations: AnnotationQuerySet, user: Any, document_id: int) -> list[Any]:
-    """Annotations dressed for their cards (in their order): two queries."""
-    found = list(annotations.select_related("author").only(*_CARD_FIELDS))
-    by_annotation: dict[int, list[Tag]] = {}
-    links = (
-        Annotation.tags.through.objects.filter(annotation_id__in=[a.pk for a in found])
-        .select_related("tag")
-        .order_by("tag__sort_order", "tag__name")
-    )
-    for link in links:
-        by_annotation.setdefault(link.annotation_id, []).append(link.tag)
-    base_url = _annotations_url()
-    document_url = reverse("documents:detail", args=[document_id])
-    return [
-        _dress(annotation, by_annotation.get(annotation.pk, []), user, base_url, document_url)
-        for annotation in found
-    ]
-
-
-_CARD_FIELDS = (
-    "pk",
-    "document_id",
-    "start",
-    "end",
-    "quote",
-    "note",
-    "created",
-    "version",
-    "deleted_at",
-    "author_id",
-    "author__username",
-)
+def _card(annotation: Annotation, user: Any) -> _Card:
+    """One annotation's card, its row read afresh."""
+    return _cards([selectors.annotation_row(annotation)], user, _Codebook())[0]
 
 
 @dataclass(frozen=True)
@@ -263,50 +250,41 @@ class _PanelFilter:
             hide_others=bool(query.get("hide_others")),
         )
 
-    def apply(self, annotations: AnnotationQuerySet, user: Any) -> AnnotationQuerySet:
-        if self.tag:
-            annotations = annotations.tagged(self.tag)
-        if self.author:
-            annotations = annotations.filter(author__username=self.author)
-        if self.hide_others:
-            annotations = annotations.filter(author=user)
-        return annotations
+    def to_filter(self, document_id: int) -> AnnotationFilter:
+        """The filter the selectors apply, as the API's query string would give it."""
+        return AnnotationFilter(
+            document=document_id,
+            tags=(self.tag,) if self.tag else (),
+            author=self.author,
+            mine=self.hide_others,
+        )
 
     def query(self, **extra: str) -> str:
         values = {"tag": self.tag, "author": self.author, "hide_others": "1" * self.hide_others}
         return urlencode({key: value for key, value in {**values, **extra}.items() if value})
 
 
-def _panel(request: HtmxHttpRequest, document_id: int, panel: _PanelFilter) -> dict[str, Any]:
+def _panel(
+    request: HtmxHttpRequest, document_id: int, panel: _PanelFilter, codebook: _Codebook
+) -> dict[str, Any]:
     """One page of the side panel: the cards after the `after` cursor, and the next page's URL.
 
     The cursor is the last card's "start.end.pk", so a page costs the same wherever it is.
     """
-    annotations = Annotation.objects.visible_to(request.user).filter(document_id=document_id)
-    annotations = panel.apply(annotations.alive(), request.user)
+    annotations = selectors.annotation_list(user=request.user, filters=panel.to_filter(document_id))
     parts = [parse_whole_number(part) for part in request.GET.get("after", "").split(".")]
     cursor = [part for part in parts if part is not None]
     if len(cursor) == 3 == len(parts):
         start, end, pk = cursor
         annotations = annotations.after_in_text_order(Annotation(pk=pk, start=start, end=end))
-    cards = _cards(annotations.in_text_order()[: PANEL_PAGE + 1], request.user, document_id)
+    rows = selectors.annotation_rows(annotations.in_text_order()[: PANEL_PAGE + 1])
+    cards = _cards(rows, request.user, codebook)
     more = ""
     if len(cards) > PANEL_PAGE:
         last = cards[PANEL_PAGE - 1]
         cards = cards[:PANEL_PAGE]
         more = "?" + panel.query(after=f"{last.start}.{last.end}.{last.pk}")
     return {"cards": cards, "more": more, "panel": panel, "document_id": document_id}
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    """A service's or form's ValidationError as lines that say which field to fix."""
-    if hasattr(exc, "error_dict"):
-        return [
-            message if field == "__all__" else f"{field.capitalize()}: {message}"
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    return list(exc.messages)
 
 
 def _form_errors(form: Any) -> ValidationError:
@@ -317,19 +295,23 @@ def _form_errors(form: Any) -> ValidationError:
 # Pages
 
 
+def _found(read: Any, **kwargs: Any) -> Any:
+    """What a selector reads, or 404 if there is no such object the user may read."""
+    try:
+        return read(**kwargs)
+    except ObjectDoesNotExist:
+        raise Http404("No such object, or not one you can read.") from None
+
+
 @require_GET
 def document_list(request: HtmxHttpRequest) -> HttpResponse:
-    documents = Document.objects.visible_to(request.user).without_text()
-    form = DocumentFilterForm(request.GET or None, documents=documents)
-    found = form.filter(documents) if form.is_bound else documents
-    page = Paginator(found, 50).get_page(request.GET.get("page"))
-    counts = (
-        Annotation.objects.visible_to(request.user)
-        .alive()
-        .filter(document__in=[document.pk for document in page])
-        .tag_counts_by_document()
+    form = DocumentFilterForm(request.GET or None, user=request.user)
+    documents = selectors.document_list(user=request.user, filters=form.to_filter())
+    page = Paginator(documents, 50).get_page(request.GET.get("page"))
+    counts = selectors.tag_counts_by_document(
+        user=request.user, document_ids=[document.pk for document in page]
     )
-    tags = list(Tag.objects.all())
+    tags = list(selectors.tag_list())
     for document in page:
         per_tag = counts.get(document.pk, {})
         document.tag_counts = [(tag, per_tag[tag.pk]) for tag in tags if tag.pk in per_tag]  # type: ignore[attr-defined]
@@ -339,18 +321,18 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    documents = Document.objects.visible_to(request.user).defer("text")
-    document = get_object_or_404(documents, pk=pk)
-    # From this process's cache: a long text is not read and sent by the database each time.
-    text = document_text(document.pk, document.sha256)
-    rows = highlight_rows(document.pk)
-    authors = User.objects.filter(pk__in={row[3] for row in rows}).order_by("username")
+    document = _found(selectors.document_get, user=request.user, pk=pk)
+    highlights = selectors.highlight_rows(document)
+    text_html = paragraphs_html(
+        selectors.document_text(document), 0, _spans(highlights, request.user)
+    )
+    codebook = _Codebook()
     context = {
         "document": document,
-        "codebook": _Codebook(),
-        "text_html": mark_safe(paragraphs_html(text, 0, _spans(rows, request.user))),  # noqa: S308
-        "authors": authors.values_list("username", flat=True),
-        **_panel(request, document.pk, _PanelFilter.from_query(request.GET)),
+        "codebook": codebook,
+        "text_html": mark_safe(text_html),  # noqa: S308 (escaped in paragraphs_html)
+        "authors": selectors.authors({h.author_id for h in highlights}),
+        **_panel(request, document.pk, _PanelFilter.from_query(request.GET), codebook),
     }
     return render(request, DETAIL, context)
 
@@ -360,7 +342,7 @@ def annotation_panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A page of the side panel's cards, filtered (htmx: the filters, "load more")."""
     if not request.htmx:
         return redirect(reverse("documents:detail", args=[pk]) + "?" + request.GET.urlencode())
-    context = _panel(request, pk, _PanelFilter.from_query(request.GET))
+    context = _panel(request, pk, _PanelFilter.from_query(request.GET), _Codebook())
     return render(request, DETAIL + "#panel-page", context)
 
 
@@ -372,15 +354,19 @@ def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         for number in map(parse_whole_number, request.GET.get("ids", "").split(",")[:20])
         if number is not None
     ]
-    annotations = Annotation.objects.visible_to(request.user).filter(document_id=pk, pk__in=ids)
-    cards = _cards(annotations.alive().in_text_order(), request.user, pk)
-    return render(request, DETAIL + "#summaries", {"cards": cards})
+    annotations = selectors.annotation_list(
+        user=request.user, filters=AnnotationFilter(document=pk)
+    )
+    rows = selectors.annotation_rows(annotations.filter(pk__in=ids).in_text_order())
+    return render(
+        request, DETAIL + "#summaries", {"cards": _cards(rows, request.user, _Codebook())}
+    )
 
 
 @require_GET
 def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     """The codebook's colours as a stylesheet (the pages carry no inline style for them)."""
-    rules = [f".t{tag.pk}{{--tag:{tag.colour}}}" for tag in Tag.objects.only("pk", "colour")]
+    rules = [f".t{tag.pk}{{--tag:{tag.colour}}}" for tag in selectors.tag_list()]
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, max-age=60"
     return response
@@ -407,21 +393,22 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             quote=data["quote"],
         )
     except ValidationError as exc:
-        errors = {"errors": _errors(exc)}
-        return render(request, DETAIL + "#create-errors", errors, status=UNPROCESSABLE)
+        context = {"errors": errors.lines(exc)}
+        return render(request, DETAIL + "#create-errors", context, status=UNPROCESSABLE)
     if not request.htmx:
         return redirect(annotation.get_absolute_url())
     # The new card goes to the side panel only if it passes the panel's filters (sent along
     # with the chooser); annotate.js puts it in text order among the cards shown.
-    panel = _PanelFilter.from_query(request.POST)
-    shown = (not panel.author or panel.author == request.user.get_username()) and (
-        not panel.tag or Annotation.objects.filter(pk=annotation.pk).tagged(panel.tag).exists()
+    panel = _PanelFilter.from_query(request.POST).to_filter(pk)
+    shown = (
+        selectors.annotation_list(user=request.user, filters=panel)
+        .filter(pk=annotation.pk)
+        .exists()
     )
-    paragraphs, _ = _changed_paragraphs(request.user, annotation)
     context = {
-        "a": _card(annotation, request.user, annotation.tag_list) if shown else None,  # type: ignore[attr-defined]
+        "a": _card(annotation, request.user) if shown else None,
         "created": annotation.pk,
-        "paragraphs": paragraphs,
+        "paragraphs": _changed_paragraphs(request.user, annotation),
     }
     return render(request, DETAIL + "#annotation-created", context)
 
@@ -429,17 +416,8 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _annotation(request: HtmxHttpRequest, pk: int) -> Annotation:
     """An annotation this user may read, with its author and its document's pk and sha256
     (what showing the passage needs), or 404."""
-    annotations: AnnotationQuerySet = Annotation.objects.visible_to(request.user)
-    return get_object_or_404(
-        annotations.select_related("author", "document").defer(
-            *(f"document__{name}" for name in _DOCUMENT_HEAVY_FIELDS)
-        ),
-        pk=pk,
-    )
-
-
-# Document fields a write's response never needs (the text comes from the process cache).
-_DOCUMENT_HEAVY_FIELDS = ("text", "notes", "import_report", "page_breaks")
+    annotation: Annotation = _found(selectors.annotation_get, user=request.user, pk=pk)
+    return annotation
 
 
 @require_GET
@@ -480,14 +458,14 @@ def annotation_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request.POST.get("version", ""),
             request.POST.getlist("tags"),
             request.POST.get("note", ""),
-            errors=_errors(exc),
+            errors=errors.lines(exc),
         )
     return _changed(request, annotation)
 
 
 def _edit_form(
     request: HtmxHttpRequest,
-    card: Any,
+    card: _Card,
     version: Any,
     selected: list[str],
     note: str,
@@ -515,7 +493,10 @@ def _version_change(request: HtmxHttpRequest, pk: int, change: Any) -> HttpRespo
             user=request.user, annotation=annotation, expected_version=form.cleaned_data["version"]
         )
     except ValidationError as exc:
-        context: dict[str, Any] = {"a": _card(annotation, request.user), "errors": _errors(exc)}
+        context: dict[str, Any] = {
+            "a": _card(annotation, request.user),
+            "errors": errors.lines(exc),
+        }
         partial = "#card-deleted" if annotation.is_deleted else "#card"
         return render(request, DETAIL + partial, context, status=UNPROCESSABLE)
     return _changed(request, annotation)
@@ -535,11 +516,9 @@ def _changed(request: HtmxHttpRequest, annotation: Annotation) -> HttpResponse:
     """After an edit, delete or restore: the card, and the paragraphs of its span."""
     if not request.htmx:
         return redirect(annotation.get_absolute_url())
-    paragraphs, tags = _changed_paragraphs(request.user, annotation)
-    # A deleted annotation has no highlight left to read its tags from.
     context = {
-        "a": _card(annotation, request.user, None if annotation.is_deleted else tags),
-        "paragraphs": paragraphs,
+        "a": _card(annotation, request.user),
+        "paragraphs": _changed_paragraphs(request.user, annotation),
     }
     partial = "#deleted-response" if annotation.is_deleted else "#changed-response"
     return render(request, DETAIL + partial, context)

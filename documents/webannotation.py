@@ -21,7 +21,7 @@ from typing import Any
 
 from rest_framework.renderers import JSONRenderer
 
-from .serializers import Links
+from .representations import Links
 
 CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 PROFILE = CONTEXT
@@ -36,7 +36,7 @@ class JSONLDRenderer(JSONRenderer):
 
 
 def annotation(row: dict[str, Any], urls: Links, *, context: bool = True) -> dict[str, Any]:
-    """One annotation row (see serializers.finish_rows) as a W3C Annotation."""
+    """One annotation row (selectors.annotation_rows) as a W3C Annotation."""
     bodies: list[dict[str, Any]] = [
         {"type": "SpecificResource", "source": urls.tag(slug), "purpose": "tagging"}
         for slug in row["tags"]
@@ -60,8 +60,8 @@ def annotation(row: dict[str, Any], urls: Links, *, context: bool = True) -> dic
             "motivation": "tagging",
             "creator": {
                 "type": "Person",
-                "nickname": row["author__username"],
-                "name": row["author__username"],
+                "nickname": row["author"],
+                "name": row["author"],
             },
             "created": row["created"],
             "modified": row["updated"],

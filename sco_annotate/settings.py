@@ -184,6 +184,28 @@ def _databases() -> dict[str, dict[str, object]]:
 
 
 DATABASES = _databases()
+
+
+def _caches() -> dict[str, dict[str, object]]:
+    # Each document's formatted list of annotations is kept under its version (the key
+    # cannot go stale). In this process's memory by default; with several servers (or
+    # gunicorn workers) a shared cache such as Redis keeps one copy for all of them.
+    url = env("CACHE_URL")
+    if not url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "OPTIONS": {"MAX_ENTRIES": envint("CACHE_MAX_ENTRIES", 200)},
+            }
+        }
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            "CACHE_URL must be a Redis URL (redis://HOST:6379/0, rediss://... or unix://...)."
+        )
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+
+
+CACHES = _caches()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -230,10 +252,6 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 if envbool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
-# Django's database sessions and model backend, with the reads every request makes
-# written out in SQL (see sco_annotate/sessions.py and auth.py).
-SESSION_ENGINE = "sco_annotate.sessions"
-AUTHENTICATION_BACKENDS = ["sco_annotate.auth.UserBackend"]
 # same-origin, not no-referrer: browsers then send "Origin: null" on the app's own form
 # posts, which CSRF protection rightly refuses. Other sites still learn nothing.
 SECURE_REFERRER_POLICY = "same-origin"

@@ -9,7 +9,7 @@ import json
 import pytest
 from django.http import StreamingHttpResponse
 
-from documents import exports, services
+from documents import exports, selectors, services
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +149,7 @@ def test_exports_take_the_same_filters(client, hostile, document, user, headers)
 
 def test_exports_stream_in_batches(client, hostile, headers, monkeypatch):
     _, made = hostile
-    monkeypatch.setattr(exports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(selectors, "BATCH_SIZE", 2)
     response = client.get(JSONL_URL, headers=headers)
     chunks = list(response.streaming_content)
     assert len(chunks) == 3  # six annotations, two per batch
@@ -162,7 +162,7 @@ def test_exports_stream_in_batches(client, hostile, headers, monkeypatch):
 def test_export_queries_per_batch_are_constant(
     client, hostile, headers, monkeypatch, django_assert_num_queries
 ):
-    monkeypatch.setattr(exports, "BATCH_SIZE", 3)
+    monkeypatch.setattr(selectors, "BATCH_SIZE", 3)
     client.get(JSONL_URL, headers=headers)
     # Token; per batch of three, the rows and their tags (two full batches); then the empty
     # read that finds the end.

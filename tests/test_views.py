@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from documents import services
 from documents.models import Activity, Annotation, Document
+from documents.selectors import document_paragraphs
 from documents.views import _Span, paragraphs_html
 from sco_annotate.lru import BoundedCache
 from tests.helpers import annotate
@@ -754,25 +755,25 @@ def test_summaries_for_the_hover_card(logged_in, document, user, other_user):
 def test_paragraphs_around_returns_whole_paragraphs(document):
     text = document.text
     emoji = text.index("Emoji")
-    assert document.paragraphs_around(emoji + 2, emoji + 4) == (
+    assert document_paragraphs(document, emoji + 2, emoji + 4) == (
         emoji,
         text[emoji : text.index("\n", emoji) + 1],
     )
     # From the first character to the last one.
-    assert document.paragraphs_around(0, len(text)) == (0, text)
+    assert document_paragraphs(document, 0, len(text)) == (0, text)
     # A span that ends with a line break stays in its paragraph.
     first_break = text.index("\n")
-    assert document.paragraphs_around(3, first_break + 1) == (0, text[: first_break + 1])
+    assert document_paragraphs(document, 3, first_break + 1) == (0, text[: first_break + 1])
 
 
 def test_paragraphs_around_follows_a_changed_text(user, tags):
     document = services.document_create(
         user=None, text="One\nTwo\n", metadata=services.DocumentMetadata(title="Short")
     )
-    assert document.paragraphs_around(4, 5) == (4, "Two\n")
+    assert document_paragraphs(document, 4, 5) == (4, "Two\n")
     services.document_update(user=None, document=document, text="One\nThree\n")
     stored = Document.objects.only("pk", "sha256").get(pk=document.pk)
-    assert stored.paragraphs_around(4, 5) == (4, "Three\n")
+    assert document_paragraphs(stored, 4, 5) == (4, "Three\n")
 
 
 def test_paragraphs_html_draws_the_segments_of_text_segments():
@@ -846,17 +847,17 @@ def test_summaries_ignore_ids_that_are_not_whole_numbers(client, user, document,
 
 
 def test_text_cache_is_bounded_by_total_length(document, monkeypatch):
-    from documents import models
+    from documents import selectors
 
-    monkeypatch.setattr(models, "_texts", BoundedCache(len(document.text), len))
-    assert models.document_text(document.pk, document.sha256) == document.text
+    monkeypatch.setattr(selectors, "_texts", BoundedCache(len(document.text), len))
+    assert selectors.document_text(document) == document.text
     other = services.document_create(
         user=None, text="Another text.", metadata=services.DocumentMetadata(title="Other")
     )
-    assert models.document_text(other.pk, other.sha256) == "Another text."
+    assert selectors.document_text(other) == "Another text."
     # The first text was dropped to make room: the cache stays within its bound.
-    assert models._texts.held() == [(other.pk, other.sha256)]
-    assert models._texts.size == len("Another text.")
+    assert selectors._texts.held() == [(other.pk, other.sha256)]
+    assert selectors._texts.size == len("Another text.")
 
 
 def test_navigation_links_to_import_for_admins_only(client, user, staff_user, db):

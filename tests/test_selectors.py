@@ -1,49 +1,19 @@
-"""The reads and writes every request makes, written out in SQL: they must behave exactly as
-the ORM and Django's own backends they stand in for."""
+"""The read side (documents/selectors.py): the access rule, the filters, the rows every
+representation is built from, the highlights; and the reads every request makes."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 
 import pytest
 from django.contrib.auth.models import User
-from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.utils import timezone
 
-from documents import services
+from documents import selectors, services
 from documents.authentication import _live_token
-from documents.models import (
-    Activity,
-    Annotation,
-    Document,
-    Tag,
-    highlight_rows,
-    readable_for_span,
-)
-from sco_annotate.auth import UserBackend
-from sco_annotate.sessions import SessionStore
+from documents.models import Activity, Annotation, Document, Tag
+from documents.selectors import AnnotationFilter, DocumentFilter
 from tests.helpers import annotate
-
-
-def test_session_store_reads_what_it_saved_and_forgets_unknown_or_expired_keys(db):
-    store = SessionStore()
-    store["colour"] = "红"
-    store.save()
-    assert SessionStore(store.session_key).load() == {"colour": "红"}
-
-    unknown = SessionStore("x" * 32)
-    assert unknown.load() == {}
-    assert unknown.session_key is None  # the next save starts a new session
-
-    Session.objects.filter(pk=store.session_key).update(
-        expire_date=timezone.now() - datetime.timedelta(seconds=1)
-    )
-    expired = SessionStore(store.session_key)
-    assert expired.load() == {}
-    assert expired.session_key is None
 
 
 def test_logging_out_ends_the_session_on_the_server(client, user):
@@ -57,36 +27,69 @@ def test_logging_out_ends_the_session_on_the_server(client, user):
     assert "/accounts/login/" in response["Location"]
 
 
-def test_user_backend_reads_active_users_only(user, django_user_model):
-    backend = UserBackend()
-    found = backend.get_user(user.pk)
-    assert found == user
-    assert found.username == "analyst" and found.is_active is True
-    assert isinstance(found.date_joined, datetime.datetime)
-    assert backend.get_user(user.pk + 1000) is None
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    assert backend.get_user(user.pk) is None
-
-
 def test_a_deactivated_user_is_logged_out_on_the_next_request(client, user):
     assert client.login(username="analyst", password="analyst-pass-1")
     User.objects.filter(pk=user.pk).update(is_active=False)
     assert client.get("/").status_code == 302
 
 
-def test_readable_for_span_follows_visible_to(document, user, other_user):
-    found = readable_for_span(user, document.pk, lock=False)
-    assert found is not None
-    assert (found.pk, found.length, found.sha256) == (
-        document.pk,
-        document.length,
-        document.sha256,
-    )
-    assert readable_for_span(user, document.pk + 1, lock=True) is None
-    assert readable_for_span(user, 2**70, lock=False) is None
+def test_every_read_follows_the_access_rule(document, user, other_user, tags):
+    annotation = annotate(user, document, "Shanghai")
+    assert selectors.document_get(user=user, pk=document.pk) == document
+    assert selectors.annotation_get(user=user, pk=annotation.pk) == annotation
+    assert list(selectors.annotation_list(user=user)) == [annotation]
+    for pk in (document.pk + 1000, 0, 2**70):
+        with pytest.raises(Document.DoesNotExist):
+            selectors.document_get(user=user, pk=pk)
     other_user.is_active = False
-    assert readable_for_span(other_user, document.pk, lock=False) is None
-    assert not Document.objects.visible_to(other_user).filter(pk=document.pk).exists()
+    with pytest.raises(Document.DoesNotExist):
+        selectors.document_get(user=other_user, pk=document.pk)
+    with pytest.raises(Annotation.DoesNotExist):
+        selectors.annotation_get(user=other_user, pk=annotation.pk)
+    with pytest.raises(Document.DoesNotExist):
+        selectors.document_list_version(user=other_user, pk=document.pk)
+    assert not selectors.annotation_list(user=other_user).exists()
+    assert not selectors.document_list(user=other_user).exists()
+
+
+def test_annotation_filter_applies_each_field(document, user, other_user, tags):
+    mine = annotate(user, document, "Shanghai", tags=["extradition"], note="Treaty basis")
+    theirs = annotate(other_user, document, "Россия", tags=["oversight-gap"])
+    gone = annotate(user, document, "Emoji", tags=["extradition"])
+    services.annotation_delete(user=user, annotation=gone)
+
+    def found(**fields):
+        return set(selectors.annotation_list(user=user, filters=AnnotationFilter(**fields)))
+
+    assert found() == {mine, theirs}
+    assert found(include_deleted=True) == {mine, theirs, gone}
+    assert found(tags=("extradition",)) == {mine}
+    assert found(author=other_user.username) == {theirs}
+    assert found(mine=True) == {mine}
+    assert found(q="treaty") == {mine}
+    assert found(document=document.pk + 1000) == set()
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    assert found(updated_after=later) == found(created_after=later) == set()
+
+
+def test_document_filter_applies_each_field(document, user):
+    def found(**fields):
+        return list(selectors.document_list(user=user, filters=DocumentFilter(**fields)))
+
+    assert found() == [document]
+    assert found(q=document.title[:4].lower()) == [document]
+    assert found(language="xx") == found(organisation="Nobody") == []
+    assert found(document_type=document.document_type) == [document]
+
+
+def test_annotation_rows_are_what_every_representation_reads(document, user, tags):
+    annotation = annotate(user, document, "Shanghai", tags=["oversight-gap", "extradition"])
+    (row,) = selectors.annotation_rows(Annotation.objects.all())
+    assert row["id"] == annotation.pk and row["author"] == user.username
+    assert row["tags"] == [tag.slug for tag in annotation.tag_list]
+    assert row["created"].endswith("Z") and row["updated"] == row["created"]
+    assert selectors.annotation_row(annotation) == row
+    assert selectors.annotation_row(Annotation.objects.get(pk=annotation.pk)) == row
 
 
 def test_creating_on_a_document_id_out_of_range_is_a_clear_error(document, user, tags):
@@ -108,35 +111,18 @@ def test_created_annotation_carries_its_tags_in_codebook_order(document, user, t
     assert log.before is None
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the one-statement insert is PostgreSQL's"
-)
-def test_a_text_changed_since_the_span_check_inserts_nothing(document, user, tags):
-    """The insert re-checks the text's SHA-256 under the row lock (see annotation_create)."""
-    span = services.check_span(
-        user=user, document_id=document.pk, start=0, end=11, quote="Extradition", lock=False
-    )
-    stale = Document.from_db("default", ["id", "length", "sha256"], [document.pk, 1, "0" * 64])
-    annotation = services._new_annotation(
-        user=user, span=dataclasses.replace(span, document=stale), note=""
-    )
-    with pytest.raises(ValidationError) as caught:
-        services._insert_annotation_postgresql(annotation, [tags["extradition"]])
-    assert "text changed" in str(caught.value)
-    assert not Annotation.objects.exists()
-    assert not Activity.objects.filter(action="annotation.create").exists()
-
-
 def test_highlight_rows_find_exactly_the_overlapping_live_annotations(document, user, tags):
     words = ["Extradition", "Shanghai", "Convention", "上海合作组织", "Emoji", "Россия"]
     made = {word: annotate(user, document, word, tags=["extradition"]) for word in words}
     services.annotation_delete(user=user, annotation=made["Emoji"])
     live = [a for word, a in made.items() if word != "Emoji"]
     for start, end in [(0, 5), (10, 30), (30, 60), (0, document.length), (40, 41)]:
-        rows = highlight_rows(document.pk, start, end)
+        found = selectors.highlight_rows(document, start, end)
         expected = {a.pk for a in live if a.start < end and a.end > start}
-        assert {row[0] for row in rows} == expected, (start, end)
-    assert {row[0] for row in highlight_rows(document.pk)} == {a.pk for a in live}
+        assert {h.pk for h in found} == expected, (start, end)
+    everything = selectors.highlight_rows(document)
+    assert {h.pk for h in everything} == {a.pk for a in live}
+    assert all(h.tags == [(tags["extradition"].pk, "Extradition")] for h in everything)
 
 
 def test_tagging_in_a_document_id_out_of_range_is_refused_not_a_server_error(client, user, tags):
@@ -150,7 +136,7 @@ def test_tagging_in_a_document_id_out_of_range_is_refused_not_a_server_error(cli
     assert "There is no document" in response.content.decode()
 
 
-def test_api_token_lookup_converts_values_as_the_orm_does(user, staff_user):
+def test_api_token_lookup_finds_live_tokens_of_active_users(user, staff_user):
     _, read_only = services.api_token_create(actor=None, user=user, read_only=True)
     _, read_write = services.api_token_create(actor=None, user=staff_user, read_only=False)
     token = _live_token(services.api_token_hash(read_only))
@@ -202,7 +188,7 @@ def test_a_create_answers_with_its_tags_in_the_order_every_read_gives(
 
 
 def test_a_text_that_changes_between_the_checks_reads_is_refused(document, user, tags, monkeypatch):
-    def gone(pk, sha256):
+    def gone(document):
         raise Document.DoesNotExist
 
     monkeypatch.setattr(services, "document_text", gone)

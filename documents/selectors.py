@@ -1,0 +1,417 @@
+"""Every read of research data: the pages, the API, the exports and the commands call these.
+
+The access rule is written once, in `DocumentQuerySet.visible_to` (documents/models.py);
+every function here that takes a `user` starts from it. The lower-level helpers that take a
+document (`document_text`, `highlight_rows`, `document_annotation_rows`) expect one that the
+caller read through `document_get` or `document_list`.
+
+An annotation is read as one *row* (`annotation_rows`): a dict of its columns, its author's
+username, its tags' slugs in codebook order and its timestamps in RFC 3339. The API's JSON,
+JSON-LD, JSON Lines, CSV and the workspace cards are all built from such rows
+(documents/representations.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection, models
+from django.db.models import F, Func, Q, Subquery
+from django.db.models.functions import Cast
+
+from sco_annotate.lru import BoundedCache
+
+from .models import (
+    MAX_ID,
+    Annotation,
+    AnnotationQuerySet,
+    Document,
+    DocumentQuerySet,
+    SharedVersion,
+    Tag,
+)
+from .representations import rfc3339
+
+# ---------------------------------------------------------------------------------------
+# Filters: one object per resource, built by the pages' forms and the API's serializers.
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """Which documents a list shows. Every field left empty filters nothing."""
+
+    q: str = ""
+    organisation: str = ""
+    language: str = ""
+    document_type: str = ""
+    published_after: datetime.date | None = None
+    published_before: datetime.date | None = None
+
+    def apply(self, documents: DocumentQuerySet) -> DocumentQuerySet:
+        if self.q:
+            documents = documents.filter(title__icontains=self.q)
+        for name in ("organisation", "language", "document_type"):
+            value = getattr(self, name)
+            if value:
+                documents = documents.filter(**{name: value})
+        if self.published_after is not None:
+            documents = documents.filter(published__gte=self.published_after)
+        if self.published_before is not None:
+            documents = documents.filter(published__lte=self.published_before)
+        return documents
+
+
+@dataclass(frozen=True)
+class AnnotationFilter:
+    """Which annotations a list shows: the API's and the exports' query string, and the
+    workspace panel's filters. Every field left empty filters nothing."""
+
+    document: int | None = None
+    #: Tag slugs: any of them, a tag including the tags below it.
+    tags: Sequence[str] = ()
+    #: An author's username.
+    author: str = ""
+    #: Only the annotations of the user who asks (the panel's "hide others").
+    mine: bool = False
+    created_after: datetime.datetime | None = None
+    updated_after: datetime.datetime | None = None
+    #: Text in the quote or the note.
+    q: str = ""
+    #: Deleted annotations too (tombstones, for sync).
+    include_deleted: bool = False
+
+    def apply(self, annotations: AnnotationQuerySet, user: Any) -> AnnotationQuerySet:
+        if not self.include_deleted:
+            annotations = annotations.alive()
+        if self.document is not None:
+            annotations = annotations.filter(document_id=self.document)
+        if self.tags:
+            annotations = annotations.tagged(*self.tags)
+        if self.author:
+            annotations = annotations.filter(author__username=self.author)
+        if self.mine:
+            annotations = annotations.filter(author_id=user.pk)
+        if self.created_after is not None:
+            annotations = annotations.filter(created__gt=self.created_after)
+        if self.updated_after is not None:
+            annotations = annotations.filter(updated__gt=self.updated_after)
+        if self.q:
+            annotations = annotations.filter(Q(quote__icontains=self.q) | Q(note__icontains=self.q))
+        return annotations
+
+
+# ---------------------------------------------------------------------------------------
+# Documents
+
+
+def document_list(*, user: Any, filters: DocumentFilter | None = None) -> DocumentQuerySet:
+    """The documents `user` may read that pass `filters`, without their text."""
+    documents = Document.objects.visible_to(user).without_text()
+    return filters.apply(documents) if filters is not None else documents
+
+
+def document_get(*, user: Any, pk: int, text: bool = False) -> Document:
+    """Document `pk` if `user` may read it (its text only if asked for: pages and most
+    answers take it from `document_text`); raises Document.DoesNotExist otherwise."""
+    if not 0 < pk <= MAX_ID:  # an id out of the column's range names no document
+        raise Document.DoesNotExist(f"No document #{pk}.")
+    documents = Document.objects.visible_to(user)
+    return (documents if text else documents.without_text()).get(pk=pk)
+
+
+def document_choices(*, user: Any, field: str) -> list[str]:
+    """The distinct non-empty values of a metadata field among the documents `user` reads,
+    for a filter's drop-down."""
+    documents = Document.objects.visible_to(user).exclude(**{field: ""})
+    return list(documents.order_by(field).values_list(field, flat=True).distinct())
+
+
+#: How many code points of document text each process keeps (about 32-128 MB).
+TEXT_CACHE_CODE_POINTS = 32_000_000
+_texts: BoundedCache[tuple[int, str], str] = BoundedCache(TEXT_CACHE_CODE_POINTS, len)
+
+
+def document_text(document: Document) -> str:
+    """A document's text (it needs only pk and sha256 loaded), kept in this process: the
+    text never changes under the same SHA-256, so the key cannot go stale.
+
+    The least recently used texts are dropped once the cache holds more than
+    TEXT_CACHE_CODE_POINTS; a text longer than that is read each time.
+    """
+    key = (document.pk, document.sha256)
+    cached = _texts.get(key)
+    if cached is not None:
+        return cached
+    found = Document.objects.filter(pk=document.pk, sha256=document.sha256).values_list(
+        "text", flat=True
+    )
+    text = next(iter(found), None)
+    if text is None:
+        raise Document.DoesNotExist(f"No document #{document.pk} with SHA-256 {document.sha256}.")
+    _texts.put(key, text)
+    return text
+
+
+def document_paragraphs(document: Document, start: int, end: int) -> tuple[int, str]:
+    """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
+
+    A paragraph runs up to and including its line break. The text comes from this
+    process's cache, so showing a passage of a long document costs no more than one of a
+    short one.
+    """
+    text = document_text(document)
+    first = text.rfind("\n", 0, start) + 1
+    last = text.find("\n", max(start, end - 1))
+    last = len(text) if last == -1 else last + 1
+    return first, text[first:last]
+
+
+# ---------------------------------------------------------------------------------------
+# The codebook
+
+
+def tag_list() -> models.QuerySet[Tag]:
+    """The whole codebook, retired tags included, each with its parent, in codebook order."""
+    return Tag.objects.select_related("parent")
+
+
+# ---------------------------------------------------------------------------------------
+# Annotations
+
+
+def annotation_list(*, user: Any, filters: AnnotationFilter | None = None) -> AnnotationQuerySet:
+    """The annotations `user` may read that pass `filters` (live ones only by default)."""
+    annotations = Annotation.objects.visible_to(user)
+    return (filters or AnnotationFilter()).apply(annotations, user)
+
+
+def annotation_get(*, user: Any, pk: int) -> Annotation:
+    """Annotation `pk` (deleted or not) if `user` may read it, with its author and its
+    document's id and SHA-256 (what showing its passage needs); raises DoesNotExist."""
+    if not 0 < pk <= MAX_ID:
+        raise Annotation.DoesNotExist(f"No annotation #{pk}.")
+    annotations = Annotation.objects.visible_to(user).select_related("author", "document")
+    return annotations.only(*_ANNOTATION_GET_FIELDS).get(pk=pk)
+
+
+_ANNOTATION_GET_FIELDS = (
+    *(f.name for f in Annotation._meta.concrete_fields),
+    "author__username",
+    "document__id",
+    "document__sha256",
+    "document__length",
+)
+
+#: The columns of an annotation row, as `values()` names them.
+_ROW_COLUMNS = (
+    "id",
+    "document_id",
+    "start",
+    "end",
+    "quote",
+    "prefix",
+    "suffix",
+    "note",
+    "author_id",
+    "version",
+    "deleted_at",
+)
+
+
+def annotation_rows(annotations: models.QuerySet[Annotation], *extra: str) -> list[dict[str, Any]]:
+    """The rows of these annotations (in the queryset's order), two queries: the
+    annotations with their authors, then their tags. `extra` names further columns to
+    read (the document's metadata, for the CSV export).
+
+    Timestamps are read as text and put in RFC 3339 here: the API prints them anyway, and
+    converting a timestamptz into an aware datetime costs more than the rest of the row.
+    """
+    rows = list(
+        annotations.values(
+            *_ROW_COLUMNS,
+            *extra,
+            "author__username",
+            created_text=Cast("created", output_field=models.TextField()),
+            updated_text=Cast("updated", output_field=models.TextField()),
+        )
+    )
+    by_id: dict[int, list[str]] = {}
+    for row in rows:
+        by_id[row["id"]] = row["tags"] = []
+        row["author"] = row.pop("author__username")
+        row["created"] = rfc3339(row.pop("created_text"))
+        row["updated"] = rfc3339(row.pop("updated_text"))
+    if by_id:
+        links = (
+            Annotation.tags.through.objects.filter(annotation_id__in=list(by_id))
+            .order_by("tag__sort_order", "tag__name")
+            .values_list("annotation_id", "tag__slug")
+        )
+        for annotation_id, slug in links:
+            by_id[annotation_id].append(slug)
+    return rows
+
+
+def annotation_row(annotation: Annotation) -> dict[str, Any]:
+    """The row of one annotation (deleted or not): what a write answers with. Built from
+    the instance when the services attached its tags (`tag_list`, in codebook order) and
+    its author, as they do on a create; otherwise read."""
+    tags = getattr(annotation, "tag_list", None)
+    if tags is None:
+        return annotation_rows(Annotation.objects.filter(pk=annotation.pk))[0]
+    row = {name: getattr(annotation, name) for name in _ROW_COLUMNS}
+    row["author"] = annotation.author.username
+    row["tags"] = [tag.slug for tag in tags]
+    row["created"] = rfc3339(annotation.created)
+    row["updated"] = rfc3339(annotation.updated)
+    return row
+
+
+#: Rows per database round trip of an export: large enough to amortise it, small enough
+#: to keep memory flat.
+BATCH_SIZE = 5000
+
+
+def annotation_batches(
+    annotations: models.QuerySet[Annotation], *extra: str
+) -> Iterator[list[dict[str, Any]]]:
+    """Rows of these annotations in id order, BATCH_SIZE at a time, read by keyset
+    (WHERE id > last), so that memory stays flat and no cursor outlives a request."""
+    last = 0
+    while True:
+        rows = annotation_rows(annotations.filter(id__gt=last).order_by("id")[:BATCH_SIZE], *extra)
+        if not rows:
+            return
+        yield rows
+        if len(rows) < BATCH_SIZE:
+            return
+        last = rows[-1]["id"]
+
+
+def tag_counts_by_document(*, user: Any, document_ids: list[int]) -> dict[int, dict[int, int]]:
+    """{document id: {tag id: live annotations carrying the tag}} for these documents."""
+    annotations = annotation_list(user=user).filter(document_id__in=document_ids)
+    return annotations.tag_counts_by_document()
+
+
+def document_annotation_rows(document: Document, limit: int) -> list[dict[str, Any]]:
+    """The rows of a document's live annotations in text order, at most `limit` + 1 (so
+    that the caller can tell when there are more)."""
+    annotations = Annotation.objects.filter(document_id=document.pk).alive().in_text_order()
+    return annotation_rows(annotations[: limit + 1])
+
+
+@dataclass(frozen=True)
+class ListVersion:
+    """What one document's list of annotations shows is named by its document's
+    `annotations_version` and the shared version (codebook and user names): both change,
+    in the same transaction, with anything that list shows (services/versions.py)."""
+
+    document: Document
+    shared: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.document.annotations_version}.{self.shared}"
+
+
+def document_list_version(*, user: Any, pk: int) -> ListVersion:
+    """Document `pk` (as `document_get` reads it) with the version of its list of
+    annotations, in one query; raises Document.DoesNotExist if `user` may not read it.
+
+    Read before the list itself: a list read afterwards is then at least as new as the
+    version it is kept under, never older.
+    """
+    if not 0 < pk <= MAX_ID:
+        raise Document.DoesNotExist(f"No document #{pk}.")
+    shared = SharedVersion.objects.filter(pk=SharedVersion.ROW).values("token")
+    document = (
+        Document.objects.visible_to(user)
+        .only("id", "sha256", "annotations_version")
+        .annotate(shared_token=Subquery(shared))
+        .get(pk=pk)
+    )
+    token = getattr(document, "shared_token", None)
+    return ListVersion(document, str(token) if token is not None else "0")
+
+
+# ---------------------------------------------------------------------------------------
+# Highlights
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """One live annotation's span, as the document page draws it."""
+
+    pk: int
+    start: int
+    end: int
+    author_id: int
+    #: Tag ids and names in codebook order.
+    tags: list[tuple[int, str]] = field(default_factory=list)
+
+
+#: Past the last offset any span can have (offsets are 32-bit).
+_PAST_THE_END = 2**31
+
+
+class _Int8Range(Func):
+    # The expression the span index is built on (migration 0003), so that PostgreSQL uses it.
+    function = "int8range"
+
+    def __init__(self, start: Any, end: Any) -> None:
+        from django.contrib.postgres.fields import BigIntegerRangeField
+
+        super().__init__(start, end, output_field=BigIntegerRangeField())
+
+
+def highlight_rows(document: Document, start: int = 0, end: int | None = None) -> list[Highlight]:
+    """The live annotations of a document that overlap text[start:end] (all by default).
+
+    Every write in the workspace redraws the paragraphs it touched with these. On
+    PostgreSQL the overlap is found with the GiST span index (migration 0003), so that a
+    write's cost does not grow with the document's number of annotations.
+    """
+    annotations = Annotation.objects.filter(document_id=document.pk).alive()
+    if start > 0 or end is not None:
+        stop = _PAST_THE_END if end is None else end
+        if connection.vendor == "postgresql":
+            from psycopg.types.range import Range
+
+            annotations = annotations.alias(span=_Int8Range(F("start"), F("end"))).filter(
+                span__overlap=Range(start, stop)
+            )
+        else:
+            annotations = annotations.filter(end__gt=start, start__lt=stop)
+    spans = {
+        pk: Highlight(pk, span_start, span_end, author_id)
+        for pk, span_start, span_end, author_id in annotations.values_list(
+            "id", "start", "end", "author_id"
+        )
+    }
+    if spans:
+        links = Annotation.tags.through.objects.order_by("tag__sort_order", "tag__name")
+        # The whole document's links by its id rather than by thousands of annotation ids
+        # (deleted annotations' links come too, and are passed over).
+        links = (
+            links.filter(annotation__document_id=document.pk)
+            if start == 0 and end is None
+            else links.filter(annotation_id__in=list(spans))
+        )
+        for annotation_id, tag_id, name in links.values_list(
+            "annotation_id", "tag_id", "tag__name"
+        ):
+            span = spans.get(annotation_id)
+            if span is not None:
+                span.tags.append((tag_id, name))
+    return list(spans.values())
+
+
+def authors(user_ids: set[int]) -> list[str]:
+    """The usernames of these users, sorted: the workspace's author filter."""
+    users = get_user_model().objects.filter(pk__in=user_ids).order_by("username")
+    return list(users.values_list("username", flat=True))
