@@ -33,11 +33,14 @@ from .models import (
 _METADATA_FIELDS = services.METADATA_FIELDS
 
 
-class ReadOnlyInlineMixin:
-    """An inline that shows rows and never adds, changes or deletes them."""
+class ShownOnly:
+    """An admin or inline that shows rows and never adds or changes them, and deletes them
+    only where `deletable` says so: the record of research is changed through the services.
+    The one place these rights are written."""
 
     can_delete = False
     extra = 0
+    deletable = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -45,8 +48,11 @@ class ReadOnlyInlineMixin:
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.deletable and super().has_delete_permission(request, obj)  # type: ignore[misc]
 
-class SourceFileInline(ReadOnlyInlineMixin, admin.StackedInline):
+
+class SourceFileInline(ShownOnly, admin.StackedInline):
     """The original file is evidence: shown, never replaced."""
 
     model = SourceFile
@@ -160,7 +166,13 @@ class TagAdmin(admin.ModelAdmin):
     list_editable = ["sort_order", "is_active"]
     list_filter = ["is_active", "parent"]
     search_fields = ["name", "slug", "definition"]
-    prepopulated_fields = {"slug": ["name"]}
+
+    def get_prepopulated_fields(
+        self, request: HttpRequest, obj: Tag | None = None
+    ) -> dict[str, Any]:
+        # The slug is filled from the name only while it can still be set: a read-only
+        # prepopulated field breaks the change page.
+        return {"slug": ["name"]} if obj is None else {}
 
     @admin.display(description="colour")
     def swatch(self, obj: Tag) -> str:
@@ -183,7 +195,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ShownOnly, admin.ModelAdmin):
     list_display = ["__str__", "document", "author", "updated", "version", "deleted_at"]
     list_filter = ["tags", "author", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["quote", "note", "document__title", "author__username"]
@@ -197,15 +209,6 @@ class AnnotationAdmin(admin.ModelAdmin):
             .select_related("document", "author")
             .defer("document__text")
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Delete the selected annotations (kept as deleted)")
     def soft_delete(self, request: HttpRequest, queryset: QuerySet[Annotation]) -> None:
@@ -227,7 +230,7 @@ class AnnotationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(ShownOnly, admin.ModelAdmin):
     list_display = ["created", "actor", "action", "object_type", "object_id", "document"]
     list_filter = ["action", "object_type"]
     search_fields = ["actor__username", "action"]
@@ -236,15 +239,6 @@ class ActivityAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
         return super().get_queryset(request).defer("document__text")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiToken)
@@ -318,14 +312,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {len(tokens)} tokens.")
 
 
-class ImportItemInline(ReadOnlyInlineMixin, admin.TabularInline):
+class ImportItemInline(ShownOnly, admin.TabularInline):
     model = ImportItem
     fields = ("position", "filename", "size", "status", "error", "document", "duplicate_of")
     readonly_fields = fields
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ShownOnly, admin.ModelAdmin):
     """Batches from the import pages. Deleting one frees the files it still holds (those left
     out or not yet imported); imported documents keep their own copy of their file."""
 
@@ -333,9 +327,4 @@ class ImportBatchAdmin(admin.ModelAdmin):
     list_select_related = ["created_by"]
     date_hierarchy = "created"
     inlines = [ImportItemInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    deletable = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from documents import services
 from documents.models import Activity, Document, Tag
 
 
@@ -167,3 +168,25 @@ def test_admin_soft_delete_action_deletes_all_or_nothing(admin_client_, annotati
     assert response.status_code == 302
     assert Annotation.objects.alive().count() == 0
     assert Annotation.objects.count() == 2
+
+
+def test_every_admin_page_of_every_model_opens(admin_client_, annotation, admin_user, bearer):
+    """Changelist, add and change pages: a 200, or a 403 where adding is not offered."""
+    from django.contrib import admin
+
+    bearer(admin_user)  # an API token, so that its pages have an object too
+    services.import_batch_create(
+        user=admin_user,
+        uploads=[services.Upload("a.txt", b"Some text.", "text/plain")],
+        defaults={},
+    )
+    for model in admin.site._registry:
+        opts = model._meta
+        base = f"/admin/{opts.app_label}/{opts.model_name}/"
+        assert admin_client_.get(base).status_code == 200, base
+        add = admin_client_.get(base + "add/").status_code
+        assert add in (200, 403), (base, add)
+        first = model._default_manager.first()
+        if first is not None:
+            page = admin_client_.get(f"{base}{first.pk}/change/")
+            assert page.status_code == 200, (base, page.status_code)
