@@ -8,6 +8,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.response import HttpResponseBase
+from django.middleware.gzip import GZipMiddleware
 
 
 class ContentSecurityPolicyMiddleware:
@@ -104,3 +106,19 @@ class DatabaseUnavailableMiddleware:
         if isinstance(exception, OperationalError | InterfaceError):
             return database_unavailable(request, exception)
         return None
+
+
+class ApiGZipMiddleware(GZipMiddleware):
+    """Compress the API's answers (JSON, CSV, JSON Lines) for clients that accept gzip.
+
+    Pages are left alone: they carry CSRF tokens, and compressing a secret next to text an
+    attacker can choose leaks it (BREACH). So is the API's documentation page, whose script
+    carries the CSRF token too. API answers hold no such secret.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not is_api(request) or request.path_info.startswith("/api/docs/"):
+            return response
+        return super().process_response(request, response)

@@ -106,6 +106,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Compresses what every middleware below wrote, so it comes first.
+    "sco_annotate.middleware.ApiGZipMiddleware",
     "sco_annotate.middleware.ContentSecurityPolicyMiddleware",
     "sco_annotate.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from contextlib import contextmanager
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+
+from documents import exports, services
 
 pytestmark = pytest.mark.django_db
 
@@ -263,3 +268,44 @@ def test_page_view_query_failing_answers_503(logged_in, document, caplog):
         response = logged_in.get(reverse("documents:detail", args=[document.pk]))
     assert_503(response, caplog)
     assert response["Content-Type"] == "text/plain; charset=utf-8"
+
+
+# ---------------------------------------------------------------------------------------
+# Compression
+
+
+def test_api_list_is_gzipped_when_accepted(client, headers, annotation):
+    plain = client.get(ANNOTATIONS, headers=headers)
+    assert "Content-Encoding" not in plain
+    response = client.get(ANNOTATIONS, headers={**headers, "Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response["Vary"]
+    assert json.loads(gzip.decompress(response.content)) == plain.json()
+
+
+def test_export_is_gzipped_as_a_stream(client, headers, document, annotation, monkeypatch):
+    monkeypatch.setattr(exports, "BATCH_SIZE", 1)
+    for needle in ("Россия", "Emoji", "上海"):
+        start = document.text.index(needle)
+        services.annotation_create(
+            user=annotation.author, document=document, start=start,
+            end=start + len(needle), tags=["extradition"],
+        )  # fmt: skip
+    url = reverse("api:export-csv")
+    plain = b"".join(client.get(url, headers=headers).streaming_content)
+    response = client.get(url, headers={**headers, "Accept-Encoding": "gzip"})
+    assert response.streaming
+    assert response["Content-Encoding"] == "gzip"
+    with CaptureQueriesContext(connection) as sending:
+        body = b"".join(response.streaming_content)
+    # The batches are read while the compressed stream is sent, not collected first.
+    assert len(sending.captured_queries) >= 4
+    assert gzip.decompress(body) == plain
+
+
+def test_pages_are_not_gzipped(logged_in, document):
+    for url in ("/", reverse("documents:detail", args=[document.pk]), "/api/docs/"):
+        response = logged_in.get(url, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200
+        assert "Content-Encoding" not in response
