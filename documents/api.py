@@ -122,7 +122,14 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser with Django's body limit (DRF reads the stream past that check)."""
+    """DRF's JSON parser with Django's body limit (DRF reads the stream past that check).
+
+    It also refuses bodies nested deeper than `max_depth`: the standard parser and the code
+    that handles what it returns recurse, and run out of stack (RecursionError, a 500)
+    somewhere near a thousand levels, depending on how deep the stack already is.
+    """
+
+    max_depth = 100
 
     def parse(
         self,
@@ -134,7 +141,31 @@ class JSONParser(parsers.JSONParser):
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise exceptions.ParseError(_too_big_message())
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+            too_deep = self._nested_too_deeply(data)
+        except RecursionError:
+            too_deep = True
+        if too_deep:
+            raise exceptions.ParseError(
+                f"JSON parse error - the body is nested more than {self.max_depth} levels "
+                "deep: send objects and lists nested a few levels, as the API documentation "
+                "shows."
+            )
+        return data
+
+    def _nested_too_deeply(self, data: Any) -> bool:
+        # Without recursion, for the reason above; only containers are visited.
+        stack: list[tuple[Any, int]] = [(data, 1)]
+        while stack:
+            value, depth = stack.pop()
+            if not isinstance(value, dict | list):
+                continue
+            if depth > self.max_depth:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        return False
 
 
 def reject_unknown(data: Any, serializer_class: type[Any], *, read_only: frozenset[str]) -> None:

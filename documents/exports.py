@@ -56,13 +56,19 @@ CSV_HEADER = (
     "deleted",
 )
 
-#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection). A
+#: leading apostrophe is escaped the same way, so that removing one leading apostrophe from
+#: every cell that has one always gives back the original value.
+_ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def neutralise(value: str) -> str:
-    """Prefix a would-be formula with an apostrophe, which spreadsheets show as text."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    """Prefix a would-be formula, or a value starting with an apostrophe, with an apostrophe.
+
+    Spreadsheets show such a cell as text; `value[1:] if value.startswith("'") else value`
+    undoes it.
+    """
+    return "'" + value if value.startswith(_ESCAPED_STARTS) else value
 
 
 def _published(row: dict[str, Any]) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.response import HttpResponseBase
+from django.middleware.gzip import GZipMiddleware
 
 
 class ContentSecurityPolicyMiddleware:
@@ -23,3 +27,98 @@ class ContentSecurityPolicyMiddleware:
         if settings.CONTENT_SECURITY_POLICY:
             response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response
+
+
+def is_api(request: HttpRequest) -> bool:
+    """Whether the request is for the API, whose clients read JSON, never an HTML page."""
+    return request.path_info.startswith("/api/")
+
+
+def error_response(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+    """An error as JSON `{"detail": ...}` for the API, as a line of plain text for pages."""
+    if is_api(request):
+        return JsonResponse({"detail": detail}, status=status)
+    return HttpResponse(detail + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _holds_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or "\x00" in "".join(values) for key, values in data.lists())
+
+
+class RejectNulMiddleware:
+    """Answer 400 to a NUL character in the query string or a form-encoded body.
+
+    PostgreSQL text cannot hold NUL, so such a parameter reaching a filter or a form is a
+    500 wherever the code does not check for it. Refusing it here covers the pages, the
+    admin and the API at once, before the session or the user costs a query.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # QueryDict decodes %00 too. Multipart bodies are left to the views: parsing them
+        # here would read uploads before the view chose how to handle them.
+        form = request.method == "POST" and (
+            request.content_type == "application/x-www-form-urlencoded"
+        )
+        if _holds_nul(request.GET) or (form and _holds_nul(request.POST)):
+            return error_response(
+                request, 400, "A parameter holds a NUL character (%00): remove it and try again."
+            )
+        return self.get_response(request)
+
+
+logger = logging.getLogger("sco_annotate.database")
+
+RETRY_AFTER_SECONDS = 30
+
+
+def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After, logged once as a warning: an outage, not a bug to trace."""
+    logger.warning("Database unavailable (%s): %s %s", exc, request.method, request.path)
+    response = error_response(
+        request,
+        503,
+        f"The database is unavailable for the moment. Try again in {RETRY_AFTER_SECONDS} seconds.",
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    # Django logs every 5xx answer as an error; this one is logged already.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 instead of 500 when a view cannot reach the database.
+
+    psycopg reports a refused or dropped connection as OperationalError or InterfaceError.
+    Errors raised outside views (a session read by another middleware) reach handler500,
+    which answers the same way (see sco_annotate/urls.py).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError | InterfaceError):
+            return database_unavailable(request, exception)
+        return None
+
+
+class ApiGZipMiddleware(GZipMiddleware):
+    """Compress the API's answers (JSON, CSV, JSON Lines) for clients that accept gzip.
+
+    Pages are left alone: they carry CSRF tokens, and compressing a secret next to text an
+    attacker can choose leaks it (BREACH). So is the API's documentation page, whose script
+    carries the CSRF token too. API answers hold no such secret.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not is_api(request) or request.path_info.startswith("/api/docs/"):
+            return response
+        return super().process_response(request, response)

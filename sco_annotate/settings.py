@@ -106,7 +106,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Compresses what every middleware below wrote, so it comes first.
+    "sco_annotate.middleware.ApiGZipMiddleware",
     "sco_annotate.middleware.ContentSecurityPolicyMiddleware",
+    "sco_annotate.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,6 +120,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so that its process_exception sees a view's exception first.
+    "sco_annotate.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "sco_annotate.urls"
@@ -281,6 +286,7 @@ REST_FRAMEWORK: dict[str, object] = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["documents.authentication.TokenScopePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sco_annotate.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "documents.api.exception_handler",
     "UNAUTHENTICATED_USER": None,

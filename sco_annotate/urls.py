@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required, login_required
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from documents.urls import api_urlpatterns
+from sco_annotate.middleware import database_unavailable, error_response, is_api
 
 urlpatterns = [
     path("", include("documents.urls")),
@@ -23,3 +29,52 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+
+# Django's error pages for the pages; JSON for the API, whose clients cannot read HTML.
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api(request):
+        return error_response(
+            request, 400, "Bad request: a header, the query string or the body is malformed."
+        )
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api(request):
+        return error_response(request, 403, "You do not have permission to do this.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api(request):
+        return error_response(
+            request,
+            404,
+            f"No API endpoint at {request.path}. The endpoints and their URLs are listed "
+            "in the API documentation (/api/docs/) and schema (/api/schema/).",
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # A database outage met outside a view (the session read by a middleware) lands here.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(request, exc)
+    if is_api(request):
+        return error_response(
+            request,
+            500,
+            "Server error: the request failed on the server. Try again later; if it keeps "
+            "failing, tell the administrators.",
+        )
+    return defaults.server_error(request)
+
+
+handler400 = bad_request
+handler403 = permission_denied
+handler404 = page_not_found
+handler500 = server_error

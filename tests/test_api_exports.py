@@ -10,6 +10,7 @@ import pytest
 from django.http import StreamingHttpResponse
 
 from documents import exports, selectors, services
+from documents.models import Annotation
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +103,57 @@ def test_csv_neutralises_formulas(client, hostile, headers):
     assert by_id[str(made[-1].pk)]["note"] == "'=1+1"
     assert rows[0]["document_title"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["document_organisation"] == "'@org"
+
+
+def undo_neutralise(cell):
+    """The recipe in docs/api.md."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
+ROUND_TRIP_VALUES = [
+    "Extradition",
+    "",
+    "'quoted'",
+    "''",
+    "'",
+    "=1+1",
+    "'=1+1",
+    "+32 2 555 01 00",
+    "-2",
+    "@SUM(A1)",
+    "\tTabbed",
+    "\rReturn",
+    "a'b",
+]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP_VALUES)
+def test_neutralise_is_undone_by_stripping_one_apostrophe(value):
+    cell = exports.neutralise(value)
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert undo_neutralise(cell) == value
+
+
+def test_neutralise_escapes_a_leading_apostrophe():
+    assert exports.neutralise("'quoted'") == "''quoted'"
+    assert exports.neutralise("'=1") == "''=1"
+
+
+def test_csv_cells_round_trip_through_the_recipe(client, document, user, tags, headers):
+    start, end = 0, len("Extradition")
+    notes = [value for value in ROUND_TRIP_VALUES if value]
+    made = [
+        services.annotation_create(
+            user=user, document=document, start=start, end=end, tags=["extradition"], note=note
+        )
+        for note in notes
+    ]
+    rows = read_csv(client.get(CSV_URL, headers=headers))
+    by_id = {row["annotation_id"]: row for row in rows}
+    stored = {a.pk: a.note for a in Annotation.objects.filter(pk__in=[a.pk for a in made])}
+    assert {"'quoted'", "'=1+1", "=1+1", "-2", "@SUM(A1)"} <= set(stored.values())
+    for pk, note in stored.items():
+        assert undo_neutralise(by_id[str(pk)]["note"]) == note
 
 
 def test_neutralise_leaves_ordinary_text_alone():
