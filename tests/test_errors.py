@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from documents import exports, services
+from documents import selectors, services
 
 pytestmark = pytest.mark.django_db
 
@@ -285,7 +285,7 @@ def test_api_list_is_gzipped_when_accepted(client, headers, annotation):
 
 
 def test_export_is_gzipped_as_a_stream(client, headers, document, annotation, monkeypatch):
-    monkeypatch.setattr(exports, "BATCH_SIZE", 1)
+    monkeypatch.setattr(selectors, "BATCH_SIZE", 1)
     for needle in ("Россия", "Emoji", "上海"):
         start = document.text.index(needle)
         services.annotation_create(
