@@ -3,7 +3,6 @@ the ORM and Django's own backends they stand in for."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 
 import pytest
@@ -108,23 +107,19 @@ def test_created_annotation_carries_its_tags_in_codebook_order(document, user, t
     assert log.before is None
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the one-statement insert is PostgreSQL's"
-)
-def test_a_text_changed_since_the_span_check_inserts_nothing(document, user, tags):
-    """The insert re-checks the text's SHA-256 under the row lock (see annotation_create)."""
-    span = services.check_span(
-        user=user, document_id=document.pk, start=0, end=11, quote="Extradition", lock=False
-    )
-    stale = Document.from_db("default", ["id", "length", "sha256"], [document.pk, 1, "0" * 64])
-    annotation = services._new_annotation(
-        user=user, span=dataclasses.replace(span, document=stale), note=""
-    )
-    with pytest.raises(ValidationError) as caught:
-        services._insert_annotation_postgresql(annotation, [tags["extradition"]])
-    assert "text changed" in str(caught.value)
-    assert not Annotation.objects.exists()
-    assert not Activity.objects.filter(action="annotation.create").exists()
+def test_a_span_write_locks_its_document_row_until_it_commits(
+    document, user, tags, django_assert_max_num_queries
+):
+    """annotation_create reads the document through visible_to and locks its row (FOR NO KEY
+    UPDATE on PostgreSQL, so that other annotations of it are not held up): a text change
+    (document_update) waits for the write instead of slipping in between check and insert."""
+    with django_assert_max_num_queries(12) as captured:
+        annotate(user, document, "Shanghai")
+    reads = [q["sql"] for q in captured.captured_queries if '"documents_document"' in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert reads[0].endswith("FOR NO KEY UPDATE")
+    else:
+        assert "FOR " not in reads[0]  # SQLite serialises writes; it has no row locks.
 
 
 def test_highlight_rows_find_exactly_the_overlapping_live_annotations(document, user, tags):
@@ -205,7 +200,7 @@ def test_a_text_that_changes_between_the_checks_reads_is_refused(document, user,
     def gone(pk, sha256):
         raise Document.DoesNotExist
 
-    monkeypatch.setattr(services, "document_text", gone)
+    monkeypatch.setattr(services.annotations, "document_text", gone)
     with pytest.raises(ValidationError) as caught:
         annotate(user, document, "Shanghai")
     assert "text changed" in str(caught.value)
