@@ -37,7 +37,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import errors, selectors, services, webannotation
+from . import refusals, selectors, services, webannotation
 from .models import Annotation, Document, is_admin
 from .representations import REPRESENTATION_VERSION, Links, annotation_json, utc
 from .serializers import (
@@ -87,7 +87,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             ),
         )
     if isinstance(exc, DjangoValidationError):
-        return Response(errors.by_field(exc), status=status.HTTP_400_BAD_REQUEST)
+        return Response(refusals.by_field(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     return drf_exception_handler(exc, context)
@@ -790,7 +790,7 @@ class DocumentAnnotationsView(generics.GenericAPIView):
         if _jsonld(request):
             rows = _document_rows(version.document)
             page_url = request.build_absolute_uri()
-            body = webannotation.page(
+            collection = webannotation.page(
                 rows,
                 urls,
                 page_id=page_url,
@@ -800,7 +800,7 @@ class DocumentAnnotationsView(generics.GenericAPIView):
                 next_url=None,
                 prev_url=None,
             )
-            page = Response(body, content_type=webannotation.MEDIA_TYPE)
+            page = Response(collection, content_type=webannotation.MEDIA_TYPE)
             patch_vary_headers(page, ["Accept"])
             return page
         # The version names the list: a client that anchors highlights asks for the same long
@@ -817,7 +817,7 @@ class DocumentAnnotationsView(generics.GenericAPIView):
             body = cache.get(key)
             if body is None:
                 rows = _document_rows(version.document)
-                listed = {
+                listed: dict[str, Any] = {
                     "document": pk,
                     "document_url": urls.document(pk),
                     "count": len(rows),

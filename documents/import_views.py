@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from . import services
+from . import refusals, selectors, services
 from .models import DocumentType, ImportBatch, ImportStatus, is_admin
 
 #: Files handled per request: small enough that a request never takes long.
@@ -33,7 +33,7 @@ def _require_admin(request: HttpRequest) -> Any:
 
 def _batch_for(request: HttpRequest, pk: int) -> ImportBatch:
     user = _require_admin(request)
-    return get_object_or_404(ImportBatch.objects.filter(created_by=user), pk=pk)
+    return get_object_or_404(selectors.import_batch_list(user=user), pk=pk)
 
 
 def _progress(batch: ImportBatch) -> dict[str, Any]:
@@ -90,17 +90,6 @@ def _batch_context(
     }
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    """A refusal's messages, each prefixed with its field unless it concerns the whole."""
-    if not hasattr(exc, "error_dict"):
-        return list(exc.messages)
-    return [
-        message if name in ("__all__", "files") else f"{name}: {message}"
-        for name, messages in exc.message_dict.items()
-        for message in messages
-    ]
-
-
 def _read_files(request: HttpRequest) -> tuple[list[services.Upload], list[tuple[str, int]]]:
     """The uploaded files, and the names and sizes of those too large to be read at all."""
     limit = settings.IMPORT_MAX_FILE_BYTES
@@ -129,10 +118,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 oversized=oversized,
             )
         except ValidationError as exc:
-            errors = _messages(exc)
+            errors = refusals.lines(exc)
         else:
             return redirect(batch)
-    batches = ImportBatch.objects.filter(created_by=user).annotate(files=Count("items"))[:10]
+    batches = selectors.import_batch_list(user=user).annotate(files=Count("items"))[:10]
     return render(
         request,
         "documents/import_upload.html",
@@ -191,7 +180,7 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
                 clean=posted[item.pk]["clean"],
             )
         except ValidationError as exc:
-            errors[item.pk] = _messages(exc)
+            errors[item.pk] = refusals.lines(exc)
     if errors:
         return render(
             request,

@@ -31,6 +31,7 @@ from .models import (
     AnnotationQuerySet,
     Document,
     DocumentQuerySet,
+    ImportBatch,
     SharedVersion,
     Tag,
 )
@@ -168,6 +169,11 @@ def document_paragraphs(document: Document, start: int, end: int) -> tuple[int, 
     last = text.find("\n", max(start, end - 1))
     last = len(text) if last == -1 else last + 1
     return first, text[first:last]
+
+
+def import_batch_list(*, user: Any) -> models.QuerySet[ImportBatch]:
+    """The import batches `user` uploaded (the import pages are for admins)."""
+    return ImportBatch.objects.filter(created_by=user)
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,6 +21,10 @@ CONTEXT_LENGTH = 32
 _DROPPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # Anything normalisation could change apart from composition (checked separately).
 _NEEDS_WORK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
+# UTF-16 surrogates: in a Python str they are always unpaired (a pair decodes to one code
+# point), and UTF-8 cannot encode them. One scan at C speed, where a loop over the
+# characters in Python takes twenty times as long on a long text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,12 @@ def normalize(text: str) -> Normalized:
 def normalize_text(text: str) -> str:
     """The normalised form of `text` (see `normalize`)."""
     return normalize(text).text
+
+
+def has_unpaired_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone UTF-16 surrogate (from a JSON escape such as \\ud800),
+    which cannot be stored as UTF-8."""
+    return _SURROGATE.search(text) is not None
 
 
 def text_sha256(text: str) -> str:

@@ -27,7 +27,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import errors, selectors, services
+from . import refusals, selectors, services
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
@@ -393,8 +393,8 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             quote=data["quote"],
         )
     except ValidationError as exc:
-        context = {"errors": errors.lines(exc)}
-        return render(request, DETAIL + "#create-errors", context, status=UNPROCESSABLE)
+        refused = {"errors": refusals.lines(exc)}
+        return render(request, DETAIL + "#create-errors", refused, status=UNPROCESSABLE)
     if not request.htmx:
         return redirect(annotation.get_absolute_url())
     # The new card goes to the side panel only if it passes the panel's filters (sent along
@@ -458,7 +458,7 @@ def annotation_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request.POST.get("version", ""),
             request.POST.getlist("tags"),
             request.POST.get("note", ""),
-            errors=errors.lines(exc),
+            errors=refusals.lines(exc),
         )
     return _changed(request, annotation)
 
@@ -495,7 +495,7 @@ def _version_change(request: HtmxHttpRequest, pk: int, change: Any) -> HttpRespo
     except ValidationError as exc:
         context: dict[str, Any] = {
             "a": _card(annotation, request.user),
-            "errors": errors.lines(exc),
+            "errors": refusals.lines(exc),
         }
         partial = "#card-deleted" if annotation.is_deleted else "#card"
         return render(request, DETAIL + partial, context, status=UNPROCESSABLE)

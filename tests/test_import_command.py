@@ -79,6 +79,37 @@ def test_document_import_applies_chosen_cleanup_and_records_what_went(db, staff_
     assert activity.after["import_report"]["cleanup"]["applied"][0]["id"] == "footer-23"
 
 
+def test_document_import_reads_normalises_and_hashes_a_file_once(db, staff_user, monkeypatch):
+    """One import: one extraction, the text normalised and hashed once (NewText), the
+    file's bytes hashed once (for the duplicate check, the report and the source file)."""
+    data = (CORPUS / "hrw-2002-open-letter-sco-foreign-ministers.txt").read_bytes()
+    calls = {"extract": 0, "text": 0, "bytes": 0}
+    extract = services.imports.extractlib.extract
+    prepare = services.NewText.of.__func__
+    sha256 = services.documents.hashlib.sha256
+
+    def counted_extract(filename, content):
+        calls["extract"] += 1
+        return extract(filename, content)
+
+    def counted_prepare(cls, text):
+        calls["text"] += 1
+        return prepare(cls, text)
+
+    def counted_sha256(content=b""):
+        calls["bytes"] += content is data
+        return sha256(content)
+
+    monkeypatch.setattr(services.imports.extractlib, "extract", counted_extract)
+    monkeypatch.setattr(services.NewText, "of", classmethod(counted_prepare))
+    monkeypatch.setattr(services.documents.hashlib, "sha256", counted_sha256)
+    document = services.document_import(
+        user=staff_user, upload=upload("hrw.txt", data), metadata=services.DocumentMetadata()
+    )
+    assert calls == {"extract": 1, "text": 1, "bytes": 1}
+    assert document.source_file.sha256 == document.import_report["source"]["sha256"]
+
+
 def test_document_import_refuses_unknown_cleanup_choice(db, staff_user):
     with pytest.raises(ValidationError) as info:
         services.document_import(

@@ -266,7 +266,7 @@ def test_a_file_imported_by_two_polling_pages_keeps_the_first_outcome(admin_clie
     services.import_batch_confirm(user=staff_user, batch=batch)
     stale = batch.items.get()  # Loaded by a second page while still queued.
     run_steps(admin_client, batch)
-    services._item_import(staff_user, stale)
+    services.imports._item_import(staff_user, stale)
     item = batch.items.get()
     assert item.status == ImportStatus.IMPORTED
     assert item.document == Document.objects.get()
@@ -285,7 +285,7 @@ def test_an_unexpected_error_fails_the_file_instead_of_leaving_it_queued(
     def broken(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "document_import", broken)
+    monkeypatch.setattr(services.imports, "document_import", broken)
     run_steps(admin_client, batch)
     item = batch.items.get()
     assert item.status == ImportStatus.FAILED

@@ -8,6 +8,7 @@ import datetime
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from documents import selectors, services
 from documents.authentication import _live_token
@@ -111,6 +112,21 @@ def test_created_annotation_carries_its_tags_in_codebook_order(document, user, t
     assert log.before is None
 
 
+def test_a_span_write_locks_its_document_row_until_it_commits(
+    document, user, tags, django_assert_max_num_queries
+):
+    """annotation_create reads the document through visible_to and locks its row (FOR NO KEY
+    UPDATE on PostgreSQL, so that other annotations of it are not held up): a text change
+    (document_update) waits for the write instead of slipping in between check and insert."""
+    with django_assert_max_num_queries(12) as captured:
+        annotate(user, document, "Shanghai")
+    reads = [q["sql"] for q in captured.captured_queries if '"documents_document"' in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert reads[0].endswith("FOR NO KEY UPDATE")
+    else:
+        assert "FOR " not in reads[0]  # SQLite serialises writes; it has no row locks.
+
+
 def test_highlight_rows_find_exactly_the_overlapping_live_annotations(document, user, tags):
     words = ["Extradition", "Shanghai", "Convention", "上海合作组织", "Emoji", "Россия"]
     made = {word: annotate(user, document, word, tags=["extradition"]) for word in words}
@@ -191,7 +207,7 @@ def test_a_text_that_changes_between_the_checks_reads_is_refused(document, user,
     def gone(document):
         raise Document.DoesNotExist
 
-    monkeypatch.setattr(services, "document_text", gone)
+    monkeypatch.setattr(services.annotations, "document_text", gone)
     with pytest.raises(ValidationError) as caught:
         annotate(user, document, "Shanghai")
     assert "text changed" in str(caught.value)

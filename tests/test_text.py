@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import unicodedata
 
-from documents.text import context, normalize, normalize_text, text_sha256
+from documents.text import (
+    context,
+    has_unpaired_surrogate,
+    normalize,
+    normalize_text,
+    text_sha256,
+)
 
 
 def test_normalize_turns_crlf_and_cr_into_lf():
@@ -51,3 +57,29 @@ def test_context_is_32_code_points_each_side_clipped_at_the_ends():
     assert prefix == "x" * 32
     assert suffix == "𠀀" * 32
     assert context("abc", 0, 3) == ("", "")
+
+
+def _normalize_char_by_char(text):
+    """What normalisation removes, stated one character at a time (as the regular
+    expressions must keep doing)."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    kept = "".join(
+        char
+        for char in text
+        if char in "\t\n"
+        or not (char < " " or "\x7f" <= char <= "\x9f" or "\ud800" <= char <= "\udfff")
+    )
+    return unicodedata.normalize("NFC", kept)
+
+
+def test_normalize_removes_exactly_what_a_character_by_character_check_would():
+    every = "".join(map(chr, [*range(0x3000), *range(0xD700, 0xE100), 0xFEFF, 0x1F600]))
+    for text in (every, "\ufeff" + every, "plain", "\x0b\x0c\x1f\x9f\xa0\u2028"):
+        assert normalize_text(text) == _normalize_char_by_char(text)
+    assert normalize_text("a\x0b\x0cb\x9f\xa0c") == "ab\xa0c"
+
+
+def test_unpaired_surrogates_are_found_anywhere_and_astral_characters_are_not():
+    assert has_unpaired_surrogate("x" * 10_000 + "\udfff")
+    assert has_unpaired_surrogate("\ud800")
+    assert not has_unpaired_surrogate("𠀀 👩🏽‍⚖️ \ue000 \ufffd")

@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from documents import cleanup, extract, services
+from documents import cleanup, extract, refusals, services
 
 MANIFEST_NAMES = {"manifest.json", "manifest.csv"}
 
@@ -158,7 +158,7 @@ class Command(BaseCommand):
         try:
             services.DocumentMetadata.from_mapping(defaults)
         except ValidationError as exc:
-            raise CommandError(services.validation_message(exc)) from None
+            raise CommandError(refusals.one_line(exc)) from None
         options["clean"] = self._clean_choice(options["clean"])
         user = self._user(options["user"])
         if not options["paths"] and not options["manifest"]:
@@ -266,7 +266,7 @@ class Command(BaseCommand):
             extract.check_size(source.label, source.path.stat().st_size)
             data = source.path.read_bytes()
         except ValidationError as exc:
-            yield _Source(source.label, error=services.validation_message(exc))
+            yield _Source(source.label, error=refusals.one_line(exc))
             return
         except OSError as exc:
             yield _Source(source.label, error=f"{source.label}: cannot be read ({exc.strerror}).")
@@ -280,13 +280,13 @@ class Command(BaseCommand):
         try:
             for member in extract.expand_archive(source.label, data):
                 members += 1
-                error = services.validation_message(member.error) if member.error else ""
+                error = refusals.one_line(member.error) if member.error else ""
                 # The member's path inside the archive, after the archive's own path.
                 inner = member.filename[len(extract.base_name(source.label)) :]
                 label = source.label + inner
                 yield _Source(label, data=member.data, error=error, row=row)
         except ValidationError as exc:
-            yield _Source(source.label, error=services.validation_message(exc))
+            yield _Source(source.label, error=refusals.one_line(exc))
         else:
             if not members:
                 yield _Source(source.label, error=f"{source.label}: the archive holds no files.")
@@ -319,7 +319,7 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             results.failed += 1
-            results.lines.append(f"failed     {source.label}: {services.validation_message(exc)}")
+            results.lines.append(f"failed     {source.label}: {refusals.one_line(exc)}")
         else:
             results.imported += 1
             applied = len(document.import_report.get("cleanup", {}).get("applied", []))

@@ -1,0 +1,85 @@
+"""Every write to research data goes through these functions.
+
+The web pages, the API and the management commands are thin adapters over them. Each
+service validates its input, raises `ValidationError` (with a message per field where it
+can) or `PermissionDenied`, changes nothing when it raises, and records an `Activity` in
+the same transaction as the change (`activity.log`).
+
+One module per domain: documents (their text and metadata), imports (files and batches
+of files), annotations, the codebook, API tokens and the versions of the lists of
+annotations. Callers import this package and use
+the names below: `services.annotation_create(...)`.
+"""
+
+from __future__ import annotations
+
+from .annotations import (
+    CheckedSpan,
+    StaleAnnotation,
+    annotation_create,
+    annotation_delete,
+    annotation_restore,
+    annotation_update,
+    check_span,
+)
+from .codebook import tag_save
+from .documents import (
+    METADATA_FIELDS,
+    DocumentMetadata,
+    DuplicateDocument,
+    NewText,
+    Upload,
+    check_new_text,
+    document_create,
+    document_update,
+    parse_document_type,
+    parse_publication_date,
+)
+from .imports import (
+    METADATA_FORM_FIELDS,
+    ImportPreview,
+    document_import,
+    import_batch_confirm,
+    import_batch_create,
+    import_batch_step,
+    import_item_choose,
+    import_preview,
+)
+from .tokens import API_TOKEN_PREFIX, api_token_create, api_token_hash, api_token_revoke
+from .versions import document_list_changed, shared_list_changed, user_renamed
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "METADATA_FIELDS",
+    "METADATA_FORM_FIELDS",
+    "CheckedSpan",
+    "DocumentMetadata",
+    "DuplicateDocument",
+    "ImportPreview",
+    "NewText",
+    "StaleAnnotation",
+    "Upload",
+    "annotation_create",
+    "annotation_delete",
+    "annotation_restore",
+    "annotation_update",
+    "api_token_create",
+    "api_token_hash",
+    "api_token_revoke",
+    "check_new_text",
+    "check_span",
+    "document_create",
+    "document_import",
+    "document_list_changed",
+    "document_update",
+    "import_batch_confirm",
+    "import_batch_create",
+    "import_batch_step",
+    "import_item_choose",
+    "import_preview",
+    "parse_document_type",
+    "parse_publication_date",
+    "shared_list_changed",
+    "tag_save",
+    "user_renamed",
+]

@@ -1,0 +1,343 @@
+"""Annotations: tagged spans of a document's text, created, changed, deleted and restored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from documents import text as textlib
+from documents.models import MAX_ID, Annotation, Document, Tag
+from documents.selectors import document_text
+
+from .activity import log
+from .codebook import resolve_tags
+from .versions import document_list_changed
+
+
+class StaleAnnotation(ValidationError):
+    """The annotation changed since the caller read it (optimistic locking)."""
+
+    def __init__(self, annotation_id: int, current_version: int | None) -> None:
+        detail = f" (it is now at version {current_version})" if current_version else ""
+        super().__init__(
+            f"Annotation #{annotation_id} was changed by someone else since you loaded it"
+            f"{detail}. Reload it to see the change, then try again.",
+            code="stale",
+        )
+        self.current_version = current_version
+
+
+@dataclass(frozen=True)
+class CheckedSpan:
+    start: int
+    end: int
+    quote: str
+    prefix: str
+    suffix: str
+    document: Document
+
+
+def _text_changed() -> ValidationError:
+    return ValidationError(
+        {
+            "document": [
+                "The document's text changed while you were tagging it. Reload it and "
+                "select the passage again."
+            ]
+        },
+        code="text_changed",
+    )
+
+
+def _as_offset(name: str, value: Any, errors: dict[str, list[str]]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.setdefault(name, []).append(
+            f"Must be a whole number (an offset in Unicode code points), not {value!r}."
+        )
+        return -1
+    if value < 0:
+        errors.setdefault(name, []).append(f"Must be 0 or more, not {value}.")
+    return value
+
+
+def _document_for_span(user: User, document_id: int) -> Document | None:
+    """Document `document_id` with only its id, length and SHA-256 loaded, its row locked
+    until the end of the transaction; None if `user` may not read it.
+
+    The lock keeps a concurrent text change (document_update) from slipping in between the
+    span's check and its write; writes on other documents, and reads, are not held up.
+    PostgreSQL's FOR NO KEY UPDATE lets other annotations of the same document be written
+    meanwhile (their foreign key takes a KEY SHARE lock); SQLite has no row locks and
+    serialises writes anyway.
+    """
+    if not 0 < document_id <= MAX_ID:
+        return None  # An id out of the column's range (from a URL, say) names no document.
+    if not connection.in_atomic_block:
+        raise RuntimeError("A row lock lasts only as long as a transaction: use atomic().")
+    documents = Document.objects.visible_to(user).only("id", "length", "sha256")
+    if connection.features.has_select_for_no_key_update:
+        documents = documents.select_for_update(no_key=True)
+    else:
+        documents = documents.select_for_update()
+    try:
+        return documents.get(pk=document_id)
+    except Document.DoesNotExist:
+        return None
+
+
+def check_span(
+    *, user: User, document_id: int, start: Any, end: Any, quote: str | None
+) -> CheckedSpan:
+    """Check 0 <= start < end <= len(text) and, when given, quote == text[start:end].
+
+    Call it inside the transaction that writes the span. Reads the document's length and
+    SHA-256 (locking its row), and the text from this process's cache
+    (`document_text`), so the cost does not grow with the document once it has been read:
+    PostgreSQL's substring() would count characters from the start of a long text. Returns
+    the span's quote, prefix and suffix, and the document (those fields only).
+    """
+    errors: dict[str, list[str]] = {}
+    start = _as_offset("start", start, errors)
+    end = _as_offset("end", end, errors)
+    if quote is not None and not isinstance(quote, str):
+        errors.setdefault("quote", []).append("Must be text.")
+    if not errors and end <= start:
+        errors.setdefault("end", []).append(
+            f"Must be greater than start ({start}): a span covers at least one character."
+        )
+    if errors:
+        raise ValidationError(errors)
+    document = _document_for_span(user, document_id)
+    if document is None:
+        raise ValidationError(
+            {"document": [f"There is no document #{document_id} that you can read."]},
+            code="unknown_document",
+        )
+    if end > document.length:
+        raise ValidationError(
+            {
+                "end": [
+                    f"Must be at most {document.length}, the length of the text in Unicode "
+                    f"code points (got {end})."
+                ]
+            }
+        )
+    try:
+        text = document_text(document)
+    except Document.DoesNotExist:
+        # The row is locked, so this only happens if the text changed between the two
+        # reads all the same: refuse rather than check the span against the wrong text.
+        raise _text_changed() from None
+    actual = text[start:end]
+    if quote is not None and quote != actual:
+        shown = actual if len(actual) <= 80 else actual[:79] + "…"
+        raise ValidationError(
+            {
+                "quote": [
+                    f"Does not match the text at [{start}, {end}), which reads {shown!r}. "
+                    "Offsets count Unicode code points (JavaScript strings count UTF-16 units)."
+                ]
+            },
+            code="quote_mismatch",
+        )
+    prefix, suffix = textlib.context(text, start, end)
+    return CheckedSpan(
+        start=start, end=end, quote=actual, prefix=prefix, suffix=suffix, document=document
+    )
+
+
+def _check_note(note: Any) -> str:
+    if not isinstance(note, str):
+        raise ValidationError({"note": ["Must be text."]})
+    return textlib.normalize_text(note).strip()
+
+
+def _require_user(user: User) -> None:
+    if not (user.is_authenticated and user.is_active):
+        raise PermissionDenied("Log in to annotate.")
+
+
+def _require_change_right(user: User, annotation: Annotation) -> None:
+    """Checked before anything else, so that others learn nothing from error messages."""
+    _require_user(user)
+    if not annotation.can_change(user):
+        raise PermissionDenied("You can change only your own annotations.")
+
+
+@transaction.atomic
+def annotation_create(
+    *,
+    user: User,
+    document: Document | int,
+    start: int,
+    end: int,
+    tags: Sequence[Tag | str],
+    note: str = "",
+    quote: str | None = None,
+) -> Annotation:
+    """Tag text[start:end] of a document. The one way annotations come into being.
+
+    The annotation comes back with `tag_list`, its tags in codebook order, so that the
+    caller can show it without reading them again.
+    """
+    _require_user(user)
+    document_id = document.pk if isinstance(document, Document) else document
+    span = check_span(user=user, document_id=document_id, start=start, end=end, quote=quote)
+    tag_objects = resolve_tags(tags)
+    now = timezone.now()
+    annotation = Annotation(
+        document=span.document,
+        start=span.start,
+        end=span.end,
+        quote=span.quote,
+        prefix=span.prefix,
+        suffix=span.suffix,
+        note=_check_note(note),
+        author=user,
+        created=now,
+        updated=now,
+        version=1,
+    )
+    annotation.save(force_insert=True)
+    # One INSERT for the links: tags.add() would first read which of them exist.
+    Link = Annotation.tags.through
+    Link.objects.bulk_create(
+        [Link(annotation_id=annotation.pk, tag_id=tag.pk) for tag in tag_objects]
+    )
+    document_list_changed(annotation.document_id)
+    log(
+        actor=user,
+        action="annotation.create",
+        obj=annotation,
+        document_id=annotation.document_id,
+        after=annotation.snapshot([tag.slug for tag in tag_objects]),
+    )
+    annotation.tag_list = tag_objects  # type: ignore[attr-defined]
+    return annotation
+
+
+def _change(
+    *,
+    user: User,
+    annotation: Annotation,
+    expected_version: int | None,
+    action: str,
+    values: dict[str, Any],
+    tags: list[Tag] | None = None,
+) -> Annotation:
+    """Apply `values` only if the annotation is still at the expected version (the caller
+    has checked the user's right to change it)."""
+    version = annotation.version if expected_version is None else expected_version
+    before_tags = [tag.slug for tag in annotation.tags.all()]
+    before = annotation.snapshot(before_tags)
+    now = timezone.now()
+    updated = Annotation.objects.filter(pk=annotation.pk, version=version).update(
+        **values, updated=now, version=F("version") + 1
+    )
+    if not updated:
+        current = (
+            Annotation.objects.filter(pk=annotation.pk).values_list("version", flat=True).first()
+        )
+        raise StaleAnnotation(annotation.pk, current)
+    for name, value in values.items():
+        setattr(annotation, name, value)
+    annotation.updated = now
+    annotation.version = version + 1
+    if tags is not None:
+        annotation.tags.set(tags)
+    after_tags = [tag.slug for tag in tags] if tags is not None else before_tags
+    document_list_changed(annotation.document_id)
+    log(
+        actor=user,
+        action=action,
+        obj=annotation,
+        document_id=annotation.document_id,
+        before=before,
+        after=annotation.snapshot(after_tags),
+    )
+    return annotation
+
+
+@transaction.atomic
+def annotation_update(
+    *,
+    user: User,
+    annotation: Annotation,
+    expected_version: int | None = None,
+    tags: Sequence[Tag | str] | None = None,
+    note: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    quote: str | None = None,
+) -> Annotation:
+    """Change an annotation's tags, note or span; refused if it changed since `expected_version`.
+
+    Without `expected_version`, the version the caller loaded is expected.
+    """
+    _require_change_right(user, annotation)
+    if annotation.is_deleted:
+        raise ValidationError("This annotation is deleted; restore it before changing it.")
+    values: dict[str, Any] = {}
+    if start is not None or end is not None or quote is not None:
+        span = check_span(
+            user=user,
+            document_id=annotation.document_id,
+            start=annotation.start if start is None else start,
+            end=annotation.end if end is None else end,
+            quote=quote,
+        )
+        values.update(
+            start=span.start, end=span.end, quote=span.quote, prefix=span.prefix, suffix=span.suffix
+        )
+    if note is not None:
+        values["note"] = _check_note(note)
+    tag_objects = resolve_tags(tags) if tags is not None else None
+    return _change(
+        user=user,
+        annotation=annotation,
+        expected_version=expected_version,
+        action="annotation.update",
+        values=values,
+        tags=tag_objects,
+    )
+
+
+@transaction.atomic
+def annotation_delete(
+    *, user: User, annotation: Annotation, expected_version: int | None = None
+) -> Annotation:
+    """Soft-delete: the annotation stays, marked with who deleted it and when."""
+    _require_change_right(user, annotation)
+    if annotation.is_deleted:
+        return annotation
+    return _change(
+        user=user,
+        annotation=annotation,
+        expected_version=expected_version,
+        action="annotation.delete",
+        values={"deleted_at": timezone.now(), "deleted_by": user},
+    )
+
+
+@transaction.atomic
+def annotation_restore(
+    *, user: User, annotation: Annotation, expected_version: int | None = None
+) -> Annotation:
+    """Undo a soft delete."""
+    _require_change_right(user, annotation)
+    if not annotation.is_deleted:
+        return annotation
+    return _change(
+        user=user,
+        annotation=annotation,
+        expected_version=expected_version,
+        action="annotation.restore",
+        values={"deleted_at": None, "deleted_by": None},
+    )

@@ -1,0 +1,87 @@
+"""The codebook: its entries (tags) as the services write and apply them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from documents.models import Tag
+
+from .activity import log
+
+#: The fields of a tag whose changes are logged.
+_TAG_FIELDS = [
+    "name",
+    "slug",
+    "definition",
+    "colour",
+    "parent",
+    "shortcut",
+    "is_active",
+    "sort_order",
+]
+
+
+def tag_save(*, user: User | None, tag: Tag) -> Tag:
+    """Create or change a codebook entry after validating it."""
+    tag.full_clean()
+    adding = tag._state.adding
+    before = None
+    if not adding:
+        before = Tag.objects.filter(pk=tag.pk).values(*_TAG_FIELDS).first()
+    with transaction.atomic():
+        tag.save()
+        after = {
+            name: getattr(tag, name if name != "parent" else "parent_id") for name in _TAG_FIELDS
+        }
+        if before is not None:
+            before = {name: before[name] for name in _TAG_FIELDS}
+        if before != after:
+            log(
+                actor=user,
+                action="tag.create" if adding else "tag.update",
+                obj=tag,
+                document_id=None,
+                before=before,
+                after=after,
+            )
+    return tag
+
+
+def resolve_tags(tags: Sequence[Tag | str]) -> list[Tag]:
+    """Tags from Tag objects or slugs; at least one, all known and active. They come in
+    codebook order, as the database sorts them (its collation orders the names)."""
+    if isinstance(tags, str) or not isinstance(tags, Sequence):
+        raise ValidationError({"tags": ["Give a list of tag slugs."]})
+    if not tags:
+        raise ValidationError({"tags": ["Choose at least one tag."]})
+    slugs = [tag.slug if isinstance(tag, Tag) else tag for tag in tags]
+    if not all(isinstance(slug, str) for slug in slugs):
+        raise ValidationError({"tags": ["Each tag is given by its slug, as text."]})
+    found = {tag.slug: tag for tag in _tags_by_slug(slugs)}
+    unknown = [slug for slug in dict.fromkeys(slugs) if slug not in found]
+    if unknown:
+        raise ValidationError(
+            {"tags": [f"Unknown tag: {', '.join(unknown)}. The codebook lists the known slugs."]},
+            code="unknown_tag",
+        )
+    inactive = [slug for slug in dict.fromkeys(slugs) if not found[slug].is_active]
+    if inactive:
+        raise ValidationError(
+            {"tags": [f"Retired tag, no longer applied: {', '.join(inactive)}."]},
+            code="inactive_tag",
+        )
+    return list(found.values())
+
+
+def _tags_by_slug(slugs: list[str]) -> list[Tag]:
+    """The tags with these slugs, in codebook order: id, slug, name, whether active and
+    codebook position (other fields load on first use). Every create and edit reads them."""
+    return list(
+        Tag.objects.filter(slug__in=dict.fromkeys(slugs))
+        .only("id", "slug", "name", "is_active", "sort_order")
+        .order_by("sort_order", "name")
+    )

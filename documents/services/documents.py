@@ -1,0 +1,327 @@
+"""Documents: their metadata, their text as stored, and their creation and changes."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from documents import text as textlib
+from documents.models import DatePrecision, Document, DocumentType, SourceFile, is_admin
+
+from .activity import log
+
+
+class DuplicateDocument(ValidationError):
+    """The normalised text is already in the corpus, as `document`."""
+
+    def __init__(self, document: Document) -> None:
+        super().__init__(
+            f"This text is already in the corpus as document #{document.pk} ({document.title!r}).",
+            code="duplicate",
+        )
+        self.document = document
+
+
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_DATE_FORMATS = (
+    (re.compile(r"^(\d{4})$"), DatePrecision.YEAR),
+    (re.compile(r"^(\d{4})-(\d{1,2})$"), DatePrecision.MONTH),
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), DatePrecision.DAY),
+)
+
+
+def parse_publication_date(value: str) -> tuple[datetime.date, str]:
+    """'2011-06-16', '2002-01' or '2012' → (the date or the first day of it, its precision)."""
+    value = value.strip()
+    for pattern, precision in _DATE_FORMATS:
+        match = pattern.match(value)
+        if match:
+            parts = [int(part) for part in match.groups()] + [1, 1]
+            try:
+                return datetime.date(parts[0], parts[1], parts[2]), str(precision)
+            except ValueError:
+                break
+    raise ValidationError(
+        f"{value!r} is not a date: write YYYY-MM-DD, YYYY-MM or YYYY (e.g. 2011-06-16, "
+        "2002-01, 2012).",
+        code="invalid_date",
+    )
+
+
+def parse_document_type(value: str) -> str:
+    """A document type from its value or label, forgiving qualifiers ('open letter' → letter)."""
+    key = value.strip().lower().replace("-", " ")
+    if not key:
+        return str(DocumentType.OTHER)
+    by_label = {label.lower(): str(choice) for choice, label in DocumentType.choices}
+    for candidate in (key.replace(" ", "_"), key, key.split()[-1]):
+        if candidate in DocumentType.values:
+            return candidate
+        if candidate in by_label:
+            return by_label[candidate]
+    raise ValidationError(
+        f"Unknown document type {value!r}; use one of: {', '.join(DocumentType.values)}.",
+        code="invalid_document_type",
+    )
+
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    """What is known about a document besides its text."""
+
+    title: str = ""
+    organisation: str = ""
+    author: str = ""
+    source_url: str = ""
+    published: datetime.date | None = None
+    date_precision: str = ""
+    language: str = ""
+    language_detected: bool = False
+    document_type: str = str(DocumentType.OTHER)
+    notes: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> DocumentMetadata:
+        """Read metadata from a manifest row, a form or an API body; unknown keys are ignored.
+
+        `published` may be a date or a 'YYYY[-MM[-DD]]' string; the precision follows from
+        its form unless `date_precision` is given. Raises one ValidationError with a
+        message per bad field.
+        """
+        errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name in data and data[field.name] is not None:
+                values[field.name] = data[field.name]
+        for name, value in values.items():
+            if name in {"published", "language_detected"}:
+                continue
+            if not isinstance(value, str):
+                errors.setdefault(name, []).append("Must be text.")
+            else:
+                values[name] = value.strip()
+        published = values.pop("published", None)
+        if isinstance(published, datetime.date):
+            values["published"] = published
+            values.setdefault("date_precision", str(DatePrecision.DAY))
+        elif isinstance(published, str) and published.strip():
+            try:
+                values["published"], precision = parse_publication_date(published)
+                if not values.get("date_precision"):
+                    values["date_precision"] = precision
+            except ValidationError as exc:
+                errors.setdefault("published", []).extend(exc.messages)
+        elif published not in (None, ""):
+            errors.setdefault("published", []).append(
+                "Must be a date as YYYY-MM-DD, YYYY-MM or YYYY."
+            )
+        precision = values.get("date_precision", "")
+        if isinstance(precision, str) and precision and precision not in DatePrecision.values:
+            errors.setdefault("date_precision", []).append(
+                f"Use one of: {', '.join(DatePrecision.values)}."
+            )
+        if isinstance(values.get("document_type"), str):
+            try:
+                values["document_type"] = parse_document_type(values["document_type"])
+            except ValidationError as exc:
+                errors.setdefault("document_type", []).extend(exc.messages)
+        language = values.get("language")
+        if isinstance(language, str) and language and not _BCP47.match(language):
+            errors.setdefault("language", []).append(
+                f"{language!r} is not a BCP 47 language tag (e.g. en, ru, zh-Hans, ug-Arab)."
+            )
+        if "language_detected" in values:
+            detected = values["language_detected"]
+            if isinstance(detected, str):
+                # From a CSV manifest or a form: "false" must not read as true.
+                detected = detected.strip().lower() in {"1", "true", "yes", "on"}
+            values["language_detected"] = bool(detected)
+        if errors:
+            raise ValidationError(errors)
+        return cls(**values)
+
+
+#: Every metadata field of a document, in the order forms show them.
+METADATA_FIELDS = tuple(field.name for field in fields(DocumentMetadata))
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as it arrived, kept byte for byte with the document."""
+
+    filename: str
+    data: bytes
+    content_type: str = ""
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes: worked out once, for the duplicate check, the import
+        report, the stored source file and the activity log alike."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewText:
+    """A text as a document would store it: normalised, with what normalisation changed
+    and its SHA-256. Made once per text (`NewText.of`) and passed along, so that no step
+    of an import normalises or hashes the same text again."""
+
+    text: str
+    #: What normalisation changed, by kind, for the import report.
+    changes: dict[str, int]
+    sha256: str
+
+    @classmethod
+    def of(cls, text: str) -> NewText:
+        normalized = textlib.normalize(text)
+        return cls(normalized.text, normalized.changes, textlib.text_sha256(normalized.text))
+
+
+def check_new_text(text: str, *, document_pk: int | None = None) -> str:
+    """The text that a document would store: normalised, not empty, not already stored as
+    another document. Raises ValidationError (on "text") or DuplicateDocument."""
+    return _check_new(NewText.of(text), document_pk=document_pk).text
+
+
+def _check_new(new: NewText, *, document_pk: int | None = None) -> NewText:
+    """check_new_text for a text already normalised and hashed."""
+    if not new.text.strip():
+        raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
+    same = Document.objects.filter(sha256=new.sha256).only("pk", "title")
+    if document_pk is not None:
+        same = same.exclude(pk=document_pk)
+    duplicate = same.first()
+    if duplicate is not None:
+        raise DuplicateDocument(duplicate)
+    return new
+
+
+def require_admin(user: User | None) -> None:
+    """Only admins add or change documents; None is the operator running a command."""
+    if user is not None and not is_admin(user):
+        raise PermissionDenied("Only admins add or change documents.")
+
+
+def document_create(
+    *,
+    user: User | None,
+    text: str | NewText,
+    metadata: DocumentMetadata,
+    source: Upload | None = None,
+    import_report: Mapping[str, Any] | None = None,
+    page_breaks: Sequence[int] = (),
+) -> Document:
+    """Store a new document with its normalised text, source file and provenance.
+
+    `text` is the text as given, or as `NewText.of` prepared it (an import has done that
+    already). Raises DuplicateDocument when the same normalised text is already stored, and
+    ValidationError for an empty text or bad metadata, PermissionDenied for a user who is
+    not an admin. Nothing is saved when it raises.
+    """
+    require_admin(user)
+    new = text if isinstance(text, NewText) else NewText.of(text)
+    if not metadata.title.strip():
+        raise ValidationError({"title": "Give the document a title."})
+    _check_new(new)
+    document = Document(
+        text=new.text,
+        length=len(new.text),
+        sha256=new.sha256,
+        page_breaks=list(page_breaks),
+        import_report={"normalization": new.changes, **(import_report or {})},
+        imported_by=user,
+        **{field.name: getattr(metadata, field.name) for field in fields(metadata)},
+    )
+    if document.published is None:
+        document.date_precision = ""
+    document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            document.save()
+            if source is not None:
+                SourceFile.objects.create(
+                    document=document,
+                    filename=source.filename[:500],
+                    content_type=source.content_type[:200],
+                    size=len(source.data),
+                    sha256=source.sha256,
+                    data=source.data,
+                )
+            log(
+                actor=user,
+                action="document.import",
+                obj=document,
+                document_id=document.pk,
+                after={
+                    "title": document.title,
+                    "sha256": document.sha256,
+                    "length": document.length,
+                    "source": source.filename if source else None,
+                    "source_sha256": source.sha256 if source else None,
+                    "import_report": document.import_report,
+                },
+            )
+    except IntegrityError:
+        # Another import stored the same text between the check above and this insert.
+        existing = Document.objects.filter(sha256=document.sha256).only("pk", "title").first()
+        if existing is None:
+            raise
+        raise DuplicateDocument(existing) from None
+    return document
+
+
+_DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text"]
+
+
+def document_update(*, user: User, document: Document, **changes: Any) -> Document:
+    """Change a document's metadata (or its text, while nothing is annotated in it)."""
+    require_admin(user)
+    unknown = set(changes) - set(_DOCUMENT_EDITABLE)
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    before = {name: getattr(document, name) for name in changes}
+    for name, value in changes.items():
+        setattr(document, name, value)
+    if "text" in changes:
+        document.text = check_new_text(document.text, document_pk=document.pk)
+    document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
+    changed = {
+        name: value for name, value in changes.items() if before[name] != getattr(document, name)
+    }
+    if not changed:
+        return document
+    with transaction.atomic():
+        if "text" in changed:
+            # Wait for annotations being written on this document (their transactions lock
+            # its row too): Document.save then sees them and keeps the text they point into.
+            Document.objects.select_for_update().filter(pk=document.pk).exists()
+        document.save()
+        log(
+            actor=user,
+            action="document.update",
+            obj=document,
+            document_id=document.pk,
+            before=_jsonable({name: before[name] for name in changed}),
+            after=_jsonable({name: getattr(document, name) for name in changed}),
+        )
+    return document
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        if name == "text":
+            value = {"sha256": textlib.text_sha256(value), "length": len(value)}
+        out[name] = value
+    return out

@@ -1,0 +1,38 @@
+"""The versions that name what one document's list of annotations shows.
+
+The API keeps a document's formatted list, and names it in its ETag, under the document's
+`annotations_version` and the one SharedVersion row (selectors.document_list_version). The
+services change them here, in the same transaction as the change, so a kept list is served
+only while it is current: a new kind of change that the list shows must call one of these.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import User
+from django.db.models import F
+from django.utils import timezone
+
+from documents.models import Annotation, Document, SharedVersion
+
+
+def document_list_changed(document_id: int) -> None:
+    """Give a document's list of annotations a new version: every change to its annotations
+    or their tags calls this."""
+    Document.objects.filter(pk=document_id).update(annotations_version=uuid.uuid4())
+
+
+def shared_list_changed() -> None:
+    """Give every document's list a new version: a change to the codebook or to a user's
+    name (documents/signals.py calls this whatever made the change, the Django admin
+    included)."""
+    if not SharedVersion.objects.filter(pk=SharedVersion.ROW).update(token=uuid.uuid4()):
+        SharedVersion.objects.get_or_create(pk=SharedVersion.ROW)
+
+
+def user_renamed(user: User) -> None:
+    """A new username is a new `author` on each of the user's annotations: they get a new
+    `updated` and version, so that a client that syncs with `updated_after` sees it."""
+    Annotation.objects.filter(author=user).update(updated=timezone.now(), version=F("version") + 1)
+    shared_list_changed()
