@@ -393,27 +393,18 @@ def highlight_rows(document: Document, start: int = 0, end: int | None = None) -
             )
         else:
             annotations = annotations.filter(end__gt=start, start__lt=stop)
-    spans = {
-        pk: Highlight(pk, span_start, span_end, author_id)
-        for pk, span_start, span_end, author_id in annotations.values_list(
-            "id", "start", "end", "author_id"
-        )
-    }
-    if spans:
-        links = Annotation.tags.through.objects.order_by("tag__sort_order", "tag__name")
-        # The whole document's links by its id rather than by thousands of annotation ids
-        # (deleted annotations' links come too, and are passed over).
-        links = (
-            links.filter(annotation__document_id=document.pk)
-            if start == 0 and end is None
-            else links.filter(annotation_id__in=list(spans))
-        )
-        for annotation_id, tag_id, name in links.values_list(
-            "annotation_id", "tag_id", "tag__name"
-        ):
-            span = spans.get(annotation_id)
-            if span is not None:
-                span.tags.append((tag_id, name))
+    # One row per tag (an annotation without tags: one row with None), tags in codebook
+    # order: one query, whatever the document's size.
+    rows = annotations.order_by("tags__sort_order", "tags__name").values_list(
+        "id", "start", "end", "author_id", "tags__id", "tags__name"
+    )
+    spans: dict[int, Highlight] = {}
+    for pk, span_start, span_end, author_id, tag_id, name in rows:
+        span = spans.get(pk)
+        if span is None:
+            span = spans[pk] = Highlight(pk, span_start, span_end, author_id)
+        if tag_id is not None:
+            span.tags.append((tag_id, name))
     return list(spans.values())
 
 

@@ -169,10 +169,10 @@ def _changed_paragraphs(user: Any, annotation: Annotation) -> SafeString:
 
 
 class _Codebook:
-    """All tags, read once per request; the codebook is small."""
+    """All tags, read once per request (the codebook is small); or just the tags given."""
 
-    def __init__(self) -> None:
-        self.tags = list(selectors.tag_list())
+    def __init__(self, tags: Iterable[Tag] | None = None) -> None:
+        self.tags = list(selectors.tag_list() if tags is None else tags)
         self.by_slug = {tag.slug: tag for tag in self.tags}
         self.active = [tag for tag in self.tags if tag.is_active]
 
@@ -230,8 +230,11 @@ def _cards(rows: Iterable[dict[str, Any]], user: Any, codebook: _Codebook) -> li
 
 
 def _card(annotation: Annotation, user: Any) -> _Card:
-    """One annotation's card, its row read afresh."""
-    return _cards([selectors.annotation_row(annotation)], user, _Codebook())[0]
+    """One annotation's card: from the tags the services attached (`tag_list`), if they
+    did, else read with its row."""
+    tags = getattr(annotation, "tag_list", None)
+    codebook = _Codebook(tags) if tags is not None else _Codebook()
+    return _cards([selectors.annotation_row(annotation)], user, codebook)[0]
 
 
 @dataclass(frozen=True)
@@ -399,9 +402,9 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(annotation.get_absolute_url())
     # The new card goes to the side panel only if it passes the panel's filters (sent along
     # with the chooser); annotate.js puts it in text order among the cards shown.
-    panel = _PanelFilter.from_query(request.POST).to_filter(pk)
-    shown = (
-        selectors.annotation_list(user=request.user, filters=panel)
+    panel = _PanelFilter.from_query(request.POST)
+    shown = panel == _PanelFilter() or (
+        selectors.annotation_list(user=request.user, filters=panel.to_filter(pk))
         .filter(pk=annotation.pk)
         .exists()
     )
