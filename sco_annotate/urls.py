@@ -23,3 +23,6 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+# A path under /api/ that no route matches is answered in JSON like any other API 404.
+handler404 = "documents.api.not_found"
