@@ -364,7 +364,11 @@ def test_truncating_annotations_forgets_every_document_token(listed, user):
     with connection.cursor() as cursor:
         # Checks deferred to the commit would otherwise keep TRUNCATE from running here.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute('TRUNCATE "documents_annotation_tags", "documents_annotation"')
+        # With the idempotency keys, which reference the annotations.
+        cursor.execute(
+            'TRUNCATE "documents_annotation_tags", "documents_idempotencykey", '
+            '"documents_annotation"'
+        )
     assert list_tokens(user, listed.pk)[0] is None
     assert list(ListToken.objects.values_list("document_id", flat=True)) == [EVERY_LIST]
 
