@@ -27,7 +27,12 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, generics, parsers, status
 from rest_framework.pagination import BasePagination
 from rest_framework.renderers import JSONRenderer
@@ -37,7 +42,8 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import refusals, selectors, services, webannotation
+from . import api_schema, refusals, selectors, services, webannotation
+from .api_schema import JSON, JSONLD, errors
 from .models import Annotation, Document, is_admin
 from .representations import REPRESENTATION_VERSION, Links, annotation_json, utc
 from .serializers import (
@@ -45,7 +51,6 @@ from .serializers import (
     AnnotationFilterSerializer,
     AnnotationSerializer,
     AnnotationUpdateSerializer,
-    DocumentAnnotationsSerializer,
     DocumentCreateSerializer,
     DocumentDetailSerializer,
     DocumentFilterSerializer,
@@ -54,6 +59,7 @@ from .serializers import (
     NoParameters,
     TagSerializer,
 )
+from .services import idempotency
 from .text import parse_whole_number
 
 # ---------------------------------------------------------------------------------------
@@ -66,7 +72,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     - ValidationError → 400 with a message per field;
     - PermissionDenied → 403 with the service's reason;
     - DuplicateDocument → 409 with the document that already holds the text;
-    - StaleAnnotation → 412 when the client sent If-Match, else 409, with the current version.
+    - StaleAnnotation → 412 when the client sent If-Match, else 409, with the current version;
+    - idempotency.KeyReused → 422.
     """
     request: Request | None = context.get("request")
     if isinstance(exc, RequestDataTooBig):
@@ -85,6 +92,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=(
                 status.HTTP_412_PRECONDITION_FAILED if conditional else status.HTTP_409_CONFLICT
             ),
+        )
+    if isinstance(exc, idempotency.KeyReused):
+        return Response(
+            {
+                "detail": "This Idempotency-Key was used before with a different request body: "
+                "use a new key for a new request."
+            },
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     if isinstance(exc, DjangoValidationError):
         return Response(refusals.by_field(exc), status=status.HTTP_400_BAD_REQUEST)
@@ -106,19 +121,6 @@ def _too_big_message() -> str:
         f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes. "
         "Send large documents as a file (multipart/form-data)."
     )
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """Error answers for the schema: JSON with a message per field or a `detail`."""
-    meaning = {
-        400: "Bad input: a message per field (or non_field_errors / detail) says what to fix.",
-        401: "No credentials, or a bad or revoked token.",
-        403: "Not allowed: a read-only token writing, or someone else's annotation.",
-        404: "No such object, or not one you can read.",
-        409: "Conflict: the text is already stored, or a change raced with another.",
-        412: "If-Match names a version that is no longer current.",
-    }
-    return {code: OpenApiResponse(OpenApiTypes.OBJECT, description=meaning[code]) for code in codes}
 
 
 class JSONParser(parsers.JSONParser):
@@ -444,6 +446,7 @@ class DocumentListView(generics.ListAPIView):
     @extend_schema(
         parameters=[DocumentFilterSerializer],
         summary="List documents (without their text), by id",
+        responses={200: DocumentSerializer(many=True), **errors(400, 401)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filtering = filters(request, DocumentFilterSerializer, also=("cursor", "page_size"))
@@ -459,8 +462,10 @@ class DocumentListView(generics.ListAPIView):
         },
         responses={
             201: DocumentDetailSerializer,
-            **_errors(400, 401, 403, 409),
+            **errors(400, 401, 403),
+            409: api_schema.DUPLICATE_DOCUMENT,
         },
+        parameters=[api_schema.location(201)],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not is_admin(request.user):
@@ -497,7 +502,11 @@ class DocumentListView(generics.ListAPIView):
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
 
-@extend_schema(tags=["documents"], summary="A document with its text")
+@extend_schema(
+    tags=["documents"],
+    summary="A document with its text",
+    responses={200: DocumentDetailSerializer, **errors(401, 404)},
+)
 class DocumentDetailView(generics.RetrieveAPIView):
     serializer_class = DocumentDetailSerializer
 
@@ -514,7 +523,11 @@ class DocumentDetailView(generics.RetrieveAPIView):
 # Codebook
 
 
-@extend_schema(tags=["codebook"], summary="The codebook: every tag, retired ones included")
+@extend_schema(
+    tags=["codebook"],
+    summary="The codebook: every tag, retired ones included",
+    responses={200: TagSerializer(many=True), **errors(401)},
+)
 class TagListView(generics.ListAPIView):
     serializer_class = TagSerializer
     pagination_class = None
@@ -526,7 +539,11 @@ class TagListView(generics.ListAPIView):
         return _context(self)
 
 
-@extend_schema(tags=["codebook"], summary="One codebook entry (the IRI of a tagging body)")
+@extend_schema(
+    tags=["codebook"],
+    summary="One codebook entry (the IRI of a tagging body)",
+    responses={200: TagSerializer, **errors(401, 404)},
+)
 class TagDetailView(generics.RetrieveAPIView):
     serializer_class = TagSerializer
     lookup_field = "slug"
@@ -542,13 +559,12 @@ class TagDetailView(generics.RetrieveAPIView):
 # Annotations
 
 
-def _annotation_responses(status_code: int, *errors: int) -> dict[Any, Any]:
+def _annotation_responses(status_code: int, *codes: int, json: Any = None) -> dict[Any, Any]:
+    """One annotation as JSON (live unless `json` says otherwise) or JSON-LD, or an error."""
     return {
-        (status_code, "application/json"): AnnotationSerializer,
-        (status_code, "application/ld+json"): OpenApiResponse(
-            OpenApiTypes.OBJECT, description="A W3C Web Annotation (JSON-LD)."
-        ),
-        **_errors(*errors),
+        (status_code, JSON): json or api_schema.LiveAnnotationSchema,
+        (status_code, JSONLD): api_schema.WEB_ANNOTATION,
+        **errors(*codes, media_types=(JSON, JSONLD)),
     }
 
 
@@ -631,11 +647,9 @@ class AnnotationListView(generics.ListAPIView):
         summary="List annotations, oldest change first (cursor-paginated, for sync)",
         parameters=[AnnotationFilterSerializer, _JSONLD_PARAMETER],
         responses={
-            (200, "application/json"): AnnotationSerializer(many=True),
-            (200, "application/ld+json"): OpenApiResponse(
-                OpenApiTypes.OBJECT, description="A W3C AnnotationPage (JSON-LD)."
-            ),
-            **_errors(400, 401),
+            (200, JSON): api_schema.annotation_or_tombstone(many=True),
+            (200, JSONLD): api_schema.WEB_ANNOTATION_PAGE,
+            **errors(400, 401, media_types=(JSON, JSONLD)),
         },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -669,28 +683,53 @@ class AnnotationListView(generics.ListAPIView):
         return Response(body, content_type=webannotation.MEDIA_TYPE)
 
     @extend_schema(
-        summary="Tag a span of a document",
+        summary="Tag a span of a document; with Idempotency-Key, safe to retry",
         request=AnnotationCreateSerializer,
-        responses=_annotation_responses(201, 400, 401, 403),
-        parameters=[_JSONLD_PARAMETER],
+        responses=_annotation_responses(201, 400, 401, 403, 422),
+        parameters=[
+            _JSONLD_PARAMETER,
+            api_schema.IDEMPOTENCY_KEY,
+            api_schema.etag(201),
+            api_schema.location(201),
+        ],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         reject_unknown(request.data, AnnotationCreateSerializer, read_only=_BODY_READ_ONLY)
         serializer = AnnotationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        annotation = services.annotation_create(
-            user=_user(request),
-            document=data["document"],
-            start=data["start"],
-            end=data["end"],
-            tags=data["tags"],
-            note=data["note"],
-            quote=data.get("quote"),
-        )
+
+        def create() -> Annotation:
+            return services.annotation_create(
+                user=_user(request),
+                document=data["document"],
+                start=data["start"],
+                end=data["end"],
+                tags=data["tags"],
+                note=data["note"],
+                quote=data.get("quote"),
+            )
+
+        key = _idempotency_key(request)
+        if key is None:
+            annotation = create()
+        else:
+            # A retry answers as the first request did: 201, the same Location.
+            annotation, _ = idempotency.create_once(
+                user=_user(request), key=key, data=request.data, create=create
+            )
         response = _respond(request, annotation, status.HTTP_201_CREATED)
         response["Location"] = Links.for_request(request).annotation(annotation.pk)
         return response
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not idempotency.KEY_PATTERN.fullmatch(key):
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": ["Give 1 to 255 printable ASCII characters, e.g. a UUID."]}
+        )
+    return key
 
 
 @extend_schema(tags=["annotations"], parameters=[_JSONLD_PARAMETER])
@@ -704,7 +743,10 @@ class AnnotationDetailView(generics.RetrieveAPIView):
 
     @extend_schema(
         summary="One annotation (deleted ones as a tombstone); ETag is its version",
-        responses=_annotation_responses(200, 401, 404),
+        responses=_annotation_responses(
+            200, 400, 401, 404, json=api_schema.annotation_or_tombstone()
+        ),
+        parameters=[api_schema.etag(200)],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return _respond(request, self.get_object())
@@ -713,6 +755,7 @@ class AnnotationDetailView(generics.RetrieveAPIView):
         summary="Change tags, note or span; If-Match with the ETag refuses a stale change (412)",
         request=AnnotationUpdateSerializer,
         responses=_annotation_responses(200, 400, 401, 403, 404, 409, 412),
+        parameters=[api_schema.IF_MATCH, api_schema.etag(200)],
     )
     def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         annotation = self.get_object()
@@ -735,7 +778,11 @@ class AnnotationDetailView(generics.RetrieveAPIView):
 
     @extend_schema(
         summary="Delete (kept as a tombstone for sync); If-Match as for PATCH",
-        responses={204: None, **_errors(401, 403, 404, 409, 412)},
+        responses={
+            204: None,
+            **errors(400, 401, 403, 404, 409, 412, media_types=(JSON, JSONLD)),
+        },
+        parameters=[api_schema.IF_MATCH, api_schema.etag(204)],
     )
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         annotation = self.get_object()
@@ -749,10 +796,43 @@ class AnnotationDetailView(generics.RetrieveAPIView):
         return response
 
 
+@extend_schema(tags=["annotations"], parameters=[_JSONLD_PARAMETER])
+class AnnotationRestoreView(generics.GenericAPIView):
+    renderer_classes = [FastJSONRenderer, webannotation.JSONLDRenderer]
+
+    def get_queryset(self) -> Any:
+        return Annotation.objects.visible_to(self.request.user).select_related("author")
+
+    @extend_schema(
+        operation_id="annotations_restore",
+        summary="Undo a delete (author or admin); If-Match as for PATCH; 409 if not deleted",
+        request=None,
+        responses=_annotation_responses(200, 400, 401, 403, 404, 409, 412),
+        parameters=[api_schema.IF_MATCH, api_schema.etag(200)],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        annotation = self.get_object()
+        expected = _expected_version(request, annotation)
+        if not annotation.is_deleted:
+            return Response(
+                {
+                    "detail": f"Annotation #{annotation.pk} is not deleted: there is "
+                    "nothing to restore.",
+                    "current_version": annotation.version,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        annotation = services.annotation_restore(
+            user=_user(request), annotation=annotation, expected_version=expected
+        )
+        return _respond(request, annotation)
+
+
 #: Most annotations one document's list returns; beyond, the paginated list serves.
 DOCUMENT_ANNOTATIONS_LIMIT = 10_000
 
 
+@extend_schema_view(get=extend_schema(operation_id="documents_annotations_list"))
 @extend_schema(
     tags=["annotations"],
     summary="Every annotation of one document, in text order (not paginated)",
@@ -762,20 +842,21 @@ DOCUMENT_ANNOTATIONS_LIMIT = 10_000
     ),
     parameters=[
         _JSONLD_PARAMETER,
+        api_schema.IF_NONE_MATCH,
         OpenApiParameter(
-            "If-None-Match",
+            "ETag",
             OpenApiTypes.STR,
             location=OpenApiParameter.HEADER,
-            description="The ETag of a list received before: 304 if it is still current.",
+            response=[200, 304],
+            description="Names the list as JSON (absent where the server keeps no list "
+            "tokens): send it back in If-None-Match.",
         ),
     ],
     responses={
-        (200, "application/json"): DocumentAnnotationsSerializer,
-        (200, "application/ld+json"): OpenApiResponse(
-            OpenApiTypes.OBJECT, description="A W3C AnnotationPage (JSON-LD)."
-        ),
+        (200, JSON): api_schema.DocumentAnnotationsSchema,
+        (200, JSONLD): api_schema.WEB_ANNOTATION_PAGE,
         304: OpenApiResponse(description="Not modified since the ETag in If-None-Match."),
-        **_errors(400, 401, 404),
+        **errors(400, 401, 404, media_types=(JSON, JSONLD)),
     },
 )
 class DocumentAnnotationsView(generics.GenericAPIView):

@@ -15,13 +15,13 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from . import selectors
+from . import api_schema, selectors
 from .api import filters
 from .models import DatePrecision
 from .representations import Links, annotation_json
@@ -187,11 +187,15 @@ class _Export(APIView):
         return response
 
 
+@extend_schema_view(get=extend_schema(operation_id="export_annotations_csv"))
 @extend_schema(
     tags=["exports"],
     summary="Annotations as CSV, one row per annotation and tag (streamed, UTF-8 with BOM)",
     parameters=[AnnotationFilterSerializer],
-    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+        **api_schema.errors(400, 401),
+    },
 )
 class AnnotationCSVExport(_Export):
     content_type = "text/csv; charset=utf-8"
@@ -201,11 +205,16 @@ class AnnotationCSVExport(_Export):
         return csv_lines(queryset, urls)
 
 
+@extend_schema_view(get=extend_schema(operation_id="export_annotations_jsonl"))
 @extend_schema(
     tags=["exports"],
     summary="Annotations as JSON Lines, one annotation per line (streamed)",
     parameters=[AnnotationFilterSerializer],
-    responses={(200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR)},
+    responses={
+        # One annotation (or tombstone) per line.
+        (200, "application/jsonl"): api_schema.annotation_or_tombstone(),
+        **api_schema.errors(400, 401),
+    },
 )
 class AnnotationJSONLExport(_Export):
     content_type = "application/jsonl; charset=utf-8"

@@ -563,3 +563,26 @@ class ImportItem(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class IdempotencyKey(models.Model):
+    """A create sent with an Idempotency-Key header: what it made, so that a retry of the
+    same request answers that instead of making another (see documents/idempotency.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the request body, as canonical JSON."
+    )
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user"),
+        ]
+        # Forgetting old keys reads by age.
+        indexes: ClassVar = [models.Index(fields=["created"])]
+
+    def __str__(self) -> str:
+        return self.key

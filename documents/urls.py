@@ -69,6 +69,11 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="annotation-detail",
     ),
     path(
+        "annotations/<int:pk>/restore/",
+        login_not_required(api.AnnotationRestoreView.as_view()),
+        name="annotation-restore",
+    ),
+    path(
         "export/annotations.csv",
         login_not_required(exports.AnnotationCSVExport.as_view()),
         name="export-csv",
