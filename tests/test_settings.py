@@ -89,3 +89,14 @@ def test_bad_values_are_named(tmp_path):
     assert "PostgreSQL and SQLite" in result.stderr
     result = _load_settings(tmp_path, DATABASE_URL="nonsense", SECRET_KEY="k", ALLOWED_HOSTS="x")
     assert "not a database URL" in result.stderr
+
+
+def test_cache_is_local_memory_by_default_and_redis_from_cache_url(tmp_path):
+    show = "s.CACHES['default']['BACKEND']"
+    result = _load_settings(tmp_path, show=show)
+    assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
+    result = _load_settings(tmp_path, show=show, CACHE_URL="redis://127.0.0.1:6379/0")
+    assert result.stdout.strip() == "django.core.cache.backends.redis.RedisCache"
+    result = _load_settings(tmp_path, show=show, CACHE_URL="memcached://x")
+    assert result.returncode != 0
+    assert "CACHE_URL must be a Redis URL" in result.stderr
