@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models
-from django.db.models import F, Func, Q, Subquery
+from django.db.models import F, Func, Q, Subquery, Value
 from django.db.models.functions import Cast
 
 from sco_annotate.lru import BoundedCache
@@ -388,8 +388,16 @@ def highlight_rows(document: Document, start: int = 0, end: int | None = None) -
         if connection.vendor == "postgresql":
             from psycopg.types.range import Range
 
-            annotations = annotations.alias(span=_Int8Range(F("start"), F("end"))).filter(
-                span__overlap=Range(start, stop)
+            # The id as a bigint: psycopg sends a small number as a smallint, which the
+            # index's bigint column does not match, and the index would then find the
+            # overlapping spans of every document.
+            annotations = (
+                Annotation.objects.alive()
+                .alias(span=_Int8Range(F("start"), F("end")))
+                .filter(
+                    document_id=Cast(Value(document.pk), models.BigIntegerField()),
+                    span__overlap=Range(start, stop),
+                )
             )
         else:
             annotations = annotations.filter(end__gt=start, start__lt=stop)
