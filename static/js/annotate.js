@@ -152,6 +152,11 @@
     pointerSelection = true;
     scheduleSelection();
   });
+  // A press on text that is already selected drags it and never sends mouseup: the
+  // press is over all the same, or the chooser and the hover cards would stay off.
+  document.addEventListener("dragend", () => {
+    pointerDown = false;
+  });
   // Keyboard selection (and selections made by assistive technology) end here.
   document.addEventListener("selectionchange", () => {
     if (!pointerDown) scheduleSelection();
