@@ -16,14 +16,16 @@ from rest_framework import serializers
 from .models import MAX_ID, MAX_OFFSET, DocumentType, Tag
 from .representations import Links, annotation_json, document_json, tag_json
 from .selectors import AnnotationFilter, DocumentFilter, document_list
+from .text import has_unpaired_surrogate
 
 #: Longest filter text accepted in a query string.
 MAX_FILTER_LENGTH = 500
 
 
 def _no_surrogates(value: str) -> None:
-    # JSON may carry "\ud800" escapes; such text cannot be stored as UTF-8.
-    if any("\ud800" <= char <= "\udfff" for char in value):
+    # JSON may carry "\ud800" escapes; such text cannot be stored as UTF-8. One scan at C
+    # speed: a loop over the characters takes a sixth of a second on a 1 MB text.
+    if has_unpaired_surrogate(value):
         raise serializers.ValidationError(
             "Contains an unpaired UTF-16 surrogate (e.g. \\ud800): send valid Unicode text."
         )
