@@ -237,6 +237,14 @@ class DocumentDetailSerializer(DocumentSerializer):
         return out
 
 
+class DocumentsCreatedSerializer(serializers.Serializer):
+    """The answer to a bulk create: the documents stored, without their text, in the order
+    they were sent."""
+
+    count = serializers.IntegerField(read_only=True)
+    results = DocumentSerializer(many=True, read_only=True)
+
+
 class DocumentFilterSerializer(serializers.Serializer):
     language = serializers.CharField(required=False, max_length=35, help_text="BCP 47 tag.")
     organisation = serializers.CharField(required=False, max_length=300)
