@@ -107,10 +107,13 @@ def test_bulk_create_refuses_bad_items_by_position_and_stores_nothing(client, ad
     body[2]["published"] = "June"
     body[3]["sha256"] = "0" * 64
     body[4]["title"] = 5
-    response = post_json(client, [*body, "a string", None, [1]], admin_headers)
+    surrogate = {"title": "Broken", "text": "An unpaired \ud800 surrogate."}
+    response = post_json(client, [*body, "a string", None, [1], surrogate], admin_headers)
     assert response.status_code == 400
     errors = response.json()
-    assert set(errors) == {"2", "3", "4", "5", "6", "7"}, errors
+    assert set(errors) == {"2", "3", "4", "5", "6", "7", "8"}, errors
+    assert list(errors["8"]) == ["text"] and len(errors["8"]["text"]) == 1
+    assert "unpaired UTF-16 surrogate" in errors["8"]["text"][0]
     assert set(errors["2"]) == {"published"} and set(errors["3"]) == {"sha256"}
     assert set(errors["4"]) == {"title"}
     assert set(errors["5"]) == set(errors["6"]) == set(errors["7"]) == {"non_field_errors"}
