@@ -30,6 +30,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -54,6 +55,7 @@ from .serializers import (
     DocumentCreateSerializer,
     DocumentDetailSerializer,
     DocumentFilterSerializer,
+    DocumentsCreatedSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     NoParameters,
@@ -79,12 +81,28 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": _too_big_message()}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, services.DuplicateDocument):
-        existing = exc.document
-        body: dict[str, Any] = {"detail": exc.messages[0], "document": {"id": existing.pk}}
-        if request is not None:
-            body["document"]["url"] = Links.for_request(request).document(existing.pk)
-        body["document"]["title"] = existing.title
+        body: dict[str, Any] = {
+            "detail": exc.messages[0],
+            "document": _document_named(request, exc.document),
+        }
         return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, services.DuplicateDocuments):
+        duplicates: dict[str, dict[str, Any]] = {
+            str(position): (
+                {"document": _document_named(request, exc.stored[position])}
+                if position in exc.stored
+                else {"same_as": exc.repeated[position]}
+            )
+            for position in sorted([*exc.stored, *exc.repeated])
+        }
+        return Response(
+            {"detail": exc.messages[0], "duplicates": duplicates}, status=status.HTTP_409_CONFLICT
+        )
+    if isinstance(exc, services.InvalidDocuments):
+        return Response(
+            {str(position): refusals.by_field(error) for position, error in exc.errors.items()},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, services.StaleAnnotation):
         conditional = request is not None and "If-Match" in request.headers
         return Response(
@@ -108,6 +126,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+def _document_named(request: Request | None, document: Document) -> dict[str, Any]:
+    """The id, URL and title of a document, as a 409 names the one holding a text."""
+    named: dict[str, Any] = {"id": document.pk}
+    if request is not None:
+        named["url"] = Links.for_request(request).document(document.pk)
+    named["title"] = document.title
+    return named
+
+
 def _user(request: Request) -> User:
     """The authenticated user (the permission classes let no one else through)."""
     user = request.user
@@ -119,7 +146,8 @@ def _user(request: Request) -> User:
 def _too_big_message() -> str:
     return (
         f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes. "
-        "Send large documents as a file (multipart/form-data)."
+        "Send large documents as a file (multipart/form-data), and many documents in "
+        "several requests."
     )
 
 
@@ -434,6 +462,49 @@ _BODY_READ_ONLY = frozenset(AnnotationSerializer().fields) - {
 # Documents
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "true or false"}
+
+
+def _documents_to_create(data: list[Any]) -> list[tuple[str, services.DocumentMetadata]]:
+    """The (text, metadata) of each object of a bulk create. Every bad one is refused at
+    once, by its position in the array: {"2": {"text": ["…"]}}."""
+    if not data:
+        raise exceptions.ValidationError({"non_field_errors": ["Send at least one document."]})
+    most = services.MAX_DOCUMENTS_AT_ONCE
+    if len(data) > most:
+        raise exceptions.ValidationError(
+            {
+                "non_field_errors": [
+                    f"At most {most} documents in one request, not {len(data)}: send the rest "
+                    "in another."
+                ]
+            }
+        )
+    # One serializer checks every item (as DRF's ListSerializer does): building one per
+    # item would copy its fields a thousand times.
+    check = DocumentCreateSerializer()
+    read_only = frozenset(DocumentDetailSerializer().fields)
+    items: list[tuple[str, services.DocumentMetadata]] = []
+    errors: dict[str, Any] = {}
+    for position, item in enumerate(data):
+        try:
+            if not isinstance(item, dict):
+                kind = _JSON_TYPES.get(type(item), "null" if item is None else "a number")
+                raise exceptions.ValidationError(
+                    {"non_field_errors": [f"Must be an object with title and text, not {kind}."]}
+                )
+            reject_unknown(item, DocumentCreateSerializer, read_only=read_only)
+            values = check.run_validation(item)
+            items.append((values["text"], services.DocumentMetadata.from_mapping(values)))
+        except exceptions.ValidationError as exc:
+            errors[str(position)] = exc.detail
+        except DjangoValidationError as exc:
+            errors[str(position)] = refusals.by_field(exc)
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return items
+
+
 @extend_schema(tags=["documents"])
 class DocumentListView(generics.ListAPIView):
     serializer_class = DocumentSerializer
@@ -455,13 +526,24 @@ class DocumentListView(generics.ListAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        summary="Add a document (admins): JSON with its text, or a file as multipart",
+        summary="Add a document (admins): JSON with its text, or a file as multipart; "
+        "or up to 1,000 documents at once as a JSON array",
         request={
-            "application/json": DocumentCreateSerializer,
+            "application/json": PolymorphicProxySerializer(
+                component_name="DocumentCreateOneOrMany",
+                serializers=[DocumentCreateSerializer, DocumentCreateSerializer(many=True)],
+                resource_type_field_name=None,
+                many=False,
+            ),
             "multipart/form-data": DocumentUploadSerializer,
         },
         responses={
-            201: DocumentDetailSerializer,
+            201: PolymorphicProxySerializer(
+                component_name="DocumentCreatedOneOrMany",
+                serializers=[DocumentDetailSerializer, DocumentsCreatedSerializer],
+                resource_type_field_name=None,
+                many=False,
+            ),
             **errors(400, 401, 403),
             409: api_schema.DUPLICATE_DOCUMENT,
         },
@@ -470,6 +552,15 @@ class DocumentListView(generics.ListAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not is_admin(request.user):
             raise exceptions.PermissionDenied("Only admins add documents.")
+        if isinstance(request.data, list):
+            documents = services.documents_create(
+                user=_user(request), items=_documents_to_create(request.data)
+            )
+            body = DocumentsCreatedSerializer(
+                {"count": len(documents), "results": documents},
+                context=self.get_serializer_context(),
+            ).data
+            return Response(body, status=status.HTTP_201_CREATED)
         upload = request.content_type.startswith("multipart/")
         input_class = DocumentUploadSerializer if upload else DocumentCreateSerializer
         reject_unknown(

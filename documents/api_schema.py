@@ -98,6 +98,16 @@ class DocumentAnnotationsSchema(serializers.Serializer):
 
 _MESSAGES = {"type": "array", "items": {"type": "string"}}
 
+_DOCUMENT_NAMED = {
+    "type": "object",
+    "required": ["id", "url", "title"],
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+    },
+}
+
 COMPONENTS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -122,17 +132,20 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     },
     "DuplicateDocument": {
         "type": "object",
-        "description": "The text is stored already, as `document`.",
-        "required": ["detail", "document"],
+        "description": (
+            "The text is stored already: as `document` for one document sent; for an array, "
+            "`duplicates` names each position (from 0) whose text is stored already "
+            "(`document`) or sent earlier in the same array (`same_as`, that position)."
+        ),
+        "required": ["detail"],
         "properties": {
             "detail": {"type": "string"},
-            "document": {
+            "document": _DOCUMENT_NAMED,
+            "duplicates": {
                 "type": "object",
-                "required": ["id", "url", "title"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "url": {"type": "string", "format": "uri"},
-                    "title": {"type": "string"},
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"document": _DOCUMENT_NAMED, "same_as": {"type": "integer"}},
                 },
             },
         },

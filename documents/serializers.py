@@ -12,18 +12,21 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from .models import MAX_ID, MAX_OFFSET, DocumentType, Tag
 from .representations import Links, annotation_json, document_json, tag_json
 from .selectors import AnnotationFilter, DocumentFilter, document_list
+from .text import has_unpaired_surrogate
 
 #: Longest filter text accepted in a query string.
 MAX_FILTER_LENGTH = 500
 
 
 def _no_surrogates(value: str) -> None:
-    # JSON may carry "\ud800" escapes; such text cannot be stored as UTF-8.
-    if any("\ud800" <= char <= "\udfff" for char in value):
+    # JSON may carry "\ud800" escapes; such text cannot be stored as UTF-8. One scan at C
+    # speed: a loop over the characters takes a sixth of a second on a 1 MB text.
+    if has_unpaired_surrogate(value):
         raise serializers.ValidationError(
             "Contains an unpaired UTF-16 surrogate (e.g. \\ud800): send valid Unicode text."
         )
@@ -43,6 +46,13 @@ class TextField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+        # In place of DRF's check for the same characters, which loops over them in Python:
+        # most of a second on a 1 MB text.
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitSurrogateCharactersValidator)
+        ]
         self.validators.append(_no_surrogates)
 
     def to_internal_value(self, data: Any) -> str:
@@ -233,6 +243,14 @@ class DocumentDetailSerializer(DocumentSerializer):
         out["text"] = instance.text
         out["page_breaks"] = instance.page_breaks
         return out
+
+
+class DocumentsCreatedSerializer(serializers.Serializer):
+    """The answer to a bulk create: the documents stored, without their text, in the order
+    they were sent."""
+
+    count = serializers.IntegerField(read_only=True)
+    results = DocumentSerializer(many=True, read_only=True)
 
 
 class DocumentFilterSerializer(serializers.Serializer):

@@ -24,14 +24,18 @@ from .annotations import (
 )
 from .codebook import tag_save
 from .documents import (
+    MAX_DOCUMENTS_AT_ONCE,
     METADATA_FIELDS,
     DocumentMetadata,
     DuplicateDocument,
+    DuplicateDocuments,
+    InvalidDocuments,
     NewText,
     Upload,
     check_new_text,
     document_create,
     document_update,
+    documents_create,
     parse_document_type,
     parse_publication_date,
 )
@@ -50,12 +54,15 @@ from .versions import document_list_changed, shared_list_changed, user_renamed
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "MAX_DOCUMENTS_AT_ONCE",
     "METADATA_FIELDS",
     "METADATA_FORM_FIELDS",
     "CheckedSpan",
     "DocumentMetadata",
     "DuplicateDocument",
+    "DuplicateDocuments",
     "ImportPreview",
+    "InvalidDocuments",
     "NewText",
     "StaleAnnotation",
     "Upload",
@@ -72,6 +79,7 @@ __all__ = [
     "document_import",
     "document_list_changed",
     "document_update",
+    "documents_create",
     "import_batch_confirm",
     "import_batch_create",
     "import_batch_step",

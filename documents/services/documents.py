@@ -14,10 +14,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from documents import refusals
 from documents import text as textlib
-from documents.models import DatePrecision, Document, DocumentType, SourceFile, is_admin
+from documents.models import Activity, DatePrecision, Document, DocumentType, SourceFile, is_admin
 
-from .activity import log
+from .activity import entry, log, log_all
 
 
 class DuplicateDocument(ValidationError):
@@ -29,6 +30,37 @@ class DuplicateDocument(ValidationError):
             code="duplicate",
         )
         self.document = document
+
+
+class InvalidDocuments(ValidationError):
+    """Documents given to `documents_create` that cannot be stored: `errors` maps the
+    position of each (counted from 0, in the order given) to its refusal."""
+
+    def __init__(self, errors: Mapping[int, ValidationError]) -> None:
+        super().__init__(
+            {str(position): [refusals.one_line(exc)] for position, exc in errors.items()}
+        )
+        self.errors = dict(errors)
+
+
+class DuplicateDocuments(ValidationError):
+    """Texts given to `documents_create` that are in the corpus already (`stored`: position
+    → the document holding it) or given twice (`repeated`: position → the position where
+    the same text came first). Positions count from 0, in the order given."""
+
+    def __init__(self, *, stored: Mapping[int, Document], repeated: Mapping[int, int]) -> None:
+        super().__init__(
+            f"{len(stored)} of the texts are already in the corpus and {len(repeated)} repeat "
+            "a text sent before them: nothing was stored. Leave those out and send the rest.",
+            code="duplicate",
+        )
+        self.stored = dict(stored)
+        self.repeated = dict(repeated)
+
+
+#: Most documents `documents_create` stores at once: beyond, a request holds a lot of text
+#: in memory (see API_BULK_MAX_BYTES) and one transaction runs long.
+MAX_DOCUMENTS_AT_ONCE = 1000
 
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -194,8 +226,7 @@ def check_new_text(text: str, *, document_pk: int | None = None) -> str:
 
 def _check_new(new: NewText, *, document_pk: int | None = None) -> NewText:
     """check_new_text for a text already normalised and hashed."""
-    if not new.text.strip():
-        raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
+    _check_not_empty(new)
     same = Document.objects.filter(sha256=new.sha256).only("pk", "title")
     if document_pk is not None:
         same = same.exclude(pk=document_pk)
@@ -203,6 +234,16 @@ def _check_new(new: NewText, *, document_pk: int | None = None) -> NewText:
     if duplicate is not None:
         raise DuplicateDocument(duplicate)
     return new
+
+
+def _check_not_empty(new: NewText) -> None:
+    if not new.text.strip():
+        raise ValidationError({"text": "The text is empty: there is nothing to annotate."})
+
+
+def _check_title(metadata: DocumentMetadata) -> None:
+    if not metadata.title.strip():
+        raise ValidationError({"title": "Give the document a title."})
 
 
 def require_admin(user: User | None) -> None:
@@ -229,21 +270,15 @@ def document_create(
     """
     require_admin(user)
     new = text if isinstance(text, NewText) else NewText.of(text)
-    if not metadata.title.strip():
-        raise ValidationError({"title": "Give the document a title."})
+    _check_title(metadata)
     _check_new(new)
-    document = Document(
-        text=new.text,
-        length=len(new.text),
-        sha256=new.sha256,
-        page_breaks=list(page_breaks),
-        import_report={"normalization": new.changes, **(import_report or {})},
-        imported_by=user,
-        **{field.name: getattr(metadata, field.name) for field in fields(metadata)},
+    document = _document(
+        user=user,
+        new=new,
+        metadata=metadata,
+        page_breaks=page_breaks,
+        import_report=import_report,
     )
-    if document.published is None:
-        document.date_precision = ""
-    document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
     try:
         with transaction.atomic():
             document.save()
@@ -256,20 +291,7 @@ def document_create(
                     sha256=source.sha256,
                     data=source.data,
                 )
-            log(
-                actor=user,
-                action="document.import",
-                obj=document,
-                document_id=document.pk,
-                after={
-                    "title": document.title,
-                    "sha256": document.sha256,
-                    "length": document.length,
-                    "source": source.filename if source else None,
-                    "source_sha256": source.sha256 if source else None,
-                    "import_report": document.import_report,
-                },
-            )
+            log_all([_import_entry(document, user=user, source=source)])
     except IntegrityError:
         # Another import stored the same text between the check above and this insert.
         existing = Document.objects.filter(sha256=document.sha256).only("pk", "title").first()
@@ -277,6 +299,135 @@ def document_create(
             raise
         raise DuplicateDocument(existing) from None
     return document
+
+
+def documents_create(
+    *, user: User | None, items: Sequence[tuple[str | NewText, DocumentMetadata]]
+) -> list[Document]:
+    """Store several new documents, all or none, in the order given: for each what
+    `document_create` stores and logs, in a fixed number of statements however many they
+    are (one query for the duplicate check, one insert for the documents, one for the log,
+    where the database takes that many rows in one statement).
+
+    Raises InvalidDocuments naming each refused item by its position, DuplicateDocuments
+    when texts are already stored or given twice, ValidationError for no items or more
+    than MAX_DOCUMENTS_AT_ONCE, PermissionDenied for a user who is not an admin. Nothing is
+    saved when it raises.
+    """
+    require_admin(user)
+    if not items:
+        raise ValidationError("Give at least one document.", code="empty")
+    if len(items) > MAX_DOCUMENTS_AT_ONCE:
+        raise ValidationError(
+            f"At most {MAX_DOCUMENTS_AT_ONCE} documents at once, not {len(items)}: send the "
+            "rest in another request.",
+            code="too_many",
+        )
+    documents: list[Document] = []
+    errors: dict[int, ValidationError] = {}
+    for position, (text, metadata) in enumerate(items):
+        new = text if isinstance(text, NewText) else NewText.of(text)
+        try:
+            _check_title(metadata)
+            _check_not_empty(new)
+            document = _document(user=user, new=new, metadata=metadata)
+        except ValidationError as exc:
+            errors[position] = exc
+            continue
+        # bulk_create skips Document.save(), which stores the text normalised (again).
+        document.text, document.sha256 = _as_saved(new)
+        document.length = len(document.text)
+        documents.append(document)
+    if errors:
+        raise InvalidDocuments(errors)
+    _check_distinct(documents)
+    try:
+        with transaction.atomic():
+            Document.objects.bulk_create(documents)
+            log_all([_import_entry(document, user=user, source=None) for document in documents])
+    except IntegrityError:
+        # Another import stored one of these texts between the check above and the insert.
+        _check_distinct(documents)
+        raise
+    return documents
+
+
+def _document(
+    *,
+    user: User | None,
+    new: NewText,
+    metadata: DocumentMetadata,
+    page_breaks: Sequence[int] = (),
+    import_report: Mapping[str, Any] | None = None,
+) -> Document:
+    """A new document, not yet saved, with its metadata checked (ValidationError)."""
+    document = Document(
+        text=new.text,
+        length=len(new.text),
+        sha256=new.sha256,
+        page_breaks=list(page_breaks),
+        import_report={"normalization": new.changes, **(import_report or {})},
+        imported_by=user,
+        **{field.name: getattr(metadata, field.name) for field in fields(metadata)},
+    )
+    if document.published is None:
+        document.date_precision = ""
+    document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
+    return document
+
+
+def _as_saved(new: NewText) -> tuple[str, str]:
+    """The text and SHA-256 that Document.save() stores for `new`: it normalises again.
+
+    That changes only a text the first pass changed (one that began with two byte-order
+    marks, say): a text that needed nothing is kept as it is, without a second scan.
+    """
+    if not new.changes:
+        return new.text, new.sha256
+    text = textlib.normalize_text(new.text)
+    return text, new.sha256 if text == new.text else textlib.text_sha256(text)
+
+
+def _check_distinct(documents: Sequence[Document]) -> None:
+    """Raise DuplicateDocuments if a text is stored already or repeated among `documents`:
+    one query for all of them."""
+    hashes = [document.sha256 for document in documents]
+    stored_by_hash = {
+        found.sha256: found
+        for found in Document.objects.filter(sha256__in=set(hashes))
+        .only("pk", "title", "sha256")
+        .order_by()
+    }
+    stored: dict[int, Document] = {}
+    repeated: dict[int, int] = {}
+    first: dict[str, int] = {}
+    for position, sha256 in enumerate(hashes):
+        if sha256 in stored_by_hash:
+            stored[position] = stored_by_hash[sha256]
+        elif sha256 in first:
+            repeated[position] = first[sha256]
+        else:
+            first[sha256] = position
+    if stored or repeated:
+        raise DuplicateDocuments(stored=stored, repeated=repeated)
+
+
+def _import_entry(document: Document, *, user: User | None, source: Upload | None) -> Activity:
+    """The activity row that records a document's import."""
+    return entry(
+        actor=user,
+        action="document.import",
+        obj=document,
+        document_id=document.pk,
+        after={
+            "title": document.title,
+            "sha256": document.sha256,
+            "length": document.length,
+            "source": source.filename if source else None,
+            "source_sha256": source.sha256 if source else None,
+            "import_report": document.import_report,
+        },
+    )
 
 
 _DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text"]
