@@ -43,6 +43,8 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from sco_annotate.middleware import accepts_gzip, gzip_bytes
+
 from . import api_schema, refusals, selectors, services, webannotation
 from .api_schema import JSON, JSONLD, errors
 from .models import Annotation, Document, is_admin
@@ -982,25 +984,39 @@ class DocumentAnnotationsView(generics.GenericAPIView):
         sent = [
             tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))
         ]
+        compressed = accepts_gzip(request)
         if etag in sent or sent == ["*"]:
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
         else:
-            key = f"annotations:{pk}:{etag}"
+            # Kept as sent, compressed for clients that accept gzip: neither is made twice.
+            key = f"annotations:{pk}:{etag}{'.gz' if compressed else ''}"
             body = cache.get(key)
             if body is None:
-                rows = _document_rows(version.document)
-                listed: dict[str, Any] = {
-                    "document": pk,
-                    "document_url": urls.document(pk),
-                    "count": len(rows),
-                    "results": [annotation_json(row, urls) for row in rows],
-                }
-                body = json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode()
+                body = _document_list_body(version.document, urls)
+                if compressed:
+                    body = gzip_bytes(body)
                 cache.set(key, body, LIST_CACHE_SECONDS)
             response = Response(body)
-        response["ETag"] = etag
-        patch_vary_headers(response, ["Accept"])
+        # As ApiGZipMiddleware would answer (it passes an answer that has an encoding).
+        patch_vary_headers(response, ["Accept", "Accept-Encoding"])
+        if compressed:
+            response["ETag"] = f"W/{etag}"
+            if response.status_code == status.HTTP_200_OK:
+                response["Content-Encoding"] = "gzip"
+        else:
+            response["ETag"] = etag
         return response
+
+
+def _document_list_body(document: Document, urls: Links) -> bytes:
+    rows = _document_rows(document)
+    listed = {
+        "document": document.pk,
+        "document_url": urls.document(document.pk),
+        "count": len(rows),
+        "results": [annotation_json(row, urls) for row in rows],
+    }
+    return json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 #: How long one document's formatted list stays in the cache unread. Its key names its

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
-from collections.abc import Callable
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.middleware.gzip import GZipMiddleware
+from django.utils.cache import patch_vary_headers
 
 
 class ContentSecurityPolicyMiddleware:
@@ -108,17 +111,73 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
-class ApiGZipMiddleware(GZipMiddleware):
+class ApiGZipMiddleware:
     """Compress the API's answers (JSON, CSV, JSON Lines) for clients that accept gzip.
 
     Pages are left alone: they carry CSRF tokens, and compressing a secret next to text an
     attacker can choose leaks it (BREACH). So is the API's documentation page, whose script
     carries the CSRF token too. API answers hold no such secret.
+
+    Django's GZipMiddleware compresses at level 6, which on a page of 1,000 annotations
+    (600 KB of JSON) costs 20 ms, as much as reading the page; level 1 costs 7 ms and
+    sends a fifth more bytes (a quarter of the JSON instead of a fifth). The rest follows
+    GZipMiddleware: Vary, a weak ETag, nothing under 200 bytes, exports compressed as they
+    stream. An answer that is compressed already (a kept list) passes as it is.
     """
 
-    def process_response(
-        self, request: HttpRequest, response: HttpResponseBase
-    ) -> HttpResponseBase:
-        if not is_api(request) or request.path_info.startswith("/api/docs/"):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            not is_api(request)
+            or request.path_info.startswith("/api/docs/")
+            or response.has_header("Content-Encoding")
+        ):
             return response
-        return super().process_response(request, response)
+        if isinstance(response, StreamingHttpResponse) and not response.is_async:
+            patch_vary_headers(response, ("Accept-Encoding",))
+            if not accepts_gzip(request):
+                return response
+            chunks: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
+            response.streaming_content = _gzip_stream(chunks)
+            del response.headers["Content-Length"]
+        elif isinstance(response, HttpResponse) and len(response.content) >= 200:
+            patch_vary_headers(response, ("Accept-Encoding",))
+            if not accepts_gzip(request):
+                return response
+            compressed = gzip_bytes(response.content)
+            if len(compressed) >= len(response.content):
+                return response
+            response.content = compressed
+            response.headers["Content-Length"] = str(len(compressed))
+        else:
+            return response
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            # RFC 9110 8.8.1: another encoding of the same representation.
+            response.headers["ETag"] = "W/" + etag
+        response.headers["Content-Encoding"] = "gzip"
+        return response
+
+
+_ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+
+
+def accepts_gzip(request: HttpRequest) -> bool:
+    return bool(_ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """`data` gzip-compressed at level 1 (see ApiGZipMiddleware)."""
+    return gzip.compress(data, compresslevel=1, mtime=0)
+
+
+def _gzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
+    for chunk in chunks:
+        out = compressor.compress(chunk)
+        if out:
+            yield out
+    yield compressor.flush()

@@ -663,17 +663,17 @@ def test_annotation_list_query_count_is_constant(
     client.get(ANNOTATIONS, headers=analyst_headers)  # records the token's last use
     for word in ["Extradition", "Shanghai", "Convention"]:
         _make(document, user, word, ["extradition", "due-process"])
-    # Token, the page, its tags.
-    with django_assert_num_queries(3):
+    # Token, the page, its tag links, the codebook.
+    with django_assert_num_queries(4):
         small = client.get(ANNOTATIONS, headers=analyst_headers)
     for word in ["Emoji", "Россия", "Китай", "договор", "ئۇيغۇر", "script"]:
         _make(document, user, word, ["forced-return", "three-evils"])
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         large = client.get(ANNOTATIONS, headers=analyst_headers)
     assert len(large.json()["results"]) == 9 > len(small.json()["results"])
     # Filters add a fixed number: tag check and tag tree (tag), document, author.
     query = f"?tag=extradition&document={document.pk}&author=analyst"
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         client.get(ANNOTATIONS + query, headers=analyst_headers)
 
 
@@ -689,7 +689,8 @@ def test_annotation_write_query_counts_are_constant(
     with django_assert_max_num_queries(10 if connection.vendor == "postgresql" else 12):
         created = post_json(client, ANNOTATIONS, body, analyst_headers).json()
     url = created["url"]
-    with django_assert_max_num_queries(4):
+    # Token, the annotation (access check), its row, its tag links, the codebook.
+    with django_assert_max_num_queries(5):
         client.get(url, headers=analyst_headers)
     many = {"tags": ["extradition", "due-process", "forced-return", "three-evils"]}
     with django_assert_max_num_queries(14):

@@ -3,6 +3,7 @@ version that the services change with anything the list shows."""
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -174,3 +175,20 @@ def test_changes_behind_the_apps_back_need_the_clear_command(client, listed, hea
     fresh = _list(client, listed, headers)
     assert fresh["ETag"] != first["ETag"]
     assert {item["note"] for item in fresh.json()["results"]} == {"Changed by hand."}
+
+
+def test_a_kept_list_is_kept_compressed_too_for_clients_that_accept_gzip(
+    client, listed, headers, django_assert_num_queries
+):
+    plain = _list(client, listed, headers)
+    gzipped = _list(client, listed, headers, **{"Accept-Encoding": "gzip"})
+    assert gzipped["Content-Encoding"] == "gzip" and "Accept-Encoding" in gzipped["Vary"]
+    assert gzip.decompress(gzipped.content) == plain.content
+    assert gzipped["ETag"] == f"W/{plain['ETag']}"
+    with django_assert_num_queries(2):
+        again = _list(client, listed, headers, **{"Accept-Encoding": "gzip"})
+    assert again.content == gzipped.content
+    unchanged = _list(
+        client, listed, headers, **{"Accept-Encoding": "gzip", "If-None-Match": gzipped["ETag"]}
+    )
+    assert unchanged.status_code == 304 and not unchanged.has_header("Content-Encoding")
