@@ -216,7 +216,7 @@ class AnnotationAdmin(ShownOnly, admin.ModelAdmin):
             # All or none: a refusal part-way leaves every selected annotation as it was.
             with transaction.atomic():
                 # In document and id order: each delete locks its annotation and its
-                # document's list token, and two such runs then take them in one order.
+                # document's row (its list's version): two such runs take them in one order.
                 annotations = list(queryset.prefetch_related("tags").order_by("document_id", "pk"))
                 for annotation in annotations:
                     services.annotation_delete(user=request.user, annotation=annotation)  # type: ignore[arg-type]
