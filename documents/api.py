@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.urls import reverse
@@ -64,6 +64,7 @@ from .serializers import (
     TagSerializer,
 )
 from .services import idempotency
+from .shortcuts import found_or_404
 from .text import parse_whole_number
 
 # ---------------------------------------------------------------------------------------
@@ -604,7 +605,7 @@ class DocumentDetailView(generics.RetrieveAPIView):
     serializer_class = DocumentDetailSerializer
 
     def get_object(self) -> Document:
-        return _found(
+        return found_or_404(
             selectors.document_get, user=self.request.user, pk=self.kwargs["pk"], text=True
         )
 
@@ -832,7 +833,7 @@ class AnnotationDetailView(generics.RetrieveAPIView):
     renderer_classes = [FastJSONRenderer, webannotation.JSONLDRenderer]
 
     def get_object(self) -> Annotation:
-        return _found(selectors.annotation_get, user=self.request.user, pk=self.kwargs["pk"])
+        return found_or_404(selectors.annotation_get, user=self.request.user, pk=self.kwargs["pk"])
 
     @extend_schema(
         summary="One annotation (deleted ones as a tombstone); ETag is its version",
@@ -959,7 +960,7 @@ class DocumentAnnotationsView(generics.GenericAPIView):
 
     def get(self, request: Request, pk: int) -> Response:
         filters(request, NoParameters)
-        version = _found(selectors.document_list_version, user=request.user, pk=pk)
+        version = found_or_404(selectors.document_list_version, user=request.user, pk=pk)
         urls = Links.for_request(request)
         if _jsonld(request):
             rows = _document_rows(version.document)
@@ -1036,11 +1037,3 @@ def _document_rows(document: Document) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _found(read: Any, **kwargs: Any) -> Any:
-    """What a selector reads, or 404 if there is no such object the user may read."""
-    try:
-        return read(**kwargs)
-    except ObjectDoesNotExist:
-        raise exceptions.NotFound("No such object, or not one you can read.") from None

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.fields import BigIntegerRangeField
 from django.db import connection, models
 from django.db.models import F, Func, Q, Subquery, Value
 from django.db.models.functions import Cast
+from psycopg.types.range import Range
 
 from sco_annotate.lru import BoundedCache
 
@@ -379,8 +381,6 @@ class _Int8Range(Func):
     function = "int8range"
 
     def __init__(self, start: Any, end: Any) -> None:
-        from django.contrib.postgres.fields import BigIntegerRangeField
-
         super().__init__(start, end, output_field=BigIntegerRangeField())
 
 
@@ -395,8 +395,6 @@ def highlight_rows(document: Document, start: int = 0, end: int | None = None) -
     if start > 0 or end is not None:
         stop = _PAST_THE_END if end is None else end
         if connection.vendor == "postgresql":
-            from psycopg.types.range import Range
-
             # The id as a bigint: psycopg sends a small number as a smallint, which the
             # index's bigint column does not match, and the index would then find the
             # overlapping spans of every document.

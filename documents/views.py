@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -36,6 +36,7 @@ from .forms import (
 )
 from .models import Annotation, Tag, is_admin
 from .selectors import AnnotationFilter, Highlight
+from .shortcuts import found_or_404
 from .text import parse_whole_number
 
 
@@ -298,14 +299,6 @@ def _form_errors(form: Any) -> ValidationError:
 # Pages
 
 
-def _found(read: Any, **kwargs: Any) -> Any:
-    """What a selector reads, or 404 if there is no such object the user may read."""
-    try:
-        return read(**kwargs)
-    except ObjectDoesNotExist:
-        raise Http404("No such object, or not one you can read.") from None
-
-
 @require_GET
 def document_list(request: HtmxHttpRequest) -> HttpResponse:
     form = DocumentFilterForm(request.GET or None, user=request.user)
@@ -324,7 +317,7 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    document = _found(selectors.document_get, user=request.user, pk=pk)
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
     highlights = selectors.highlight_rows(document)
     text_html = paragraphs_html(
         selectors.document_text(document), 0, _spans(highlights, request.user)
@@ -419,7 +412,7 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _annotation(request: HtmxHttpRequest, pk: int) -> Annotation:
     """An annotation this user may read, with its author and its document's pk and sha256
     (what showing the passage needs), or 404."""
-    annotation: Annotation = _found(selectors.annotation_get, user=request.user, pk=pk)
+    annotation: Annotation = found_or_404(selectors.annotation_get, user=request.user, pk=pk)
     return annotation
 
 
