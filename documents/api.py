@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import hashlib
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import parse_etags
+from django.utils.http import parse_etags, urlencode
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -753,14 +754,32 @@ class AnnotationListView(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {"include_deleted": ["W3C annotations have no tombstones: ask for JSON."]}
             )
-        queryset = selectors.annotation_list(user=request.user, filters=filtering.to_filter())
+        wanted = filtering.to_filter()
+        queryset = selectors.annotation_list(user=request.user, filters=wanted)
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)
-        rows = paginator.paginate_queryset(queryset, request, self)
         context = self.get_serializer_context()
         if not jsonld:
             urls = context["links"]
-            return paginator.get_paginated_response([annotation_json(row, urls) for row in rows])
+
+            def page() -> bytes:
+                rows = paginator.paginate_queryset(queryset, request, self)
+                body = paginator.get_paginated_response(
+                    [annotation_json(row, urls) for row in rows]
+                ).data
+                return FastJSONRenderer().render(body)
+
+            if wanted.document is None:
+                return Response(page())
+            # One document's pages are what a client anchoring its highlights reads again
+            # and again: kept under the document's list version, as its one-call list is.
+            version = found_or_404(
+                selectors.document_list_version, user=request.user, pk=wanted.document
+            )
+            asked = urlencode(sorted(request.query_params.lists()), doseq=True).encode()
+            key = f"annotations:{wanted.document}:{version.key}:{urls.digest}:{request.user.pk}"
+            return _kept(request, f"{key}:{hashlib.sha256(asked).hexdigest()}", page)
+        rows = paginator.paginate_queryset(queryset, request, self)
         page_url = request.build_absolute_uri()
         first = remove_query_param(page_url, "cursor")
         collection = remove_query_param(first, "page_size") + "#collection"
@@ -988,24 +1007,14 @@ class DocumentAnnotationsView(generics.GenericAPIView):
         compressed = accepts_gzip(request)
         if etag in sent or sent == ["*"]:
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
+            patch_vary_headers(response, ["Accept", "Accept-Encoding"])
         else:
-            # Kept as sent, compressed for clients that accept gzip: neither is made twice.
-            key = f"annotations:{pk}:{etag}{'.gz' if compressed else ''}"
-            body = cache.get(key)
-            if body is None:
-                body = _document_list_body(version.document, urls)
-                if compressed:
-                    body = gzip_bytes(body)
-                cache.set(key, body, LIST_CACHE_SECONDS)
-            response = Response(body)
-        # As ApiGZipMiddleware would answer (it passes an answer that has an encoding).
-        patch_vary_headers(response, ["Accept", "Accept-Encoding"])
-        if compressed:
-            response["ETag"] = f"W/{etag}"
-            if response.status_code == status.HTTP_200_OK:
-                response["Content-Encoding"] = "gzip"
-        else:
-            response["ETag"] = etag
+            response = _kept(
+                request,
+                f"annotations:{pk}:{etag}",
+                lambda: _document_list_body(version.document, urls),
+            )
+        response["ETag"] = f"W/{etag}" if compressed else etag
         return response
 
 
@@ -1018,6 +1027,28 @@ def _document_list_body(document: Document, urls: Links) -> bytes:
         "results": [annotation_json(row, urls) for row in rows],
     }
     return json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _kept(request: Request, key: str, build: Callable[[], bytes]) -> Response:
+    """The JSON body kept in the cache under `key`, made by `build` when it is not there.
+    `key` must name everything the body shows, its version included: a kept body is never
+    checked again. It is kept as sent, compressed for clients that accept gzip, so that
+    neither is made twice."""
+    compressed = accepts_gzip(request)
+    if compressed:
+        key += ".gz"
+    body = cache.get(key)
+    if body is None:
+        body = build()
+        if compressed:
+            body = gzip_bytes(body)
+        cache.set(key, body, LIST_CACHE_SECONDS)
+    response = Response(body)
+    # As ApiGZipMiddleware would answer (it passes an answer that has an encoding).
+    patch_vary_headers(response, ["Accept", "Accept-Encoding"])
+    if compressed:
+        response["Content-Encoding"] = "gzip"
+    return response
 
 
 #: How long one document's formatted list stays in the cache unread. Its key names its

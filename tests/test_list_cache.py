@@ -106,8 +106,50 @@ def test_every_change_to_what_a_list_shows_gives_a_fresh_list_and_etag(
         assert fresh.json()["results"] == [
             client.get(item["url"], headers=headers).json() for item in fresh.json()["results"]
         ], label
+        # One document's pages of the paginated list are kept too: they show what the list
+        # of every document (never kept) shows of it.
+        kept = _pages(client, headers, document=listed.pk, include_deleted="true", page_size=1)
+        unkept = _pages(client, headers, include_deleted="true")
+        assert kept == [item for item in unkept if item["document"] == listed.pk], label
         previous = fresh
     assert {item["author"] for item in previous.json()["results"]} >= {"maria"}
+
+
+def _pages(client, headers, **params):
+    items, url = [], ANNOTATIONS
+    while url:
+        page = client.get(url, params, headers=headers).json()
+        items += page["results"]
+        url, params = page["next"], None
+    return items
+
+
+def test_a_documents_pages_are_kept_per_user_and_per_query(
+    client, listed, user, other_user, bearer, django_assert_num_queries
+):
+    mine = bearer(user)
+    query = {"document": listed.pk, "mine": "true"}
+    first = client.get(ANNOTATIONS, query, headers=mine)
+    # Kept: the token, the document's check, the document with its list's version.
+    with django_assert_num_queries(3):
+        again = client.get(ANNOTATIONS, query, headers=mine)
+    assert again.content == first.content
+    assert [item["author"] for item in first.json()["results"]] == [user.username]
+    theirs = client.get(ANNOTATIONS, query, headers=bearer(other_user)).json()["results"]
+    assert [item["author"] for item in theirs] == [other_user.username]
+    # Another query of the same document is another page.
+    tagged = client.get(ANNOTATIONS, {**query, "tag": "oversight-gap"}, headers=mine).json()
+    assert [item["tags"] for item in tagged["results"]] == [["extradition", "oversight-gap"]]
+    nothing = client.get(ANNOTATIONS, {**query, "q": "nowhere"}, headers=mine).json()
+    assert nothing["results"] == []
+
+
+def test_a_document_that_is_not_there_is_refused_before_the_cache(client, listed, headers):
+    response = client.get(ANNOTATIONS, {"document": listed.pk + 1000}, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["document"] == [
+        f"There is no document #{listed.pk + 1000} that you can read."
+    ]
 
 
 def test_a_rename_changes_updated_and_version_so_that_a_mirror_sees_it(
