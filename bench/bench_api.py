@@ -51,7 +51,8 @@ def seed(*, documents: int, annotations: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     user = common.bench_user()
-    sample.load_codebook()
+    project = common.bench_project()
+    sample.load_codebook(project)
     tag_ids = list(Tag.objects.order_by("pk").values_list("pk", flat=True))
     now = datetime.datetime.now(datetime.UTC)
     texts = [_text(0, 600)] + [_text(n, 30) for n in range(1, documents)]
@@ -59,6 +60,7 @@ def seed(*, documents: int, annotations: int) -> dict[str, Any]:
     for number, body in enumerate(texts):
         batch.append(
             Document(
+                project=project,
                 title=f"Benchmark document {number}",
                 organisation=("Human Rights Watch", "SCO Secretariat", "Amnesty")[number % 3],
                 language="en",

@@ -82,7 +82,8 @@ def seed() -> dict[str, Any]:
     from documents.models import Annotation, Tag
 
     user = common.bench_user()
-    sample.load_codebook()
+    project = common.bench_project()
+    sample.load_codebook(project)
     tags = list(Tag.objects.active())
     generator = random.Random(4)
     documents = []
@@ -91,6 +92,7 @@ def seed() -> dict[str, Any]:
         documents.append(
             services.document_create(
                 user=user,
+                project=project,
                 text=make_text(generator, number, length),
                 metadata=services.DocumentMetadata.from_mapping(
                     {

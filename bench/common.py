@@ -91,6 +91,17 @@ def bench_user(*, staff: bool = True) -> Any:
     return user
 
 
+def bench_project() -> Any:
+    """The benchmark's project (created once), owned by the benchmark's user."""
+    from projects.models import Membership, Project, Role
+
+    project, _ = Project.objects.get_or_create(name="Benchmark")
+    Membership.objects.get_or_create(
+        project=project, user=bench_user(), defaults={"role": Role.OWNER}
+    )
+    return project
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

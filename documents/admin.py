@@ -13,10 +13,12 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+
+from projects.models import Action, Membership, Project
 
 from . import services
 from .models import (
@@ -70,13 +72,19 @@ class DocumentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Document
-        fields = [*_METADATA_FIELDS, "text"]
+        fields = ["project", *_METADATA_FIELDS, "text"]
 
-    def clean_text(self) -> str:
-        try:
-            return services.check_new_text(self.cleaned_data["text"], document_pk=self.instance.pk)
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        project = cleaned.get("project") or getattr(self.instance, "project", None)
+        if "text" in cleaned and project is not None:
+            try:
+                cleaned["text"] = services.check_new_text(
+                    cleaned["text"], project=project, document_pk=self.instance.pk
+                )
+            except ValidationError as exc:
+                self.add_error("text", exc.messages)
+        return cleaned
 
 
 @admin.register(Document)
@@ -96,7 +104,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "import_report",
     ]
     fieldsets = [
-        (None, {"fields": _METADATA_FIELDS}),
+        (None, {"fields": ["project", *_METADATA_FIELDS]}),
         ("Text", {"fields": ["text", "length", "sha256", "page_breaks"]}),
         ("Provenance", {"fields": ["imported_by", "imported_at", "updated_at", "import_report"]}),
     ]
@@ -113,8 +121,15 @@ class DocumentAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
         return Document.objects.visible_to(request.user).without_text()
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "project":
+            kwargs["queryset"] = _projects_for(request, Action.IMPORT)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Document | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("project")  # a document stays in its project
         if obj is not None and obj.annotations.exists():
             # Offsets of existing annotations point into this exact text.
             fields.append("text")
@@ -132,6 +147,7 @@ class DocumentAdmin(admin.ModelAdmin):
         else:
             created = services.document_create(
                 user=user,
+                project=form.cleaned_data["project"],
                 text=form.cleaned_data["text"],
                 metadata=services.DocumentMetadata.from_mapping(
                     {
@@ -159,13 +175,43 @@ class DocumentAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
 
+def _projects_for(request: HttpRequest, action: str) -> QuerySet[Project]:
+    """The projects in which the admin user may do `action`: what they may choose."""
+    allowed = Membership.objects.allowed(request.user, action).values("project_id")
+    return Project.objects.filter(pk__in=allowed)
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "swatch", "parent", "shortcut", "is_active", "sort_order"]
-    list_select_related = ["parent"]
+    list_display = [
+        "name",
+        "slug",
+        "project",
+        "swatch",
+        "parent",
+        "shortcut",
+        "is_active",
+        "sort_order",
+    ]
+    list_select_related = ["parent", "project"]
     list_editable = ["sort_order", "is_active"]
-    list_filter = ["is_active", "parent"]
+    list_filter = ["project", "is_active"]
     search_fields = ["name", "slug", "definition"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
+        # The codebooks the admin user may change (as an owner of their projects).
+        return (
+            super()
+            .get_queryset(request)
+            .filter(project__in=_projects_for(request, Action.CODEBOOK))
+        )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "project":
+            kwargs["queryset"] = _projects_for(request, Action.CODEBOOK)
+        if db_field.name == "parent":
+            kwargs["queryset"] = Tag.objects.visible_to(request.user, Action.CODEBOOK)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_prepopulated_fields(
         self, request: HttpRequest, obj: Tag | None = None
@@ -183,8 +229,9 @@ class TagAdmin(admin.ModelAdmin):
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tag | None = None) -> list[str]:
-        # The slug identifies the tag for API clients and exports: fixed once created.
-        return ["slug"] if obj is not None else []
+        # The slug identifies the tag for API clients and exports: fixed once created; a
+        # code stays in its project.
+        return ["slug", "project"] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
         services.tag_save(user=request.user, tag=obj)  # type: ignore[arg-type]
@@ -238,7 +285,15 @@ class ActivityAdmin(ShownOnly, admin.ModelAdmin):
     list_select_related = ["actor", "document"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
-        return super().get_queryset(request).defer("document__text")
+        # What changed in a document is research data: shown to the members of its
+        # project; the rest (codebooks, memberships, tokens) to site administrators.
+        visible = Document.objects.visible_to(request.user).values("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(Q(document__isnull=True) | Q(document__in=visible))
+            .defer("document__text")
+        )
 
 
 @admin.register(ApiToken)
@@ -253,8 +308,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ("user", "name", "read_only")
-        return ("user", "name", "prefix", "read_only", "created", "last_used_at", "revoked_at")
+            return ("user", "name", "read_only", "projects")
+        return (
+            "user",
+            "name",
+            "prefix",
+            "read_only",
+            "projects",
+            "created",
+            "last_used_at",
+            "revoked_at",
+        )
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ApiToken | None = None
@@ -280,10 +344,29 @@ class ApiTokenAdmin(admin.ModelAdmin):
             user=obj.user,
             name=obj.name,
             read_only=obj.read_only,
+            projects=[project.pk for project in form.cleaned_data.get("projects", [])],
         )
         obj.pk, obj.prefix, obj.created = token.pk, token.prefix, token.created
         # For response_add, the next step of this same request.
         setattr(request, "_api_token_plain", plain)  # noqa: B010
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The service has set the token's projects already.
+        return None
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            # A token for projects its user is not a member of, say: nothing was saved.
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def response_add(
         self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
@@ -323,8 +406,14 @@ class ImportBatchAdmin(ShownOnly, admin.ModelAdmin):
     """Batches from the import pages. Deleting one frees the files it still holds (those left
     out or not yet imported); imported documents keep their own copy of their file."""
 
-    list_display = ["__str__", "created", "created_by", "confirmed_at"]
-    list_select_related = ["created_by"]
+    list_display = ["__str__", "project", "created", "created_by", "confirmed_at"]
+    list_select_related = ["created_by", "project"]
     date_hierarchy = "created"
     inlines = [ImportItemInline]
     deletable = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportBatch]:
+        # The files of a batch are research data of its project.
+        return (
+            super().get_queryset(request).filter(project__in=_projects_for(request, Action.IMPORT))
+        )

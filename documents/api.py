@@ -48,7 +48,7 @@ from sco_annotate.middleware import accepts_gzip, gzip_bytes
 
 from . import api_schema, refusals, selectors, services, webannotation
 from .api_schema import JSON, JSONLD, errors
-from .models import Annotation, Document, is_admin
+from .models import Annotation, Document
 from .representations import REPRESENTATION_VERSION, Links, annotation_json, utc
 from .serializers import (
     AnnotationCreateSerializer,
@@ -62,6 +62,7 @@ from .serializers import (
     DocumentSerializer,
     DocumentUploadSerializer,
     NoParameters,
+    ProjectParameter,
     TagSerializer,
 )
 from .services import idempotency
@@ -551,14 +552,15 @@ class DocumentListView(generics.ListAPIView):
             **errors(400, 401, 403),
             409: api_schema.DUPLICATE_DOCUMENT,
         },
-        parameters=[api_schema.location(201)],
+        parameters=[ProjectParameter, api_schema.location(201)],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not is_admin(request.user):
-            raise exceptions.PermissionDenied("Only admins add documents.")
+        # The project: ?project= (a bulk create's array has no room for it), else the
+        # body's field, else the only project the caller may import into.
+        project = filters(request, ProjectParameter).validated_data.get("project")
         if isinstance(request.data, list):
             documents = services.documents_create(
-                user=_user(request), items=_documents_to_create(request.data)
+                user=_user(request), items=_documents_to_create(request.data), project=project
             )
             body = DocumentsCreatedSerializer(
                 {"count": len(documents), "results": documents},
@@ -573,6 +575,7 @@ class DocumentListView(generics.ListAPIView):
         serializer = input_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        project = data.pop("project", None) or project
         metadata = services.DocumentMetadata.from_mapping(data)
         if upload:
             file = data["file"]
@@ -582,6 +585,7 @@ class DocumentListView(generics.ListAPIView):
                 )
             document = services.document_import(
                 user=_user(request),
+                project=project,
                 upload=services.Upload(
                     filename=file.name or "upload",
                     data=file.read(),
@@ -591,7 +595,7 @@ class DocumentListView(generics.ListAPIView):
             )
         else:
             document = services.document_create(
-                user=_user(request), text=data["text"], metadata=metadata
+                user=_user(request), text=data["text"], metadata=metadata, project=project
             )
         body = DocumentDetailSerializer(document, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
@@ -620,15 +624,20 @@ class DocumentDetailView(generics.RetrieveAPIView):
 
 @extend_schema(
     tags=["codebook"],
-    summary="The codebook: every tag, retired ones included",
-    responses={200: TagSerializer(many=True), **errors(401)},
+    summary="The codebooks of your projects (of one with ?project=), retired tags included",
+    responses={200: TagSerializer(many=True), **errors(400, 401)},
 )
 class TagListView(generics.ListAPIView):
     serializer_class = TagSerializer
     pagination_class = None
 
+    @extend_schema(parameters=[ProjectParameter])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> Any:
-        return selectors.tag_list()
+        project = filters(self.request, ProjectParameter).validated_data.get("project")
+        return selectors.tag_list(user=self.request.user, project=project)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
@@ -637,14 +646,30 @@ class TagListView(generics.ListAPIView):
 @extend_schema(
     tags=["codebook"],
     summary="One codebook entry (the IRI of a tagging body)",
-    responses={200: TagSerializer, **errors(401, 404)},
+    responses={200: TagSerializer, **errors(400, 401, 404)},
 )
 class TagDetailView(generics.RetrieveAPIView):
     serializer_class = TagSerializer
     lookup_field = "slug"
 
-    def get_queryset(self) -> Any:
-        return selectors.tag_list()
+    @extend_schema(parameters=[ProjectParameter])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self) -> Any:
+        project = filters(self.request, ProjectParameter).validated_data.get("project")
+        found = list(
+            selectors.tag_list(user=self.request.user, project=project).filter(
+                slug=self.kwargs["slug"]
+            )[:2]
+        )
+        if not found:
+            raise exceptions.NotFound("No such code in the codebooks you can read.")
+        if len(found) > 1:
+            raise exceptions.ValidationError(
+                {"project": ["Codes of several of your projects have this slug: add ?project=ID."]}
+            )
+        return found[0]
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
@@ -686,9 +711,11 @@ _ETAG = re.compile(r'^(?:W/)?"(\d{1,18})(?:-jsonld)?"$')
 
 def _expected_version(request: Request, annotation: Annotation) -> int | None:
     """The version If-Match asks for; 412 at once when it names none of the current one."""
-    if not annotation.can_change(request.user):
+    if not annotation.can_change(request.user, annotation.role):  # type: ignore[attr-defined]
         # Before the precondition: someone else's annotation is a 403 whatever the version.
-        raise exceptions.PermissionDenied("You can change only your own annotations.")
+        raise exceptions.PermissionDenied(
+            "You can change only your own annotations (reviewers and owners change anyone's)."
+        )
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
@@ -913,8 +940,11 @@ class AnnotationDetailView(generics.RetrieveAPIView):
 class AnnotationRestoreView(generics.GenericAPIView):
     renderer_classes = [FastJSONRenderer, webannotation.JSONLDRenderer]
 
-    def get_queryset(self) -> Any:
-        return Annotation.objects.visible_to(self.request.user).select_related("author")
+    def get_object(self) -> Annotation:
+        annotation: Annotation = found_or_404(
+            selectors.annotation_get, user=self.request.user, pk=self.kwargs["pk"]
+        )
+        return annotation
 
     @extend_schema(
         operation_id="annotations_restore",

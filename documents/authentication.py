@@ -42,6 +42,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = _live_token(api_token_hash(key))
         if token is None:
             raise exceptions.AuthenticationFailed("This token is not valid or has been revoked.")
+        # A token limited to some projects reaches those only: the access rule
+        # (projects.models.MembershipQuerySet.of) reads this.
+        token.user.project_scope = token.project_scope()  # type: ignore[attr-defined]
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

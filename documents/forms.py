@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from projects.selectors import project_list
+
 from . import selectors
 from .models import DocumentType
 from .selectors import DocumentFilter
@@ -47,6 +49,7 @@ class AnnotationVersionForm(forms.Form):
 
 
 class DocumentFilterForm(forms.Form):
+    project = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     q = forms.CharField(label="Title", required=False, max_length=200)
     organisation = forms.ChoiceField(required=False)
     language = forms.ChoiceField(required=False)
@@ -60,7 +63,9 @@ class DocumentFilterForm(forms.Form):
             values = selectors.document_choices(user=user, field=field)
             return [("", "Any"), *((value, value) for value in values)]
 
+        self.projects = list(project_list(user=user).values_list("pk", "name"))
         for name, values in (
+            ("project", [("", "Any"), *((str(pk), name) for pk, name in self.projects)]),
             ("organisation", choices("organisation")),
             ("language", choices("language")),
             ("document_type", [("", "Any"), *DocumentType.choices]),
@@ -76,6 +81,7 @@ class DocumentFilterForm(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         year = data.get("year")
         return DocumentFilter(
+            project=data.get("project"),
             q=data.get("q", ""),
             organisation=data.get("organisation", ""),
             language=data.get("language", ""),

@@ -17,23 +17,30 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from projects.models import Action, Membership, Project
+
 from . import refusals, selectors, services
-from .models import DocumentType, ImportBatch, ImportStatus, is_admin
+from .models import DocumentType, ImportBatch, ImportStatus
+from .text import parse_whole_number
 
 #: Files handled per request: small enough that a request never takes long.
 FILES_PER_STEP = 3
 _DEFAULT_FIELDS = ("organisation", "author", "language", "document_type", "source_url")
 
 
-def _require_admin(request: HttpRequest) -> Any:
-    if not is_admin(request.user):
-        raise PermissionDenied("Only admins import documents.")
-    return request.user
+def _importable(request: HttpRequest) -> list[Project]:
+    """The projects the user may import into; PermissionDenied when there are none."""
+    allowed = Membership.objects.allowed(request.user, Action.IMPORT).values("project_id")
+    projects = list(Project.objects.filter(pk__in=allowed).order_by("name", "pk"))
+    if not projects:
+        raise PermissionDenied("Only a project's owners import documents.")
+    return projects
 
 
 def _batch_for(request: HttpRequest, pk: int) -> ImportBatch:
-    user = _require_admin(request)
-    return get_object_or_404(selectors.import_batch_list(user=user), pk=pk)
+    _importable(request)
+    batches = selectors.import_batch_list(user=request.user).select_related("project")
+    return get_object_or_404(batches, pk=pk)
 
 
 def _progress(batch: ImportBatch) -> dict[str, Any]:
@@ -105,28 +112,42 @@ def _read_files(request: HttpRequest) -> tuple[list[services.Upload], list[tuple
 
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
-    user = _require_admin(request)
+    projects = _importable(request)
+    user = request.user
     errors: list[str] = []
     defaults = {name: request.POST.get(name, "").strip() for name in _DEFAULT_FIELDS}
+    asked = request.POST.get("project") if request.method == "POST" else request.GET.get("project")
+    chosen = parse_whole_number(asked or "")
+    if chosen is None and len(projects) == 1:
+        chosen = projects[0].pk
     if request.method == "POST":
         uploads, oversized = _read_files(request)
         try:
+            if chosen is None:
+                raise ValidationError({"project": ["Choose the project to import into."]})
             batch = services.import_batch_create(
-                user=user,
+                user=user,  # type: ignore[arg-type]
                 uploads=uploads,
                 defaults={name: value for name, value in defaults.items() if value},
                 oversized=oversized,
+                project=chosen,
             )
-        except ValidationError as exc:
-            errors = refusals.lines(exc)
+        except (ValidationError, PermissionDenied) as exc:
+            errors = [str(exc)] if isinstance(exc, PermissionDenied) else refusals.lines(exc)
         else:
             return redirect(batch)
-    batches = selectors.import_batch_list(user=user).annotate(files=Count("items"))[:10]
+    batches = (
+        selectors.import_batch_list(user=user)
+        .select_related("project")
+        .annotate(files=Count("items"))[:10]
+    )
     return render(
         request,
         "documents/import_upload.html",
         {
             "errors": errors,
+            "projects": projects,
+            "chosen": chosen,
             "defaults": defaults,
             "document_types": DocumentType.choices,
             "batches": batches,

@@ -18,12 +18,26 @@ from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils import timezone
 
+from projects.models import Action, Membership, Project, may
+
 from . import text as textlib
 
 
-def is_admin(user: Any) -> bool:
-    """Admins may change anyone's annotations and import documents."""
+def is_site_admin(user: Any) -> bool:
+    """Site administrators manage users and projects; what they see of a project's research
+    data follows their membership, as anyone's does."""
     return bool(user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser))
+
+
+def role_in(user: Any, project_id: Any) -> str | None:
+    """`user`'s role in the project, None when not a member (or when the API token used
+    is not for that project)."""
+    return (
+        Membership.objects.of(user)
+        .filter(project_id=project_id)
+        .values_list("role", flat=True)
+        .first()
+    )
 
 
 class DocumentType(models.TextChoices):
@@ -43,16 +57,17 @@ class DatePrecision(models.TextChoices):
 
 
 class DocumentQuerySet(models.QuerySet["Document"]):
-    def visible_to(self, user: Any) -> DocumentQuerySet:
-        """Documents this user may read: the access rule, written here only. Every read of
-        research data starts here (documents/selectors.py), and so does every write.
+    def visible_to(self, user: Any, action: str = Action.READ) -> DocumentQuerySet:
+        """Documents this user may read (or do `action` with): the access rule, written
+        here only. Every read of research data starts here (documents/selectors.py), and so
+        does every write.
 
-        Today every active, logged-in user reads the whole corpus. An annotation is
-        readable with its document.
+        A member of a project reads its documents; what else they may do follows their
+        role (projects.models.RIGHTS). An annotation is readable with its document.
         """
-        if not (user.is_authenticated and user.is_active):
-            return self.none()
-        return self.all()
+        return self.filter(
+            project_id__in=Membership.objects.allowed(user, action).values("project_id")
+        )
 
     def without_text(self) -> DocumentQuerySet:
         """Skip the full text (and its length in memory) for lists of documents."""
@@ -66,6 +81,7 @@ MAX_OFFSET = 2**31 - 1
 
 
 class Document(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="documents")
     title = models.CharField(max_length=500)
     organisation = models.CharField(
         max_length=300, blank=True, help_text="Who published the document."
@@ -96,7 +112,7 @@ class Document(models.Model):
     length = models.PositiveIntegerField(
         editable=False, help_text="Length of the text in Unicode code points."
     )
-    sha256 = models.CharField("SHA-256", max_length=64, unique=True, editable=False)
+    sha256 = models.CharField("SHA-256", max_length=64, editable=False)
     page_breaks = models.JSONField(
         default=list,
         blank=True,
@@ -127,6 +143,10 @@ class Document(models.Model):
 
     class Meta:
         ordering: ClassVar = ["title", "id"]
+        constraints: ClassVar = [
+            # The same text may be in two projects, once in each.
+            models.UniqueConstraint(fields=["project", "sha256"], name="document_text_once"),
+        ]
         indexes: ClassVar = [
             models.Index(fields=["published"]),
             models.Index(fields=["organisation"]),
@@ -207,13 +227,22 @@ class TagQuerySet(models.QuerySet["Tag"]):
     def active(self) -> TagQuerySet:
         return self.filter(is_active=True)
 
+    def visible_to(self, user: Any, action: str = Action.READ) -> TagQuerySet:
+        """The codebook entries of the projects whose documents `user` may read (or do
+        `action` with)."""
+        return self.filter(
+            project_id__in=Membership.objects.allowed(user, action).values("project_id")
+        )
+
 
 class Tag(models.Model):
-    """An entry of the shared codebook."""
+    """An entry of a project's codebook."""
 
-    name = models.CharField(max_length=100, unique=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=100)
     slug = models.SlugField(
-        max_length=100, unique=True, help_text="Stable identifier used by the API. Do not rename."
+        max_length=100,
+        help_text="Stable identifier used by the API, unique in the project. Do not rename.",
     )
     definition = models.TextField(
         blank=True, help_text="For coders: what the tag covers and what it does not."
@@ -240,7 +269,20 @@ class Tag(models.Model):
         ordering: ClassVar = ["sort_order", "name"]
         constraints: ClassVar = [
             models.UniqueConstraint(
-                fields=["shortcut"], condition=~Q(shortcut=""), name="tag_shortcut_unique"
+                fields=["project", "name"],
+                name="tag_name_unique",
+                violation_error_message="Another code of the project has this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "slug"],
+                name="tag_slug_unique",
+                violation_error_message="Another code of the project has this slug.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "shortcut"],
+                condition=~Q(shortcut=""),
+                name="tag_shortcut_unique",
+                violation_error_message="Another code of the project has this shortcut.",
             ),
             models.CheckConstraint(condition=~Q(parent=F("pk")), name="tag_not_own_parent"),
         ]
@@ -249,6 +291,8 @@ class Tag(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.parent is not None and self.parent.project_id != self.project_id:
+            raise ValidationError({"parent": "The parent must be a code of the same project."})
         ancestor = self.parent
         while ancestor is not None:
             if ancestor.pk == self.pk:
@@ -280,12 +324,16 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
         """Annotations on documents this user may read (DocumentQuerySet.visible_to)."""
         return self.filter(document__in=Document.objects.visible_to(user).values("pk"))
 
+    def in_project(self, project_id: int) -> AnnotationQuerySet:
+        return self.filter(document__in=Document.objects.filter(project_id=project_id).values("pk"))
+
     def alive(self) -> AnnotationQuerySet:
         """Leave out soft-deleted annotations."""
         return self.filter(deleted_at__isnull=True)
 
     def tagged(self, *slugs: str) -> AnnotationQuerySet:
-        """Annotations carrying any of these tags or a tag below one of them."""
+        """Annotations carrying any of these tags or a tag below one of them (in any
+        project: the annotations themselves are limited to the caller's)."""
         tags = list(Tag.objects.only("pk", "slug", "parent_id"))
         roots = {tag.pk for tag in tags if tag.slug in slugs}
         ids = tag_descendant_ids(tags, roots)
@@ -377,13 +425,12 @@ class Annotation(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def can_change(self, user: Any) -> bool:
-        """Analysts change their own annotations; admins change any."""
-        return bool(
-            user.is_authenticated
-            and user.is_active
-            and (user.pk == self.author_id or is_admin(user))
-        )
+    def can_change(self, user: Any, role: str | None) -> bool:
+        """Whether `user`, with `role` in the document's project, may change it: coders
+        change their own annotations, reviewers and owners anyone's."""
+        if user.pk == self.author_id and user.is_active:
+            return may(role, Action.ANNOTATE)
+        return may(role, Action.CHANGE_OTHERS)
 
     def snapshot(self, tag_slugs: list[str]) -> dict[str, Any]:
         """The values recorded in the activity log before and after a change."""
@@ -479,6 +526,17 @@ class ApiToken(models.Model):
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     read_only = models.BooleanField(default=True)
+    projects = models.ManyToManyField(
+        Project,
+        blank=True,
+        related_name="+",
+        help_text="The projects the token reaches; none chosen: every project of its user.",
+    )
+    limited = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The token reaches its chosen projects only (kept with the choice).",
+    )
     created = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -489,6 +547,14 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user}{', read-only' if self.read_only else ''})"
+
+    def project_scope(self) -> models.QuerySet[Any] | None:
+        """The ids of the projects the token is limited to, as a subquery (so that the
+        access rule adds no query), or None when it reaches all of its user's projects."""
+        if not self.limited:
+            return None
+        links = ApiToken.projects.through.objects.filter(apitoken_id=self.pk)
+        return links.values("project_id")
 
 
 class ImportStatus(models.TextChoices):
@@ -504,6 +570,7 @@ class ImportStatus(models.TextChoices):
 class ImportBatch(models.Model):
     """Files uploaded together on the import pages, read and imported a few per request."""
 
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_batches")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_batches"
     )

@@ -66,6 +66,7 @@ class Links:
     annotation_parts: tuple[str, str]
     document_parts: tuple[str, str]
     tag_parts: tuple[str, str]
+    project_parts: tuple[str, str]
 
     @classmethod
     def for_request(cls, request: HttpRequest) -> Links:
@@ -83,6 +84,7 @@ class Links:
                 parts("api:annotation-detail"),
                 parts("api:document-detail"),
                 parts("api:tag-detail"),
+                parts("api:project-detail"),
             )
             if len(_links) < 64:  # ALLOWED_HOSTS with a wildcard admits any number of hosts
                 _links[key] = found
@@ -91,7 +93,9 @@ class Links:
     @cached_property
     def digest(self) -> str:
         """A short digest of the origin these URLs name, for ETags of what holds them."""
-        parts = "\n".join(self.annotation_parts + self.document_parts + self.tag_parts)
+        parts = "\n".join(
+            self.annotation_parts + self.document_parts + self.tag_parts + self.project_parts
+        )
         return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
     def annotation(self, pk: int) -> str:
@@ -102,6 +106,13 @@ class Links:
 
     def tag(self, slug: str) -> str:
         return f"{self.tag_parts[0]}{slug}{self.tag_parts[1]}"
+
+    def project(self, pk: int) -> str:
+        return f"{self.project_parts[0]}{pk}{self.project_parts[1]}"
+
+    def api_root(self) -> str:
+        """The API's base URL (…/api/v1/), ending with a slash."""
+        return self.project_parts[0].removesuffix("projects/")
 
 
 _links: dict[tuple[str | None, str, str], Links] = {}
@@ -151,6 +162,7 @@ def document_json(document: Any, urls: Links, *, annotations_url: str) -> dict[s
     return {
         "id": document.pk,
         "url": urls.document(document.pk),
+        "project": document.project_id,
         "title": document.title,
         "organisation": document.organisation,
         "author": document.author,
@@ -173,10 +185,32 @@ def tag_json(tag: Any, urls: Links) -> dict[str, Any]:
     return {
         "id": tag.pk,
         "url": urls.tag(tag.slug),
+        "project": tag.project_id,
         "slug": tag.slug,
         "name": tag.name,
         "definition": tag.definition,
         "colour": tag.colour,
         "parent": tag.parent.slug if tag.parent_id else None,
         "is_active": tag.is_active,
+    }
+
+
+def project_json(project: Any, urls: Links) -> dict[str, Any]:
+    """A project (read by projects.selectors.project_list, with the caller's role and its
+    counts) as the API's JSON object."""
+    root = urls.api_root()
+    return {
+        "id": project.pk,
+        "url": urls.project(project.pk),
+        "name": project.name,
+        "description": project.description,
+        "role": project.role,
+        "require_mfa": project.require_mfa,
+        "document_count": project.document_count,
+        "member_count": project.member_count,
+        "codebook_source": project.codebook_source,
+        "documents_url": f"{root}documents/?project={project.pk}",
+        "tags_url": f"{root}tags/?project={project.pk}",
+        "annotations_url": f"{root}annotations/?project={project.pk}",
+        "created": utc(project.created),
     }

@@ -21,10 +21,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import BigIntegerRangeField
 from django.db import connection, models
-from django.db.models import F, Func, Q, Subquery, Value
+from django.db.models import F, Func, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast
 from psycopg.types.range import Range
 
+from projects.models import Membership
 from sco_annotate.lru import BoundedCache
 
 from .models import (
@@ -47,6 +48,7 @@ from .representations import rfc3339
 class DocumentFilter:
     """Which documents a list shows. Every field left empty filters nothing."""
 
+    project: int | None = None
     q: str = ""
     organisation: str = ""
     language: str = ""
@@ -55,6 +57,8 @@ class DocumentFilter:
     published_before: datetime.date | None = None
 
     def apply(self, documents: DocumentQuerySet) -> DocumentQuerySet:
+        if self.project is not None:
+            documents = documents.filter(project_id=self.project)
         if self.q:
             documents = documents.filter(title__icontains=self.q)
         for name in ("organisation", "language", "document_type"):
@@ -73,6 +77,7 @@ class AnnotationFilter:
     """Which annotations a list shows: the API's and the exports' query string, and the
     workspace panel's filters. Every field left empty filters nothing."""
 
+    project: int | None = None
     document: int | None = None
     #: Tag slugs: any of them, a tag including the tags below it.
     tags: Sequence[str] = ()
@@ -90,6 +95,8 @@ class AnnotationFilter:
     def apply(self, annotations: AnnotationQuerySet, user: Any) -> AnnotationQuerySet:
         if not self.include_deleted:
             annotations = annotations.alive()
+        if self.project is not None:
+            annotations = annotations.filter(document__project_id=self.project)
         if self.document is not None:
             annotations = annotations.filter(document_id=self.document)
         if self.tags:
@@ -118,12 +125,23 @@ def document_list(*, user: Any, filters: DocumentFilter | None = None) -> Docume
 
 
 def document_get(*, user: Any, pk: int, text: bool = False) -> Document:
-    """Document `pk` if `user` may read it (its text only if asked for: pages and most
-    answers take it from `document_text`); raises Document.DoesNotExist otherwise."""
+    """Document `pk` if `user` may read it, with `role`, theirs in its project, and its
+    project (its text only if asked for: pages and most answers take it from
+    `document_text`); raises Document.DoesNotExist otherwise."""
     if not 0 < pk <= MAX_ID:  # an id out of the column's range names no document
         raise Document.DoesNotExist(f"No document #{pk}.")
-    documents = Document.objects.visible_to(user)
+    documents = (
+        Document.objects.visible_to(user)
+        .select_related("project")
+        .annotate(role=_role(user, "project_id"))
+    )
     return (documents if text else documents.without_text()).get(pk=pk)
+
+
+def _role(user: Any, project_column: str) -> Subquery:
+    """`user`'s role in the project named by the outer query's `project_column`."""
+    mine = Membership.objects.of(user).filter(project_id=OuterRef(project_column))
+    return Subquery(mine.values("role")[:1])
 
 
 def document_choices(*, user: Any, field: str) -> list[str]:
@@ -182,9 +200,25 @@ def import_batch_list(*, user: Any) -> models.QuerySet[ImportBatch]:
 # The codebook
 
 
-def tag_list() -> models.QuerySet[Tag]:
-    """The whole codebook, retired tags included, each with its parent, in codebook order."""
-    return Tag.objects.select_related("parent")
+def tag_list(*, user: Any, project: int | None = None) -> models.QuerySet[Tag]:
+    """The codebooks of the projects `user` reads (of one project if given), retired tags
+    included, each tag with its parent, in codebook order."""
+    tags = Tag.objects.visible_to(user).select_related("parent")
+    return tags if project is None else tags.filter(project_id=project)
+
+
+def codebook_with_counts(*, user: Any, project: int) -> list[Tag]:
+    """A project's codebook (tag_list) with `passages` on each tag: how many live
+    annotations carry it. Two queries."""
+    tags = list(tag_list(user=user, project=project))
+    links = Annotation.tags.through.objects.filter(
+        tag_id__in=[tag.pk for tag in tags], annotation__deleted_at__isnull=True
+    )
+    counted = links.order_by().values("tag_id").annotate(n=models.Count("pk"))
+    counts = {row["tag_id"]: row["n"] for row in counted}
+    for tag in tags:
+        tag.passages = counts.get(tag.pk, 0)  # type: ignore[attr-defined]
+    return tags
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,11 +232,16 @@ def annotation_list(*, user: Any, filters: AnnotationFilter | None = None) -> An
 
 
 def annotation_get(*, user: Any, pk: int) -> Annotation:
-    """Annotation `pk` (deleted or not) if `user` may read it, with its author and its
-    document's id and SHA-256 (what showing its passage needs); raises DoesNotExist."""
+    """Annotation `pk` (deleted or not) if `user` may read it, with its author, its
+    document's id, project and SHA-256 (what showing its passage needs) and `role`, the
+    user's in that project; raises DoesNotExist."""
     if not 0 < pk <= MAX_ID:
         raise Annotation.DoesNotExist(f"No annotation #{pk}.")
-    annotations = Annotation.objects.visible_to(user).select_related("author", "document")
+    annotations = (
+        Annotation.objects.visible_to(user)
+        .select_related("author", "document")
+        .annotate(role=_role(user, "document__project_id"))
+    )
     return annotations.only(*_ANNOTATION_GET_FIELDS).get(pk=pk)
 
 
@@ -210,6 +249,7 @@ _ANNOTATION_GET_FIELDS = (
     *(f.name for f in Annotation._meta.concrete_fields),
     "author__username",
     "document__id",
+    "document__project_id",
     "document__sha256",
     "document__length",
 )

@@ -14,8 +14,10 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from projects.models import Project
+
 from .models import MAX_ID, MAX_OFFSET, DocumentType, Tag
-from .representations import Links, annotation_json, document_json, tag_json
+from .representations import Links, annotation_json, document_json, project_json, tag_json
 from .selectors import AnnotationFilter, DocumentFilter, document_list
 from .text import has_unpaired_surrogate
 
@@ -60,6 +62,57 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             raise serializers.ValidationError(f"Must be text, not {type(data).__name__}.")
         return str(super().to_internal_value(data))
+
+
+class ProjectField(serializers.IntegerField):
+    """A project the caller is a member of, by id."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        kwargs.setdefault("help_text", "A project id (GET /api/v1/projects/ lists yours).")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        value = int(super().to_internal_value(data))
+        user = self.context["request"].user
+        if not Project.objects.of_member(user).filter(pk=value).exists():
+            raise serializers.ValidationError(
+                f"There is no project #{value} that you are a member of."
+            )
+        return value
+
+
+class ProjectParameter(serializers.Serializer):
+    """`?project=`: what a list is limited to, or where a create goes."""
+
+    project = ProjectField()
+
+
+class ProjectSerializer(serializers.Serializer):
+    """A project the caller is a member of, with their role in it."""
+
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.URLField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    role = serializers.ChoiceField(
+        choices=["owner", "reviewer", "coder", "reader"],
+        read_only=True,
+        help_text="The caller's role in the project.",
+    )
+    require_mfa = serializers.BooleanField(read_only=True)
+    document_count = serializers.IntegerField(read_only=True)
+    member_count = serializers.IntegerField(read_only=True)
+    codebook_source = serializers.CharField(read_only=True)
+    documents_url = serializers.URLField(read_only=True)
+    tags_url = serializers.URLField(read_only=True)
+    annotations_url = serializers.URLField(read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return project_json(instance, links(self.context))
 
 
 # ---------------------------------------------------------------------------------------
@@ -143,6 +196,7 @@ class AnnotationUpdateSerializer(serializers.Serializer):
 class AnnotationFilterSerializer(serializers.Serializer):
     """Query-string filters of the annotation list and the exports."""
 
+    project = ProjectField()
     document = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="A document id."
     )
@@ -171,7 +225,8 @@ class AnnotationFilterSerializer(serializers.Serializer):
     )
 
     def validate_tag(self, value: list[str]) -> list[str]:
-        known = set(Tag.objects.filter(slug__in=value).values_list("slug", flat=True))
+        tags = Tag.objects.visible_to(self.context["request"].user).filter(slug__in=value)
+        known = set(tags.values_list("slug", flat=True))
         unknown = [slug for slug in dict.fromkeys(value) if slug not in known]
         if unknown:
             raise serializers.ValidationError(
@@ -205,6 +260,7 @@ class DocumentSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     url = serializers.URLField(read_only=True)
+    project = serializers.IntegerField(read_only=True)
     title = serializers.CharField(read_only=True)
     organisation = serializers.CharField(read_only=True)
     author = serializers.CharField(read_only=True)
@@ -254,6 +310,7 @@ class DocumentsCreatedSerializer(serializers.Serializer):
 
 
 class DocumentFilterSerializer(serializers.Serializer):
+    project = ProjectField()
     language = serializers.CharField(required=False, max_length=35, help_text="BCP 47 tag.")
     organisation = serializers.CharField(required=False, max_length=300)
     document_type = serializers.ChoiceField(required=False, choices=DocumentType.choices)
@@ -284,8 +341,10 @@ class _MetadataFields(serializers.Serializer):
 
 
 class DocumentCreateSerializer(_MetadataFields):
-    """A document sent as JSON: its title, its text and what else is known about it."""
+    """A document sent as JSON: its title, its text and what else is known about it. The
+    project (one you own) may be left out when you own only one."""
 
+    project = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     title = TextField(max_length=500)
     text = TextField(max_length=50_000_000)
 
@@ -293,6 +352,7 @@ class DocumentCreateSerializer(_MetadataFields):
 class DocumentUploadSerializer(_MetadataFields):
     """A document sent as a file (multipart/form-data), with metadata fields beside it."""
 
+    project = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     file = serializers.FileField()
     title = TextField(required=False, allow_blank=True, max_length=500)
 
@@ -302,6 +362,7 @@ class TagSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     url = serializers.URLField(read_only=True)
+    project = serializers.IntegerField(read_only=True)
     slug = serializers.SlugField(read_only=True)
     name = serializers.CharField(read_only=True)
     definition = serializers.CharField(read_only=True)

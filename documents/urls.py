@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, path
 
+from projects import api as project_api
+
 from . import api, exports, import_views, views
 
 app_name = "documents"
@@ -41,6 +43,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
 # DRF answers anonymous API calls itself (401 with WWW-Authenticate: Bearer), so the API
 # views are exempt from LoginRequiredMiddleware's redirect to the login page.
 api_urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "projects/", login_not_required(project_api.ProjectListView.as_view()), name="project-list"
+    ),
+    path(
+        "projects/<int:pk>/",
+        login_not_required(project_api.ProjectDetailView.as_view()),
+        name="project-detail",
+    ),
     path(
         "documents/",
         login_not_required(api.DocumentListView.as_view()),

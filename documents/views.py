@@ -20,12 +20,14 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
+
+from projects.models import Action, may
 
 from . import refusals, selectors, services
 from .forms import (
@@ -34,7 +36,7 @@ from .forms import (
     AnnotationVersionForm,
     DocumentFilterForm,
 )
-from .models import Annotation, Tag, is_admin
+from .models import Annotation, Document, Tag
 from .selectors import AnnotationFilter, Highlight
 from .shortcuts import found_or_404
 from .text import parse_whole_number
@@ -170,10 +172,15 @@ def _changed_paragraphs(user: Any, annotation: Annotation) -> SafeString:
 
 
 class _Codebook:
-    """All tags, read once per request (the codebook is small); or just the tags given."""
+    """A project's codebook, read once per request (it is small); or just the tags given."""
 
-    def __init__(self, tags: Iterable[Tag] | None = None) -> None:
-        self.tags = list(selectors.tag_list() if tags is None else tags)
+    def __init__(
+        self, user: Any, project_id: int | None = None, tags: Iterable[Tag] | None = None
+    ) -> None:
+        if tags is None:
+            tags = selectors.tag_list(user=user, project=project_id)
+        self.project_id = project_id
+        self.tags = list(tags)
         self.by_slug = {tag.slug: tag for tag in self.tags}
         self.active = [tag for tag in self.tags if tag.is_active]
 
@@ -196,10 +203,16 @@ class _Card:
     editable: bool
     url: str
     permalink: str
+    project_id: int | None
 
 
-def _cards(rows: Iterable[dict[str, Any]], user: Any, codebook: _Codebook) -> list[_Card]:
-    """Annotation rows dressed for their cards, in their order."""
+def _cards(
+    rows: Iterable[dict[str, Any]], user: Any, codebook: _Codebook, role: str | None
+) -> list[_Card]:
+    """Annotation rows dressed for their cards, in their order; `role` is the user's in
+    the rows' project."""
+    own_editable = may(role, Action.ANNOTATE)
+    others_editable = may(role, Action.CHANGE_OTHERS)
     # Cards are many: their URLs come from one reversed prefix, not one reverse() each.
     base_url = reverse("documents:annotation_card", args=[0]).removesuffix("0/")
     document_url = reverse("documents:detail", args=[0]).removesuffix("0/")
@@ -222,9 +235,10 @@ def _cards(rows: Iterable[dict[str, Any]], user: Any, codebook: _Codebook) -> li
                 is_deleted=row["deleted_at"] is not None,
                 tag_list=[codebook.by_slug[slug] for slug in row["tags"]],
                 own=own,
-                editable=own or is_admin(user),
+                editable=own_editable if own else others_editable,
                 url=f"{base_url}{pk}/",
                 permalink=f"{document_url}{row['document_id']}/#a{pk}",
+                project_id=codebook.project_id,
             )
         )
     return cards
@@ -232,10 +246,12 @@ def _cards(rows: Iterable[dict[str, Any]], user: Any, codebook: _Codebook) -> li
 
 def _card(annotation: Annotation, user: Any) -> _Card:
     """One annotation's card: from the tags the services attached (`tag_list`), if they
-    did, else read with its row."""
+    did, else read with its row. The user's role in its project comes with the annotation
+    (selectors.annotation_get) or its document (services.annotation_create)."""
     tags = getattr(annotation, "tag_list", None)
-    codebook = _Codebook(tags) if tags is not None else _Codebook()
-    return _cards([selectors.annotation_row(annotation)], user, codebook)[0]
+    codebook = _Codebook(user, annotation.document.project_id, tags)
+    role = getattr(annotation, "role", None) or getattr(annotation.document, "role", None)
+    return _cards([selectors.annotation_row(annotation)], user, codebook, role)[0]
 
 
 @dataclass(frozen=True)
@@ -269,12 +285,13 @@ class _PanelFilter:
 
 
 def _panel(
-    request: HtmxHttpRequest, document_id: int, panel: _PanelFilter, codebook: _Codebook
+    request: HtmxHttpRequest, document: Document, panel: _PanelFilter, codebook: _Codebook
 ) -> dict[str, Any]:
     """One page of the side panel: the cards after the `after` cursor, and the next page's URL.
 
     The cursor is the last card's "start.end.pk", so a page costs the same wherever it is.
     """
+    document_id = document.pk
     annotations = selectors.annotation_list(user=request.user, filters=panel.to_filter(document_id))
     parts = [parse_whole_number(part) for part in request.GET.get("after", "").split(".")]
     cursor = [part for part in parts if part is not None]
@@ -282,7 +299,7 @@ def _panel(
         start, end, pk = cursor
         annotations = annotations.after_in_text_order(Annotation(pk=pk, start=start, end=end))
     rows = selectors.annotation_rows(annotations.in_text_order()[: PANEL_PAGE + 1])
-    cards = _cards(rows, request.user, codebook)
+    cards = _cards(rows, request.user, codebook, document.role)  # type: ignore[attr-defined]
     more = ""
     if len(cards) > PANEL_PAGE:
         last = cards[PANEL_PAGE - 1]
@@ -302,12 +319,14 @@ def _form_errors(form: Any) -> ValidationError:
 @require_GET
 def document_list(request: HtmxHttpRequest) -> HttpResponse:
     form = DocumentFilterForm(request.GET or None, user=request.user)
-    documents = selectors.document_list(user=request.user, filters=form.to_filter())
+    documents = selectors.document_list(user=request.user, filters=form.to_filter()).select_related(
+        "project"
+    )
     page = Paginator(documents, 50).get_page(request.GET.get("page"))
     counts = selectors.tag_counts_by_document(
         user=request.user, document_ids=[document.pk for document in page]
     )
-    tags = list(selectors.tag_list())
+    tags = list(selectors.tag_list(user=request.user))
     for document in page:
         per_tag = counts.get(document.pk, {})
         document.tag_counts = [(tag, per_tag[tag.pk]) for tag in tags if tag.pk in per_tag]  # type: ignore[attr-defined]
@@ -322,13 +341,14 @@ def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     text_html = paragraphs_html(
         selectors.document_text(document), 0, _spans(highlights, request.user)
     )
-    codebook = _Codebook()
+    codebook = _Codebook(request.user, document.project_id)
     context = {
         "document": document,
+        "may_annotate": may(document.role, Action.ANNOTATE),  # type: ignore[attr-defined]
         "codebook": codebook,
         "text_html": mark_safe(text_html),  # noqa: S308 (escaped in paragraphs_html)
         "authors": selectors.authors({h.author_id for h in highlights}),
-        **_panel(request, document.pk, _PanelFilter.from_query(request.GET), codebook),
+        **_panel(request, document, _PanelFilter.from_query(request.GET), codebook),
     }
     return render(request, DETAIL, context)
 
@@ -338,7 +358,9 @@ def annotation_panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A page of the side panel's cards, filtered (htmx: the filters, "load more")."""
     if not request.htmx:
         return redirect(reverse("documents:detail", args=[pk]) + "?" + request.GET.urlencode())
-    context = _panel(request, pk, _PanelFilter.from_query(request.GET), _Codebook())
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
+    codebook = _Codebook(request.user, document.project_id)
+    context = _panel(request, document, _PanelFilter.from_query(request.GET), codebook)
     return render(request, DETAIL + "#panel-page", context)
 
 
@@ -350,19 +372,20 @@ def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         for number in map(parse_whole_number, request.GET.get("ids", "").split(",")[:20])
         if number is not None
     ]
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
     annotations = selectors.annotation_list(
         user=request.user, filters=AnnotationFilter(document=pk)
     )
     rows = selectors.annotation_rows(annotations.filter(pk__in=ids).in_text_order())
-    return render(
-        request, DETAIL + "#summaries", {"cards": _cards(rows, request.user, _Codebook())}
-    )
+    codebook = _Codebook(request.user, document.project_id)
+    cards = _cards(rows, request.user, codebook, document.role)  # type: ignore[attr-defined]
+    return render(request, DETAIL + "#summaries", {"cards": cards})
 
 
 @require_GET
 def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     """The codebook's colours as a stylesheet (the pages carry no inline style for them)."""
-    rules = [f".t{tag.pk}{{--tag:{tag.colour}}}" for tag in selectors.tag_list()]
+    rules = [f".t{tag.pk}{{--tag:{tag.colour}}}" for tag in selectors.tag_list(user=request.user)]
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, max-age=60"
     return response
@@ -389,6 +412,9 @@ def annotation_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             quote=data["quote"],
         )
     except ValidationError as exc:
+        by_field = getattr(exc, "error_dict", {})
+        if any(error.code == "unknown_document" for error in by_field.get("document", ())):
+            raise Http404("No such document, or not one you can read.") from None
         refused = {"errors": refusals.lines(exc)}
         return render(request, DETAIL + "#create-errors", refused, status=UNPROCESSABLE)
     if not request.htmx:
@@ -430,7 +456,7 @@ def annotation_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     annotation = _annotation(request, pk)
     if request.method == "GET":
         # The service refuses the POST too; this only spares a form that cannot be saved.
-        if not annotation.can_change(request.user):
+        if not annotation.can_change(request.user, annotation.role):  # type: ignore[attr-defined]
             raise PermissionDenied("You can change only your own annotations.")
         card = _card(annotation, request.user)
         selected = [tag.slug for tag in card.tag_list]
@@ -469,7 +495,7 @@ def _edit_form(
 ) -> HttpResponse:
     context = {
         "a": card,
-        "codebook": _Codebook(),
+        "codebook": _Codebook(request.user, card.project_id),
         "version": version,
         "selected": selected,
         "note": note,

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "template_partials",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "projects",
     "documents",
 ]
 
@@ -137,6 +138,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "projects.context_processors.navigation",
             ],
         },
     },

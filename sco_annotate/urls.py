@@ -17,6 +17,7 @@ from sco_annotate.middleware import database_unavailable, error_response, is_api
 
 urlpatterns = [
     path("", include("documents.urls")),
+    path("projects/", include("projects.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_urlpatterns, "api"))),

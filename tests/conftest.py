@@ -6,6 +6,7 @@ import pytest
 
 from documents import sample, services
 from documents.models import Annotation, Document, Tag
+from projects.models import Membership, Project, Role
 
 #: A small document in several scripts: Latin, Chinese, an emoji and a character outside the
 #: Basic Multilingual Plane, Russian, Uyghur (right to left), and markup-like text.
@@ -26,32 +27,50 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="analyst", password="analyst-pass-1")
+def project(db) -> Project:
+    """The project the fixtures' users work in: the analyst and the colleague code, the
+    editor owns it."""
+    return Project.objects.create(name="Test project")
+
+
+def member(project: Project, user, role: str = Role.CODER):
+    Membership.objects.create(project=project, user=user, role=role)
+    return user
 
 
 @pytest.fixture
-def other_user(django_user_model):
-    return django_user_model.objects.create_user(username="colleague", password="colleague-pass-1")
+def user(django_user_model, project):
+    analyst = django_user_model.objects.create_user(username="analyst", password="analyst-pass-1")
+    return member(project, analyst)
 
 
 @pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
+def other_user(django_user_model, project):
+    colleague = django_user_model.objects.create_user(
+        username="colleague", password="colleague-pass-1"
+    )
+    return member(project, colleague)
+
+
+@pytest.fixture
+def staff_user(django_user_model, project):
+    editor = django_user_model.objects.create_user(
         username="editor", password="editor-pass-1", is_staff=True
     )
+    return member(project, editor, Role.OWNER)
 
 
 @pytest.fixture
-def tags(db) -> dict[str, Tag]:
-    sample.load_codebook()
-    return {tag.slug: tag for tag in Tag.objects.all()}
+def tags(project) -> dict[str, Tag]:
+    sample.load_codebook(project)
+    return {tag.slug: tag for tag in Tag.objects.filter(project=project)}
 
 
 @pytest.fixture
-def document(db, user) -> Document:
+def document(project, user) -> Document:
     return services.document_create(
         user=None,
+        project=project,
         text=MIXED_TEXT,
         metadata=services.DocumentMetadata(title="Mixed scripts", language="en"),
     )
@@ -71,8 +90,8 @@ def annotation(document, user, tags) -> Annotation:
 
 
 @pytest.fixture
-def sample_corpus(db, tags) -> list[Document]:
-    sample.load_corpus()
+def sample_corpus(project, tags) -> list[Document]:
+    sample.load_corpus(project)
     return list(Document.objects.order_by("pk"))
 
 

@@ -7,10 +7,15 @@ from django.urls import reverse
 
 from documents import services
 from documents.models import Activity, Document, Tag
+from projects.models import Role
+from tests.conftest import member
 
 
 @pytest.fixture
-def admin_client_(client, admin_user):
+def admin_client_(client, admin_user, project):
+    # A site administrator who owns the test project: the admin shows a project's research
+    # data to its members only.
+    member(project, admin_user, Role.OWNER)
     client.force_login(admin_user)
     return client
 
@@ -104,6 +109,7 @@ def test_admin_add_document_refuses_duplicate_text_with_a_message(admin_client_,
     response = admin_client_.post(
         reverse("admin:documents_document_add"),
         {
+            "project": document.project_id,
             "title": "Copy",
             "document_type": "other",
             "text": document.text.replace("\n", "\r\n"),
@@ -112,14 +118,15 @@ def test_admin_add_document_refuses_duplicate_text_with_a_message(admin_client_,
         },
     )
     assert response.status_code == 200
-    assert "already in the corpus as document" in response.content.decode()
+    assert "already in the project as document" in response.content.decode()
     assert Document.objects.count() == 1
 
 
-def test_admin_add_document_goes_through_the_service(admin_client_, admin_user):
+def test_admin_add_document_goes_through_the_service(admin_client_, admin_user, project):
     response = admin_client_.post(
         reverse("admin:documents_document_add"),
         {
+            "project": project.pk,
             "title": "Pasted statement",
             "document_type": "statement",
             "language": "ru",
@@ -138,10 +145,10 @@ def test_admin_add_document_goes_through_the_service(admin_client_, admin_user):
     assert Activity.objects.filter(action="document.import", object_id=document.pk).exists()
 
 
-def test_admin_lists_and_deletes_import_batches(admin_client_, admin_user):
+def test_admin_lists_and_deletes_import_batches(admin_client_, admin_user, project):
     from documents.models import ImportBatch, ImportItem
 
-    batch = ImportBatch.objects.create(created_by=admin_user)
+    batch = ImportBatch.objects.create(created_by=admin_user, project=project)
     ImportItem.objects.create(batch=batch, position=0, filename="left-out.txt", data=b"bytes")
     listing = admin_client_.get(reverse("admin:documents_importbatch_changelist"))
     assert listing.status_code == 200

@@ -68,9 +68,10 @@ def test_bulk_create_takes_the_same_number_of_queries_for_more_documents(
 ):
     post_json(client, items(["warm-up"]), admin_headers)  # the token's last use is recorded
     texts = [f"{TEXTS[i % len(TEXTS)]} ({i})" for i in range(size)]
-    # The token (with its user), the duplicate check, then in a savepoint one insert for
-    # the documents and one for their activity rows.
-    with django_assert_num_queries(6):
+    # The token (with its user), the project it goes into (the owner's only one), the
+    # duplicate check, then in a savepoint one insert for the documents and one for their
+    # activity rows.
+    with django_assert_num_queries(7):
         response = post_json(client, items(texts), admin_headers)
     assert response.status_code == 201, response.json()
     assert response.json()["count"] == size

@@ -19,6 +19,9 @@ from .test_extract import CHINESE, RUSSIAN, make_docx, make_pdf, make_scanned_pd
 
 CORPUS = Path(__file__).resolve().parent.parent / "sample_data" / "corpus"
 
+# The command imports into the only project there is (or the one --project names).
+pytestmark = pytest.mark.usefixtures("project")
+
 
 def run(*args):
     """Run the command; returns (exit status, stdout)."""

@@ -10,6 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from documents.models import Document, ImportBatch, ImportItem, ImportStatus
+from projects.models import Role
+from tests.conftest import member
 
 from .test_extract import make_pdf, make_zip
 
@@ -43,20 +45,20 @@ def run_steps(client, batch):
     raise AssertionError("the batch never finished")
 
 
-def test_import_pages_are_for_admins_only(client, user, staff_user):
+def test_import_pages_are_for_owners_only(client, user, staff_user, project):
     url = reverse("documents:import")
     assert client.get(url).status_code == 302  # to the login page
     client.force_login(user)
     assert client.get(url).status_code == 403
-    batch = ImportBatch.objects.create(created_by=staff_user)
+    batch = ImportBatch.objects.create(created_by=staff_user, project=project)
     for name in ("import_batch", "import_step", "import_confirm"):
         method = client.get if name == "import_batch" else client.post
         assert method(reverse(f"documents:{name}", args=[batch.pk])).status_code == 403
 
 
-def test_import_batch_of_another_admin_is_404(client, staff_user, django_user_model):
+def test_import_batch_of_another_admin_is_404(client, staff_user, django_user_model, project):
     other = django_user_model.objects.create_user("other-admin", is_staff=True)
-    batch = ImportBatch.objects.create(created_by=other)
+    batch = ImportBatch.objects.create(created_by=other, project=project)
     client.force_login(staff_user)
     assert client.get(reverse("documents:import_batch", args=[batch.pk])).status_code == 404
 
@@ -234,8 +236,9 @@ def test_each_step_handles_a_few_files(admin_client):
     assert batch.items.filter(status=ImportStatus.PENDING).count() == 4
 
 
-def test_admin_document_list_links_to_the_import_page(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", password="x-pass-1"))
+def test_admin_document_list_links_to_the_import_page(client, django_user_model, project):
+    root = django_user_model.objects.create_superuser("root", password="x-pass-1")
+    client.force_login(member(project, root, Role.OWNER))
     response = client.get(reverse("admin:documents_document_changelist"))
     assert response.status_code == 200
     assert f'href="{reverse("documents:import")}"'.encode() in response.content

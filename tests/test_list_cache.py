@@ -75,7 +75,10 @@ def _change_cases(listed, user, other_user, staff_user, client, headers, tags):
         lambda: _admin_save(Tag.objects.get(slug="due-process"), name="Fair trial"),
     )
     yield "tag reordered", lambda: _admin_save(Tag.objects.get(slug="due-process"), sort_order=-5)
-    yield "tag added", lambda: Tag.objects.create(name="New code", slug="new-code")
+    yield (
+        "tag added",
+        lambda: Tag.objects.create(project=listed.project, name="New code", slug="new-code"),
+    )
     yield "user renamed", lambda: _admin_save(User.objects.get(pk=other_user.pk), username="maria")
 
 

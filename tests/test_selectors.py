@@ -148,8 +148,8 @@ def test_tagging_in_a_document_id_out_of_range_is_refused_not_a_server_error(cli
         {"start": 0, "end": 3, "quote": "abc", "tags": ["extradition"]},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 422
-    assert "There is no document" in response.content.decode()
+    # As for a document that is there but not one's own project's: no such page.
+    assert response.status_code == 404
 
 
 def test_api_token_lookup_finds_live_tokens_of_active_users(user, staff_user):
@@ -174,7 +174,8 @@ def test_a_codebook_change_is_logged_with_every_field(tags, staff_user):
     services.tag_save(user=staff_user, tag=tag)
     log = Activity.objects.get(action="tag.update", object_id=tag.pk)
     assert set(log.after) == {
-        "name", "slug", "definition", "colour", "parent", "shortcut", "is_active", "sort_order"
+        "project", "name", "slug", "definition", "colour", "parent", "shortcut", "is_active",
+        "sort_order",
     }  # fmt: skip
     assert log.after["colour"] == "#123456" and log.before["colour"] != "#123456"
     assert log.after["definition"].startswith("Handing")

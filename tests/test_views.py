@@ -458,12 +458,11 @@ def test_create_annotation_accepts_crlf_from_the_form(logged_in, document):
     assert Annotation.objects.get().quote == needle
 
 
-def test_create_annotation_on_an_unknown_document_is_refused(logged_in, db, tags):
+def test_create_annotation_on_an_unknown_document_is_not_found(logged_in, db, tags):
     url = reverse("documents:annotation_create", args=[999999])
     data = {"start": 0, "end": 1, "quote": "x", "tags": ["extradition"]}
     response = logged_in.post(url, data, **HTMX)
-    assert response.status_code == 422
-    assert "There is no document #999999" in response.text
+    assert response.status_code == 404
 
 
 def test_create_annotation_without_htmx_redirects_to_the_permalink(logged_in, document):

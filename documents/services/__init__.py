@@ -36,6 +36,7 @@ from .documents import (
     document_create,
     document_update,
     documents_create,
+    importing_into,
     parse_document_type,
     parse_publication_date,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "document_list_changed",
     "document_update",
     "documents_create",
+    "importing_into",
     "import_batch_confirm",
     "import_batch_create",
     "import_batch_step",

@@ -9,12 +9,13 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from documents import text as textlib
-from documents.models import MAX_ID, Annotation, Document, Tag
+from documents.models import MAX_ID, Annotation, Document, Tag, role_in
 from documents.selectors import document_text
+from projects.models import Action, Membership, may
 
 from .activity import log
 from .codebook import resolve_tags
@@ -68,8 +69,9 @@ def _as_offset(name: str, value: Any, errors: dict[str, list[str]]) -> int:
 
 
 def _document_for_span(user: User, document_id: int) -> Document | None:
-    """Document `document_id` with only its id, length and SHA-256 loaded, its row locked
-    until the end of the transaction; None if `user` may not read it.
+    """Document `document_id` with only its id, project, length and SHA-256 loaded and
+    `user`'s `role` in its project, its row locked until the end of the transaction; None
+    if `user` may not read it.
 
     The lock keeps a concurrent text change (document_update) from slipping in between the
     span's check and its write; writes on other documents, and reads, are not held up.
@@ -81,7 +83,12 @@ def _document_for_span(user: User, document_id: int) -> Document | None:
         return None  # An id out of the column's range (from a URL, say) names no document.
     if not connection.in_atomic_block:
         raise RuntimeError("A row lock lasts only as long as a transaction: use atomic().")
-    documents = Document.objects.visible_to(user).only("id", "length", "sha256")
+    role = Membership.objects.of(user).filter(project_id=OuterRef("project_id")).values("role")
+    documents = (
+        Document.objects.visible_to(user)
+        .only("id", "project_id", "length", "sha256")
+        .annotate(role=Subquery(role[:1]))
+    )
     if connection.features.has_select_for_no_key_update:
         documents = documents.select_for_update(no_key=True)
     else:
@@ -117,9 +124,15 @@ def check_span(
     document = _document_for_span(user, document_id)
     if document is None:
         raise ValidationError(
-            {"document": [f"There is no document #{document_id} that you can read."]},
-            code="unknown_document",
+            {
+                "document": ValidationError(
+                    f"There is no document #{document_id} that you can read.",
+                    code="unknown_document",
+                )
+            }
         )
+    if not may(document.role, Action.ANNOTATE):  # type: ignore[attr-defined]
+        raise PermissionDenied("As a reader of this project you may not annotate.")
     if end > document.length:
         raise ValidationError(
             {
@@ -164,11 +177,23 @@ def _require_user(user: User) -> None:
         raise PermissionDenied("Log in to annotate.")
 
 
+_UNREAD = object()
+
+
 def _require_change_right(user: User, annotation: Annotation) -> None:
     """Checked before anything else, so that others learn nothing from error messages."""
     _require_user(user)
-    if not annotation.can_change(user):
-        raise PermissionDenied("You can change only your own annotations.")
+    # Read with the annotation by selectors.annotation_get; else read now.
+    found = getattr(annotation, "role", _UNREAD)
+    if found is _UNREAD:
+        project_id = Document.objects.filter(pk=annotation.document_id).values("project_id")
+        role = role_in(user, Subquery(project_id))
+    else:
+        role = found if isinstance(found, str) else None
+    if not annotation.can_change(user, role):
+        raise PermissionDenied(
+            "You can change only your own annotations (reviewers and owners change anyone's)."
+        )
 
 
 @transaction.atomic
@@ -190,7 +215,7 @@ def annotation_create(
     _require_user(user)
     document_id = document.pk if isinstance(document, Document) else document
     span = check_span(user=user, document_id=document_id, start=start, end=end, quote=quote)
-    tag_objects = resolve_tags(tags)
+    tag_objects = resolve_tags(tags, span.document.project_id)
     now = timezone.now()
     annotation = Annotation(
         document=span.document,
@@ -285,6 +310,7 @@ def annotation_update(
     if annotation.is_deleted:
         raise ValidationError("This annotation is deleted; restore it before changing it.")
     values: dict[str, Any] = {}
+    project_id = None
     if start is not None or end is not None or quote is not None:
         span = check_span(
             user=user,
@@ -296,9 +322,18 @@ def annotation_update(
         values.update(
             start=span.start, end=span.end, quote=span.quote, prefix=span.prefix, suffix=span.suffix
         )
+        project_id = span.document.project_id
     if note is not None:
         values["note"] = _check_note(note)
-    tag_objects = resolve_tags(tags) if tags is not None else None
+    tag_objects = None
+    if tags is not None:
+        if project_id is None and Annotation.document.is_cached(annotation):
+            project_id = annotation.document.project_id  # read with it by annotation_get
+        if project_id is None:
+            project_id = Document.objects.values_list("project_id", flat=True).get(
+                pk=annotation.document_id
+            )
+        tag_objects = resolve_tags(tags, project_id)
     return _change(
         user=user,
         annotation=annotation,

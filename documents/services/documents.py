@@ -11,22 +11,24 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from documents import refusals
 from documents import text as textlib
-from documents.models import Activity, DatePrecision, Document, DocumentType, SourceFile, is_admin
+from documents.models import Activity, DatePrecision, Document, DocumentType, SourceFile
+from projects.models import Action, Project
+from projects.selectors import project_for
 
 from .activity import entry, log, log_all
 
 
 class DuplicateDocument(ValidationError):
-    """The normalised text is already in the corpus, as `document`."""
+    """The normalised text is already in the project, as `document`."""
 
     def __init__(self, document: Document) -> None:
         super().__init__(
-            f"This text is already in the corpus as document #{document.pk} ({document.title!r}).",
+            f"This text is already in the project as document #{document.pk} ({document.title!r}).",
             code="duplicate",
         )
         self.document = document
@@ -50,7 +52,7 @@ class DuplicateDocuments(ValidationError):
 
     def __init__(self, *, stored: Mapping[int, Document], repeated: Mapping[int, int]) -> None:
         super().__init__(
-            f"{len(stored)} of the texts are already in the corpus and {len(repeated)} repeat "
+            f"{len(stored)} of the texts are already in the project and {len(repeated)} repeat "
             "a text sent before them: nothing was stored. Leave those out and send the rest.",
             code="duplicate",
         )
@@ -218,16 +220,17 @@ class NewText:
         return cls(normalized.text, normalized.changes, textlib.text_sha256(normalized.text))
 
 
-def check_new_text(text: str, *, document_pk: int | None = None) -> str:
-    """The text that a document would store: normalised, not empty, not already stored as
-    another document. Raises ValidationError (on "text") or DuplicateDocument."""
-    return _check_new(NewText.of(text), document_pk=document_pk).text
+def check_new_text(text: str, *, project: Project, document_pk: int | None = None) -> str:
+    """The text that a document of `project` would store: normalised, not empty, not
+    already stored as another document of it. Raises ValidationError (on "text") or
+    DuplicateDocument."""
+    return _check_new(NewText.of(text), project=project, document_pk=document_pk).text
 
 
-def _check_new(new: NewText, *, document_pk: int | None = None) -> NewText:
+def _check_new(new: NewText, *, project: Project, document_pk: int | None = None) -> NewText:
     """check_new_text for a text already normalised and hashed."""
     _check_not_empty(new)
-    same = Document.objects.filter(sha256=new.sha256).only("pk", "title")
+    same = Document.objects.filter(project=project, sha256=new.sha256).only("pk", "title")
     if document_pk is not None:
         same = same.exclude(pk=document_pk)
     duplicate = same.first()
@@ -246,10 +249,11 @@ def _check_title(metadata: DocumentMetadata) -> None:
         raise ValidationError({"title": "Give the document a title."})
 
 
-def require_admin(user: User | None) -> None:
-    """Only admins add or change documents; None is the operator running a command."""
-    if user is not None and not is_admin(user):
-        raise PermissionDenied("Only admins add or change documents.")
+def importing_into(user: User | None, project: Project | int | None) -> Project:
+    """The project into which `user` imports: the one given or the only one they may
+    import into (projects.selectors.project_for). Its owners import; None is the operator
+    running a command."""
+    return project_for(user=user, project=project, action=Action.IMPORT)
 
 
 def document_create(
@@ -257,23 +261,28 @@ def document_create(
     user: User | None,
     text: str | NewText,
     metadata: DocumentMetadata,
+    project: Project | int | None = None,
     source: Upload | None = None,
     import_report: Mapping[str, Any] | None = None,
     page_breaks: Sequence[int] = (),
 ) -> Document:
-    """Store a new document with its normalised text, source file and provenance.
+    """Store a new document of `project` with its normalised text, source file and
+    provenance.
 
     `text` is the text as given, or as `NewText.of` prepared it (an import has done that
-    already). Raises DuplicateDocument when the same normalised text is already stored, and
-    ValidationError for an empty text or bad metadata, PermissionDenied for a user who is
-    not an admin. Nothing is saved when it raises.
+    already). Without `project`, the only project the user may import into. Raises
+    DuplicateDocument when the same normalised text is already in the project, and
+    ValidationError for an empty text, bad metadata or no project to choose,
+    PermissionDenied for a user who is not an owner of the project. Nothing is saved when
+    it raises.
     """
-    require_admin(user)
+    into = importing_into(user, project)
     new = text if isinstance(text, NewText) else NewText.of(text)
     _check_title(metadata)
-    _check_new(new)
+    _check_new(new, project=into)
     document = _document(
         user=user,
+        project=into,
         new=new,
         metadata=metadata,
         page_breaks=page_breaks,
@@ -294,7 +303,11 @@ def document_create(
             log_all([_import_entry(document, user=user, source=source)])
     except IntegrityError:
         # Another import stored the same text between the check above and this insert.
-        existing = Document.objects.filter(sha256=document.sha256).only("pk", "title").first()
+        existing = (
+            Document.objects.filter(project=into, sha256=document.sha256)
+            .only("pk", "title")
+            .first()
+        )
         if existing is None:
             raise
         raise DuplicateDocument(existing) from None
@@ -302,7 +315,10 @@ def document_create(
 
 
 def documents_create(
-    *, user: User | None, items: Sequence[tuple[str | NewText, DocumentMetadata]]
+    *,
+    user: User | None,
+    items: Sequence[tuple[str | NewText, DocumentMetadata]],
+    project: Project | int | None = None,
 ) -> list[Document]:
     """Store several new documents, all or none, in the order given: for each what
     `document_create` stores and logs, in a fixed number of statements however many they
@@ -311,10 +327,10 @@ def documents_create(
 
     Raises InvalidDocuments naming each refused item by its position, DuplicateDocuments
     when texts are already stored or given twice, ValidationError for no items or more
-    than MAX_DOCUMENTS_AT_ONCE, PermissionDenied for a user who is not an admin. Nothing is
-    saved when it raises.
+    than MAX_DOCUMENTS_AT_ONCE or no project to choose, PermissionDenied for a user who is
+    not an owner of the project. Nothing is saved when it raises.
     """
-    require_admin(user)
+    into = importing_into(user, project)
     if not items:
         raise ValidationError("Give at least one document.", code="empty")
     if len(items) > MAX_DOCUMENTS_AT_ONCE:
@@ -330,7 +346,7 @@ def documents_create(
         try:
             _check_title(metadata)
             _check_not_empty(new)
-            document = _document(user=user, new=new, metadata=metadata)
+            document = _document(user=user, project=into, new=new, metadata=metadata)
         except ValidationError as exc:
             errors[position] = exc
             continue
@@ -340,14 +356,14 @@ def documents_create(
         documents.append(document)
     if errors:
         raise InvalidDocuments(errors)
-    _check_distinct(documents)
+    _check_distinct(into, documents)
     try:
         with transaction.atomic():
             Document.objects.bulk_create(documents)
             log_all([_import_entry(document, user=user, source=None) for document in documents])
     except IntegrityError:
         # Another import stored one of these texts between the check above and the insert.
-        _check_distinct(documents)
+        _check_distinct(into, documents)
         raise
     return documents
 
@@ -355,6 +371,7 @@ def documents_create(
 def _document(
     *,
     user: User | None,
+    project: Project,
     new: NewText,
     metadata: DocumentMetadata,
     page_breaks: Sequence[int] = (),
@@ -362,6 +379,7 @@ def _document(
 ) -> Document:
     """A new document, not yet saved, with its metadata checked (ValidationError)."""
     document = Document(
+        project=project,
         text=new.text,
         length=len(new.text),
         sha256=new.sha256,
@@ -372,7 +390,10 @@ def _document(
     )
     if document.published is None:
         document.date_precision = ""
-    document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
+    # The project was checked by the caller (importing_into): no query per document.
+    document.full_clean(
+        exclude=["project", "text", "length", "sha256", "imported_by"], validate_unique=False
+    )
     return document
 
 
@@ -388,13 +409,13 @@ def _as_saved(new: NewText) -> tuple[str, str]:
     return text, new.sha256 if text == new.text else textlib.text_sha256(text)
 
 
-def _check_distinct(documents: Sequence[Document]) -> None:
-    """Raise DuplicateDocuments if a text is stored already or repeated among `documents`:
-    one query for all of them."""
+def _check_distinct(project: Project, documents: Sequence[Document]) -> None:
+    """Raise DuplicateDocuments if a text is in `project` already or repeated among
+    `documents`: one query for all of them."""
     hashes = [document.sha256 for document in documents]
     stored_by_hash = {
         found.sha256: found
-        for found in Document.objects.filter(sha256__in=set(hashes))
+        for found in Document.objects.filter(project=project, sha256__in=set(hashes))
         .only("pk", "title", "sha256")
         .order_by()
     }
@@ -421,6 +442,7 @@ def _import_entry(document: Document, *, user: User | None, source: Upload | Non
         document_id=document.pk,
         after={
             "title": document.title,
+            "project": document.project_id,
             "sha256": document.sha256,
             "length": document.length,
             "source": source.filename if source else None,
@@ -434,8 +456,9 @@ _DOCUMENT_EDITABLE = [field.name for field in fields(DocumentMetadata)] + ["text
 
 
 def document_update(*, user: User, document: Document, **changes: Any) -> Document:
-    """Change a document's metadata (or its text, while nothing is annotated in it)."""
-    require_admin(user)
+    """Change a document's metadata (or its text, while nothing is annotated in it): the
+    project's owners."""
+    importing_into(user, document.project_id)
     unknown = set(changes) - set(_DOCUMENT_EDITABLE)
     if unknown:
         raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -443,7 +466,9 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
     for name, value in changes.items():
         setattr(document, name, value)
     if "text" in changes:
-        document.text = check_new_text(document.text, document_pk=document.pk)
+        document.text = check_new_text(
+            document.text, project=document.project, document_pk=document.pk
+        )
     document.full_clean(exclude=["text", "length", "sha256", "imported_by"], validate_unique=False)
     changed = {
         name: value for name, value in changes.items() if before[name] != getattr(document, name)

@@ -25,6 +25,7 @@ from documents.models import (
     ImportStatus,
     SourceFile,
 )
+from projects.models import Project
 
 from .activity import log
 from .documents import (
@@ -33,7 +34,7 @@ from .documents import (
     NewText,
     Upload,
     document_create,
-    require_admin,
+    importing_into,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,23 +99,27 @@ class ImportPreview:
         return report
 
 
-def _find_duplicate(*, upload: Upload, text: NewText) -> Document | None:
-    """A stored document with this normalised text, or imported from these very bytes (the
-    same file imported earlier with clean-up applied has a different text). One query."""
+def _find_duplicate(*, project: Project, upload: Upload, text: NewText) -> Document | None:
+    """A document of `project` with this normalised text, or imported from these very
+    bytes (the same file imported earlier with clean-up applied has a different text). One
+    query."""
     same_file = SourceFile.objects.filter(size=len(upload.data), sha256=upload.sha256).values(
         "document_id"
     )
     return (
-        Document.objects.filter(Q(sha256=text.sha256) | Q(pk__in=same_file))
+        Document.objects.filter(project=project)
+        .filter(Q(sha256=text.sha256) | Q(pk__in=same_file))
         .only("pk", "title")
         .order_by("pk")
         .first()
     )
 
 
-def import_preview(*, upload: Upload, metadata: DocumentMetadata | None = None) -> ImportPreview:
-    """Read a file and say what importing it would store: its text, derived metadata, the
-    clean-up suggestions and any duplicate. Stores nothing.
+def import_preview(
+    *, upload: Upload, project: Project, metadata: DocumentMetadata | None = None
+) -> ImportPreview:
+    """Read a file and say what importing it into `project` would store: its text, derived
+    metadata, the clean-up suggestions and any duplicate in the project. Stores nothing.
 
     The file is extracted once and its text normalised and hashed once; `document_import`
     stores what this found. Raises ValidationError, naming the file, when the file cannot be
@@ -143,7 +148,7 @@ def import_preview(*, upload: Upload, metadata: DocumentMetadata | None = None) 
         metadata=metadata,
         language_confidence=confidence,
         suggestions=cleanuplib.suggest(new_text.text),
-        duplicate_of=_find_duplicate(upload=upload, text=new_text),
+        duplicate_of=_find_duplicate(project=project, upload=upload, text=new_text),
     )
 
 
@@ -153,8 +158,10 @@ def document_import(
     upload: Upload,
     metadata: DocumentMetadata,
     clean: bool | Collection[str] | None = None,
+    project: Project | int | None = None,
 ) -> Document:
-    """Import one file (text, Markdown, HTML, PDF or Word) as a document.
+    """Import one file (text, Markdown, HTML, PDF or Word) as a document of `project`
+    (by default the only one the user may import into).
 
     `clean` chooses the clean-up: None or False applies none (the suggestions are still
     recorded in the import report), True applies every suggestion, and a collection applies
@@ -164,7 +171,8 @@ def document_import(
     Raises ValidationError naming the file when it cannot be read, DuplicateDocument when
     its text (or the very same file) is already stored. Nothing is saved when it raises.
     """
-    preview = import_preview(upload=upload, metadata=metadata)
+    into = importing_into(user, project)
+    preview = import_preview(upload=upload, project=into, metadata=metadata)
     if preview.duplicate_of is not None:
         raise DuplicateDocument(preview.duplicate_of)
     try:
@@ -195,6 +203,7 @@ def document_import(
     # of the file's text) and hashed once.
     return document_create(
         user=user,
+        project=into,
         text=cleaned.text if chosen else preview.new_text,
         metadata=preview.metadata,
         source=upload,
@@ -231,19 +240,22 @@ def import_batch_create(
     uploads: Sequence[Upload],
     defaults: Mapping[str, Any],
     oversized: Sequence[tuple[str, int]] = (),
+    project: Project | int | None = None,
 ) -> ImportBatch:
     """Keep uploaded files (zip archives unpacked) as a batch to be read and imported.
 
     Files that are refused at once (too large, unsafe paths in an archive) are kept as
     failed items with their reason, so the admin sees every file they sent. `oversized`
     names the files (with their sizes) that the caller did not read because they are
-    above the import limit.
+    above the import limit. The files go into `project` (by default the only one the user
+    may import into).
     """
-    require_admin(user)
+    into = importing_into(user, project)
     if not uploads and not oversized:
         raise ValidationError({"files": ["Choose at least one file to import."]})
     checked = DocumentMetadata.from_mapping(defaults)
     batch = ImportBatch.objects.create(
+        project=into,
         created_by=user,
         defaults={
             name: value
@@ -304,7 +316,9 @@ def _item_read(item: ImportItem) -> None:
     """Preview one file of a batch: its text, metadata and clean-up suggestions."""
     try:
         defaults = DocumentMetadata.from_mapping(item.batch.defaults)
-        preview = import_preview(upload=_item_upload(item), metadata=defaults)
+        preview = import_preview(
+            upload=_item_upload(item), project=item.batch.project, metadata=defaults
+        )
     except ValidationError as exc:
         _item_record(
             item,
@@ -358,6 +372,7 @@ def _item_import(user: User, item: ImportItem) -> None:
                 metadata = DocumentMetadata.from_mapping(item.metadata)
                 document = document_import(
                     user=user,
+                    project=item.batch.project_id,
                     upload=_item_upload(item),
                     metadata=metadata,
                     clean=item.clean or None,
@@ -398,10 +413,10 @@ def import_batch_step(*, user: User, batch: ImportBatch, limit: int = 3) -> int:
     `limit` per call, so that no request of a large batch runs for minutes. Returns how
     many files were handled; 0 when nothing is left to do. Each file is imported in its own
     transaction."""
-    require_admin(user)
+    importing_into(user, batch.project_id)
     items = list(
         batch.items.filter(status__in=[ImportStatus.PENDING, ImportStatus.QUEUED])
-        .select_related("batch")
+        .select_related("batch__project")
         .order_by("position")[:limit]
     )
     for item in items:
@@ -420,8 +435,8 @@ def import_item_choose(
     metadata: Mapping[str, Any],
     clean: Collection[str],
 ) -> ImportItem:
-    """Record the admin's metadata and clean-up choice for a file read for import."""
-    require_admin(user)
+    """Record the owner's metadata and clean-up choice for a file read for import."""
+    importing_into(user, item.batch.project_id)
     if item.status not in (ImportStatus.READY, ImportStatus.SKIPPED):
         raise ValidationError(f"{item.filename} is {item.get_status_display().lower()}.")
     known = {suggestion["id"] for suggestion in item.preview.get("suggestions", [])}
@@ -445,7 +460,7 @@ def import_item_choose(
 @transaction.atomic
 def import_batch_confirm(*, user: User, batch: ImportBatch) -> int:
     """Queue the batch's files that are ready; `import_batch_step` imports them."""
-    require_admin(user)
+    importing_into(user, batch.project_id)
     queued = batch.items.filter(status=ImportStatus.READY).update(status=ImportStatus.QUEUED)
     batch.confirmed_at = timezone.now()
     batch.save(update_fields=["confirmed_at"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from documents.models import ApiToken
+from projects.models import Membership
 
 from .activity import log
 
@@ -25,9 +27,16 @@ def api_token_hash(token: str) -> str:
 
 @transaction.atomic
 def api_token_create(
-    *, actor: User | None, user: User, name: str = "", read_only: bool = True
+    *,
+    actor: User | None,
+    user: User,
+    name: str = "",
+    read_only: bool = True,
+    projects: Sequence[int] = (),
 ) -> tuple[ApiToken, str]:
     """Create a token for `user`; returns it with the plain token, which is never stored.
+    With `projects` (ids of projects `user` is a member of) the token reaches those only;
+    without, every project of its user.
 
     Show the plain token to its owner once: afterwards only its hash and first characters
     are known.
@@ -39,6 +48,22 @@ def api_token_create(
     name = name.strip()
     if len(name) > 100:
         raise ValidationError({"name": ["At most 100 characters."]})
+    chosen = sorted(set(projects))
+    member_of = set(
+        Membership.objects.filter(user=user, project_id__in=chosen).values_list(
+            "project_id", flat=True
+        )
+    )
+    strangers = [pk for pk in chosen if pk not in member_of]
+    if strangers:
+        raise ValidationError(
+            {
+                "projects": [
+                    f"{user.username} is not a member of project "
+                    f"{', '.join(f'#{pk}' for pk in strangers)}."
+                ]
+            }
+        )
     plain = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -46,13 +71,22 @@ def api_token_create(
         prefix=plain[:12],
         key_hash=api_token_hash(plain),
         read_only=read_only,
+        limited=bool(chosen),
     )
+    if chosen:
+        token.projects.set(chosen)
     log(
         actor=actor,
         action="api_token.create",
         obj=token,
         document_id=None,
-        after={"user": user.username, "name": name, "prefix": token.prefix, "read_only": read_only},
+        after={
+            "user": user.username,
+            "name": name,
+            "prefix": token.prefix,
+            "read_only": read_only,
+            "projects": chosen or "all",
+        },
     )
     return token, plain
 

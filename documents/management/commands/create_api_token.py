@@ -23,6 +23,15 @@ class Command(BaseCommand):
             "--read-only", action="store_true", help="The token can read but change nothing."
         )
         parser.add_argument("--name", default="", help="What or who uses the token.")
+        parser.add_argument(
+            "--project",
+            type=int,
+            action="append",
+            default=[],
+            metavar="ID",
+            help="Limit the token to this project (repeat for several); by default it "
+            "reaches every project of the user.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -31,7 +40,11 @@ class Command(BaseCommand):
             raise CommandError(f"There is no user named {options['username']!r}.") from None
         try:
             _, plain = services.api_token_create(
-                actor=None, user=user, name=options["name"], read_only=options["read_only"]
+                actor=None,
+                user=user,
+                name=options["name"],
+                read_only=options["read_only"],
+                projects=options["project"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None

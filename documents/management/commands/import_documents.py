@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from documents import cleanup, extract, refusals, services
@@ -148,6 +148,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user", default="", help="Username recorded as the importer (default: none)."
         )
+        parser.add_argument(
+            "--project",
+            type=int,
+            default=None,
+            metavar="ID",
+            help="The project to import into (needed when there is more than one).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         defaults = {
@@ -161,6 +168,11 @@ class Command(BaseCommand):
             raise CommandError(refusals.one_line(exc)) from None
         options["clean"] = self._clean_choice(options["clean"])
         user = self._user(options["user"])
+        try:
+            options["project"] = services.importing_into(user, options["project"])
+        except (ValidationError, PermissionDenied) as exc:
+            message = str(exc) if isinstance(exc, PermissionDenied) else refusals.one_line(exc)
+            raise CommandError(f"--project: {message}") from None
         if not options["paths"] and not options["manifest"]:
             raise CommandError("Give files or folders to import, or a --manifest.")
         manifest = read_manifest(options["manifest"]) if options["manifest"] else []
@@ -307,10 +319,14 @@ class Command(BaseCommand):
         try:
             metadata = services.DocumentMetadata.from_mapping({**defaults, **(source.row or {})})
             if options["dry_run"]:
-                self._dry_run(upload, metadata, options["clean"], results)
+                self._dry_run(upload, metadata, options, results)
                 return
             document = services.document_import(
-                user=user, upload=upload, metadata=metadata, clean=options["clean"] or None
+                user=user,
+                project=options["project"],
+                upload=upload,
+                metadata=metadata,
+                clean=options["clean"] or None,
             )
         except services.DuplicateDocument as exc:
             results.duplicates += 1
@@ -332,10 +348,13 @@ class Command(BaseCommand):
         self,
         upload: services.Upload,
         metadata: services.DocumentMetadata,
-        clean: bool | set[str],
+        options: dict[str, Any],
         results: _Results,
     ) -> None:
-        preview = services.import_preview(upload=upload, metadata=metadata)
+        clean = options["clean"]
+        preview = services.import_preview(
+            upload=upload, project=options["project"], metadata=metadata
+        )
         if preview.duplicate_of is not None:
             raise services.DuplicateDocument(preview.duplicate_of)
         results.imported += 1

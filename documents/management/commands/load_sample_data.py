@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = "Load the five sample documents on the SCO and human rights and the default codebook."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tags, documents = sample.load_sample_data()
+        project, tags, documents = sample.load_sample_data()
         self.stdout.write(
-            f"Codebook: {tags} tags added. Sample corpus: {documents} documents added."
+            f"Project {project.name!r}: {tags} codes added to its codebook, {documents} "
+            "documents added."
         )

@@ -1,0 +1,47 @@
+"""The projects API: the projects the caller is a member of, read-only (owners manage them
+on the project pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+
+from documents.api import _context, errors, filters
+from documents.serializers import NoParameters, ProjectSerializer
+from documents.shortcuts import found_or_404
+
+from .selectors import project_get, project_list
+
+
+@extend_schema(
+    tags=["projects"],
+    summary="The projects you are a member of, with your role in each",
+    responses={200: ProjectSerializer(many=True), **errors(400, 401)},
+)
+class ProjectListView(generics.ListAPIView):
+    serializer_class = ProjectSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        filters(self.request, NoParameters)
+        return project_list(user=self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)
+
+
+@extend_schema(
+    tags=["projects"],
+    summary="One project you are a member of",
+    responses={200: ProjectSerializer, **errors(401, 404)},
+)
+class ProjectDetailView(generics.RetrieveAPIView):
+    serializer_class = ProjectSerializer
+
+    def get_object(self) -> Any:
+        return found_or_404(project_get, user=self.request.user, pk=self.kwargs["pk"])
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return _context(self)

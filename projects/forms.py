@@ -1,0 +1,77 @@
+"""Forms of the project pages: they parse input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from .models import Role
+
+#: The codebook copy's choice meaning "the default codebook", not a project.
+DEFAULT_CODEBOOK = "default"
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    owner = forms.CharField(
+        max_length=150, required=False, help_text="Username of the first owner (you if empty)."
+    )
+
+
+class ProjectSettingsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    require_mfa = forms.BooleanField(
+        required=False, label="Members must use two-factor authentication"
+    )
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.CODER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class CodebookCopyForm(forms.Form):
+    source = forms.ChoiceField()
+
+    def __init__(self, *args: Any, sources: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["source"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
+            (DEFAULT_CODEBOOK, "The default codebook"),
+            *((str(pk), f"Project: {name}") for pk, name in sources),
+        ]
+
+
+class CodeForm(forms.Form):
+    """A code of the project's codebook, as an owner adds or changes it."""
+
+    name = forms.CharField(max_length=100)
+    slug = forms.SlugField(
+        max_length=100,
+        required=False,
+        help_text="Stable identifier for the API; made from the name if empty. Fixed once set.",
+    )
+    definition = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    colour = forms.RegexField(
+        regex=r"^#[0-9a-fA-F]{6}$",
+        initial="#ffd54f",
+        error_messages={"invalid": "Give the colour as #rrggbb, e.g. #1f77b4."},
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    parent = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    shortcut = forms.CharField(max_length=1, required=False, strip=False)
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def __init__(self, *args: Any, parents: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["parent"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "None (top level)"), *((str(pk), name) for pk, name in parents)]

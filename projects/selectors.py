@@ -1,0 +1,106 @@
+"""Reads of projects and memberships: which projects a user is in, with what role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from .models import Action, Membership, Project, may
+
+#: The largest id a column holds.
+MAX_ID = 2**63 - 1
+
+
+def project_list(*, user: Any) -> QuerySet[Project]:
+    """The projects `user` is a member of, each with `role` (theirs) and the numbers of its
+    documents and members."""
+    from documents.models import Document
+
+    mine = Membership.objects.of(user).filter(project_id=OuterRef("pk"))
+    return (
+        Project.objects.of_member(user)
+        .annotate(
+            role=Subquery(mine.values("role")[:1]),
+            # Counted apart: one join of both would count documents × members rows.
+            document_count=_count(Document.objects.all()),
+            member_count=_count(Membership.objects.all()),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def _count(rows: QuerySet[Any]) -> Coalesce:
+    """The number of `rows` of the outer query's project (their `project` column)."""
+    counted = (
+        rows.filter(project_id=OuterRef("pk"))
+        .order_by()
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
+
+
+def project_get(*, user: Any, pk: int) -> Project:
+    """Project `pk` with `user`'s `role` in it; Project.DoesNotExist when `user` is not a
+    member (a project one is not in is not there, as far as one can tell)."""
+    if not 0 < pk <= MAX_ID:
+        raise Project.DoesNotExist(f"No project #{pk}.")
+    return project_list(user=user).get(pk=pk)
+
+
+def member_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def project_for(*, user: Any, project: Project | int | None, action: str) -> Project:
+    """The project in which `user` is to do `action`: the one given, or when none is given
+    the only one in which they may do it (the only project at all for a command run
+    without a user). Raises ValidationError (on "project") when none is given and that is
+    ambiguous, PermissionDenied when their role does not allow it, and ValidationError
+    when the project is not one they are in."""
+    if project is None:
+        candidates = (
+            Project.objects.all()
+            if user is None
+            else Project.objects.filter(
+                pk__in=Membership.objects.allowed(user, action).values("project_id")
+            )
+        )
+        found = list(candidates.order_by("pk")[:2])
+        if len(found) == 1:
+            return found[0]
+        if not found and user is not None and Membership.objects.of(user).exists():
+            raise PermissionDenied(
+                f"Your role in your projects does not let you {Action(action).label}."
+            )
+        where = "no project" if not found else "more than one project"
+        raise ValidationError(
+            {"project": [f"Say which project: you may {Action(action).label} in {where}."]},
+            code="project_required",
+        )
+    pk = project.pk if isinstance(project, Project) else project
+    if user is None:
+        found_project = Project.objects.filter(pk=pk).first()
+        if found_project is None:
+            raise ValidationError({"project": [f"There is no project #{pk}."]})
+        return found_project
+    membership = (
+        Membership.objects.of(user).filter(project_id=pk).select_related("project").first()
+        if 0 < pk <= MAX_ID
+        else None
+    )
+    if membership is None:
+        raise ValidationError(
+            {"project": [f"There is no project #{pk} that you are a member of."]},
+            code="unknown_project",
+        )
+    if not may(membership.role, action):
+        raise PermissionDenied(
+            f"As a {membership.get_role_display().lower()} of {membership.project.name} you "
+            f"may not {Action(action).label}."
+        )
+    return membership.project

@@ -1,0 +1,321 @@
+"""Writes of projects and memberships. Each change is an activity row, in the same
+transaction; a project always keeps at least one owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from .models import Action, Membership, Project, Role, may
+from .selectors import project_for
+
+
+def _log(*, actor: Any, action: str, obj: Any, before: Any = None, after: Any = None) -> None:
+    from documents.services.activity import log
+
+    log(actor=actor, action=action, obj=obj, document_id=None, before=before, after=after)
+
+
+def _require_site_admin(user: Any) -> None:
+    from documents.models import is_site_admin
+
+    if user is not None and not is_site_admin(user):
+        raise PermissionDenied("Only site administrators create projects.")
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError({"name": ["Give the project a name."]})
+    name = " ".join(name.split())
+    if len(name) > 200:
+        raise ValidationError({"name": ["At most 200 characters."]})
+    return name
+
+
+def project_create(*, user: Any, name: str, description: str = "", owner: Any = None) -> Project:
+    """A new project (site administrators, or a command run without a user), with `owner`
+    (by default the user who creates it) as its first owner."""
+    _require_site_admin(user)
+    owner = owner if owner is not None else user
+    if owner is None:
+        raise ValidationError({"owner": ["Name the project's first owner."]})
+    name = _clean_name(name)
+    if not isinstance(description, str):
+        raise ValidationError({"description": ["Must be text."]})
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=name, description=description.strip(), created_by=user
+            )
+            membership = Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+            _log(actor=user, action="project.create", obj=project, after={"name": name})
+            _log(
+                actor=user,
+                action="membership.add",
+                obj=membership,
+                after={"project": project.pk, "user": owner.username, "role": Role.OWNER},
+            )
+    except IntegrityError:
+        raise ValidationError({"name": [f"There is a project named {name!r} already."]}) from None
+    return project
+
+
+def project_update(
+    *,
+    user: Any,
+    project: Project,
+    name: str | None = None,
+    description: str | None = None,
+    require_mfa: bool | None = None,
+) -> Project:
+    """Change a project's settings (its owners)."""
+    project = project_for(user=user, project=project, action=Action.MANAGE)
+    before = {"name": project.name, "description": project.description, "mfa": project.require_mfa}
+    if name is not None:
+        project.name = _clean_name(name)
+    if description is not None:
+        if not isinstance(description, str):
+            raise ValidationError({"description": ["Must be text."]})
+        project.description = description.strip()
+    if require_mfa is not None:
+        project.require_mfa = bool(require_mfa)
+    after = {"name": project.name, "description": project.description, "mfa": project.require_mfa}
+    if after == before:
+        return project
+    try:
+        with transaction.atomic():
+            project.save()
+            _log(actor=user, action="project.update", obj=project, before=before, after=after)
+    except IntegrityError:
+        raise ValidationError(
+            {"name": [f"There is a project named {project.name!r} already."]}
+        ) from None
+    return project
+
+
+def _role(value: Any) -> str:
+    if value not in Role.values:
+        raise ValidationError(
+            {"role": [f"Choose a role: {', '.join(Role.values)} (not {value!r})."]}
+        )
+    return str(value)
+
+
+def membership_add(*, user: Any, project: Project, username: str, role: str) -> Membership:
+    """Make the user named `username` a member of `project` with `role` (its owners)."""
+    project = project_for(user=user, project=project, action=Action.MANAGE)
+    role = _role(role)
+    member = get_user_model().objects.filter(username=username, is_active=True).first()
+    if member is None:
+        raise ValidationError({"username": [f"There is no active user named {username!r}."]})
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            project=project, user=member, defaults={"role": role}
+        )
+        if not created:
+            raise ValidationError(
+                {"username": [f"{username} is a member already, as {membership.role}."]}
+            )
+        _log(
+            actor=user,
+            action="membership.add",
+            obj=membership,
+            after={"project": project.pk, "user": member.username, "role": role},
+        )
+    return membership
+
+
+def _locked_membership(user: Any, project: Project, pk: int) -> Membership:
+    project = project_for(user=user, project=project, action=Action.MANAGE)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(project=project, pk=pk)
+        .first()
+    )
+    if membership is None:
+        raise ValidationError({"membership": [f"{project.name} has no member #{pk}."]})
+    return membership
+
+
+def _keep_an_owner(membership: Membership) -> None:
+    """Refuse to leave the project without an owner: nobody could manage it then."""
+    owners = Membership.objects.select_for_update().filter(
+        project_id=membership.project_id, role=Role.OWNER
+    )
+    if membership.role == Role.OWNER and owners.count() <= 1:
+        raise ValidationError(
+            {"role": ["A project needs an owner: make someone else owner first."]},
+            code="last_owner",
+        )
+
+
+@transaction.atomic
+def membership_change(*, user: Any, project: Project, pk: int, role: str) -> Membership:
+    """Give member `pk` of `project` another role (its owners)."""
+    role = _role(role)
+    membership = _locked_membership(user, project, pk)
+    if membership.role == role:
+        return membership
+    if role != Role.OWNER:
+        _keep_an_owner(membership)
+    before = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    _log(
+        actor=user,
+        action="membership.change",
+        obj=membership,
+        before={"project": membership.project_id, "user": membership.user.username, "role": before},
+        after={"project": membership.project_id, "user": membership.user.username, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, user: Any, project: Project, pk: int) -> None:
+    """Remove member `pk` from `project` (its owners). Their annotations stay."""
+    membership = _locked_membership(user, project, pk)
+    _keep_an_owner(membership)
+    _log(
+        actor=user,
+        action="membership.remove",
+        obj=membership,
+        before={
+            "project": membership.project_id,
+            "user": membership.user.username,
+            "role": membership.role,
+        },
+    )
+    membership.delete()
+
+
+def codebook_copy(*, user: Any, project: Project, source: Project | None) -> int:
+    """Start `project`'s codebook from another project's (one `user` may read) or, with
+    no source, from the default codebook: the codes it lacks (by slug) are added, with
+    their definitions, colours, shortcuts and hierarchy. Returns how many were added."""
+    from documents import sample
+    from documents.models import Tag
+    from documents.services.codebook import tag_save
+
+    project = project_for(user=user, project=project, action=Action.CODEBOOK)
+    if source is None:
+        entries = sample.codebook_entries()
+        origin = "the default codebook"
+    else:
+        if source.pk == project.pk:
+            raise ValidationError({"source": ["Choose another project than this one."]})
+        source = project_for(user=user, project=source, action=Action.READ)
+        entries = [
+            {
+                "name": tag.name,
+                "slug": tag.slug,
+                "definition": tag.definition,
+                "colour": tag.colour,
+                "shortcut": tag.shortcut,
+                "parent": tag.parent.slug if tag.parent is not None else "",
+                "is_active": tag.is_active,
+            }
+            for tag in Tag.objects.filter(project=source).select_related("parent")
+        ]
+        origin = f"project {source.name!r} (#{source.pk})"
+    with transaction.atomic():
+        existing = {tag.slug: tag for tag in Tag.objects.filter(project=project)}
+        taken_shortcuts = {tag.shortcut for tag in existing.values() if tag.shortcut}
+        last = max((tag.sort_order for tag in existing.values()), default=0)
+        added = 0
+        # Parents before children: the entries of one codebook may come in any order.
+        pending = [entry for entry in entries if entry["slug"] not in existing]
+        while pending:
+            ready = [e for e in pending if not e.get("parent") or e["parent"] in existing]
+            if not ready:  # a parent that is not in the source: add them at the top
+                ready = pending
+            for entry in ready:
+                shortcut = entry.get("shortcut", "")
+                last += 10
+                tag = Tag(
+                    project=project,
+                    name=entry["name"],
+                    slug=entry["slug"],
+                    definition=entry.get("definition", ""),
+                    colour=entry.get("colour", "#ffd54f"),
+                    shortcut="" if shortcut in taken_shortcuts else shortcut,
+                    parent=existing.get(entry.get("parent", "")),
+                    is_active=entry.get("is_active", True),
+                    sort_order=last,
+                )
+                if tag.shortcut:
+                    taken_shortcuts.add(tag.shortcut)
+                try:
+                    existing[tag.slug] = tag_save(user=user, tag=tag)
+                except ValidationError as exc:
+                    raise ValidationError(
+                        {"source": [f"Code {entry['slug']!r} cannot be copied: {exc.messages[0]}"]}
+                    ) from None
+                added += 1
+            pending = [entry for entry in pending if entry["slug"] not in existing]
+        if added:
+            before = project.codebook_source
+            project.codebook_source = f"{added} codes copied from {origin}"
+            project.save(update_fields=["codebook_source"])
+            _log(
+                actor=user,
+                action="codebook.copy",
+                obj=project,
+                before={"codebook_source": before},
+                after={"codebook_source": project.codebook_source, "added": added},
+            )
+    return added
+
+
+def require_role(user: Any, role: str | None, action: str) -> None:
+    """PermissionDenied unless `role` allows `action` (for a check on an object already
+    read with the user's role)."""
+    if not may(role, action):
+        raise PermissionDenied(
+            f"Your role in this project does not let you {Action(action).label}."
+        )
+
+
+def code_save(
+    *,
+    user: Any,
+    project: Project,
+    values: dict[str, Any],
+    pk: int | None = None,
+) -> Any:
+    """Add a code to the project's codebook (`pk` None) or change code `pk` of it (its
+    owners): name, slug (set once; made from the name when left empty), definition, colour,
+    parent (a code of the same project), shortcut, whether active."""
+    from django.utils.text import slugify
+
+    from documents.models import Tag
+    from documents.services.codebook import tag_save
+
+    project = project_for(user=user, project=project, action=Action.CODEBOOK)
+    if pk is None:
+        tag = Tag(project=project)
+        tag.slug = values.get("slug") or slugify(values.get("name", ""))[:100]
+        if not tag.slug:
+            raise ValidationError({"slug": ["Give a slug of letters, digits and hyphens."]})
+    else:
+        found = Tag.objects.filter(project=project, pk=pk).first()
+        if found is None:
+            raise ValidationError({"code": [f"{project.name}'s codebook has no code #{pk}."]})
+        tag = found
+    parent_id = values.get("parent")
+    if parent_id is not None and not Tag.objects.filter(project=project, pk=parent_id).exists():
+        raise ValidationError({"parent": ["Choose a code of this project's codebook."]})
+    tag.name = values["name"]
+    tag.definition = values.get("definition", "")
+    tag.colour = values["colour"]
+    tag.parent_id = parent_id
+    tag.shortcut = values.get("shortcut", "")
+    tag.is_active = bool(values.get("is_active"))
+    if tag._state.adding:
+        last = Tag.objects.filter(project=project).order_by("-sort_order").first()
+        tag.sort_order = (last.sort_order + 10) if last else 0
+    return tag_save(user=user, tag=tag)
