@@ -125,15 +125,17 @@ def document_list(*, user: Any, filters: DocumentFilter | None = None) -> Docume
 
 
 def document_get(*, user: Any, pk: int, text: bool = False) -> Document:
-    """Document `pk` if `user` may read it, with `role`, theirs in its project, and its
-    project (its text only if asked for: pages and most answers take it from
+    """Document `pk` if `user` may read it, with `role`, theirs in its project, its
+    project and `shared_token` (with its `annotations_version`, what names its list: see
+    ListVersion) (its text only if asked for: pages and most answers take it from
     `document_text`); raises Document.DoesNotExist otherwise."""
     if not 0 < pk <= MAX_ID:  # an id out of the column's range names no document
         raise Document.DoesNotExist(f"No document #{pk}.")
+    shared = SharedVersion.objects.filter(pk=SharedVersion.ROW).values("token")
     documents = (
         Document.objects.visible_to(user)
         .select_related("project")
-        .annotate(role=_role(user, "project_id"))
+        .annotate(role=_role(user, "project_id"), shared_token=Subquery(shared))
     )
     return (documents if text else documents.without_text()).get(pk=pk)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -37,6 +38,7 @@ from .forms import (
     DocumentFilterForm,
 )
 from .models import Annotation, Document, Tag
+from .representations import REPRESENTATION_VERSION
 from .selectors import AnnotationFilter, Highlight
 from .shortcuts import found_or_404
 from .text import parse_whole_number
@@ -337,20 +339,39 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     document = found_or_404(selectors.document_get, user=request.user, pk=pk)
-    highlights = selectors.highlight_rows(document)
-    text_html = paragraphs_html(
-        selectors.document_text(document), 0, _spans(highlights, request.user)
-    )
+    text_html, author_ids = _highlighted_text(document, request.user)
     codebook = _Codebook(request.user, document.project_id)
     context = {
         "document": document,
         "may_annotate": may(document.role, Action.ANNOTATE),  # type: ignore[attr-defined]
         "codebook": codebook,
         "text_html": mark_safe(text_html),  # noqa: S308 (escaped in paragraphs_html)
-        "authors": selectors.authors({h.author_id for h in highlights}),
+        "authors": selectors.authors(set(author_ids)),
         **_panel(request, document, _PanelFilter.from_query(request.GET), codebook),
     }
     return render(request, DETAIL, context)
+
+
+#: How long a document's highlighted text stays in the cache unread. Its key names the
+#: document's list version, so a kept text is never stale.
+PAGE_CACHE_SECONDS = 3600
+
+
+def _highlighted_text(document: Any, user: Any) -> tuple[str, list[int]]:
+    """The document's text as paragraphs with every highlight, and the ids of the authors
+    of those highlights. Most of a long document's page: kept in the cache under what it
+    shows, the document's list version (its annotations, the codebook's order) and the
+    reader (their own highlights are marked)."""
+    version = selectors.ListVersion(document, document.shared_token or "0")
+    key = f"page:{document.pk}:{REPRESENTATION_VERSION}.{version.key}:{user.pk}"
+    kept = cache.get(key)
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
+    highlights = selectors.highlight_rows(document)
+    text_html = paragraphs_html(selectors.document_text(document), 0, _spans(highlights, user))
+    made = (text_html, sorted({highlight.author_id for highlight in highlights}))
+    cache.set(key, made, PAGE_CACHE_SECONDS)
+    return made
 
 
 @require_GET

@@ -198,6 +198,17 @@ def _caches() -> dict[str, dict[str, object]]:
     # cannot go stale). In this process's memory by default; with several servers (or
     # gunicorn workers) a shared cache such as Redis keeps one copy for all of them.
     url = env("CACHE_URL")
+    directory = env("CACHE_DIR")
+    if not url and directory:
+        # One copy for every worker of one server (bin/serve sets it): files, readable by
+        # this account only (bin/serve makes the folder).
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": directory,
+                "OPTIONS": {"MAX_ENTRIES": envint("CACHE_MAX_ENTRIES", 200)},
+            }
+        }
     if not url:
         return {
             "default": {

@@ -237,3 +237,27 @@ def test_a_kept_list_is_kept_compressed_too_for_clients_that_accept_gzip(
         client, listed, headers, **{"Accept-Encoding": "gzip", "If-None-Match": gzipped["ETag"]}
     )
     assert unchanged.status_code == 304 and not unchanged.has_header("Content-Encoding")
+
+
+def test_the_documents_page_keeps_its_highlighted_text_until_a_change(
+    client, listed, user, other_user, django_assert_max_num_queries
+):
+    client.force_login(user)
+    url = f"/documents/{listed.pk}/"
+
+    def text(response):
+        page = response.content.decode()
+        return page[page.index('id="document-text"') : page.index("</article>")]
+
+    first = text(client.get(url))
+    assert first.count('class="hl ') > 0 and " own" in first
+    again = text(client.get(url))
+    assert again == first
+    # A change shows at once: the kept text is named by the document's list version.
+    annotate(other_user, listed, "Emoji", tags=["due-process"])
+    changed = text(client.get(url))
+    assert changed != first and changed.count('data-a="') > first.count('data-a="')
+    # Each reader's own highlights are marked: the colleague's page is not the analyst's.
+    client.force_login(other_user)
+    theirs = text(client.get(url))
+    assert theirs != changed

@@ -12,13 +12,14 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from documents import postgresql
 from documents import text as textlib
 from documents.models import MAX_ID, Annotation, Document, Tag, role_in
 from documents.selectors import document_text
 from projects.models import Action, Membership, may
 
 from .activity import log
-from .codebook import resolve_tags
+from .codebook import applicable_tags, requested_slugs, resolve_tags
 from .versions import document_list_changed
 
 
@@ -99,17 +100,9 @@ def _document_for_span(user: User, document_id: int) -> Document | None:
         return None
 
 
-def check_span(
-    *, user: User, document_id: int, start: Any, end: Any, quote: str | None
-) -> CheckedSpan:
-    """Check 0 <= start < end <= len(text) and, when given, quote == text[start:end].
-
-    Call it inside the transaction that writes the span. Reads the document's length and
-    SHA-256 (locking its row), and the text from this process's cache
-    (`document_text`), so the cost does not grow with the document once it has been read:
-    PostgreSQL's substring() would count characters from the start of a long text. Returns
-    the span's quote, prefix and suffix, and the document (those fields only).
-    """
+def check_offsets(start: Any, end: Any, quote: str | None) -> tuple[int, int]:
+    """The span's offsets once they are whole numbers with 0 <= start < end, and the quote,
+    if given, text: what can be checked before reading the document."""
     errors: dict[str, list[str]] = {}
     start = _as_offset("start", start, errors)
     end = _as_offset("end", end, errors)
@@ -121,17 +114,30 @@ def check_span(
         )
     if errors:
         raise ValidationError(errors)
-    document = _document_for_span(user, document_id)
-    if document is None:
-        raise ValidationError(
-            {
-                "document": ValidationError(
-                    f"There is no document #{document_id} that you can read.",
-                    code="unknown_document",
-                )
-            }
-        )
-    if not may(document.role, Action.ANNOTATE):  # type: ignore[attr-defined]
+    return start, end
+
+
+def unknown_document(document_id: int) -> ValidationError:
+    return ValidationError(
+        {
+            "document": ValidationError(
+                f"There is no document #{document_id} that you can read.",
+                code="unknown_document",
+            )
+        }
+    )
+
+
+def span_in(
+    document: Document, role: str | None, start: int, end: int, quote: str | None
+) -> CheckedSpan:
+    """The span [start, end) of a document read (and locked) for the write, as stored:
+    refused unless `role` (the user's in the document's project) lets them annotate, the
+    span lies in the text and the quote, when given, is text[start:end]. The text comes
+    from this process's cache (`document_text`), so the cost does not grow with the
+    document once it has been read: PostgreSQL's substring() would count characters from
+    the start of a long text."""
+    if not may(role, Action.ANNOTATE):
         raise PermissionDenied("As a reader of this project you may not annotate.")
     if end > document.length:
         raise ValidationError(
@@ -164,6 +170,22 @@ def check_span(
     return CheckedSpan(
         start=start, end=end, quote=actual, prefix=prefix, suffix=suffix, document=document
     )
+
+
+def check_span(
+    *, user: User, document_id: int, start: Any, end: Any, quote: str | None
+) -> CheckedSpan:
+    """Check 0 <= start < end <= len(text) and, when given, quote == text[start:end].
+
+    Call it inside the transaction that writes the span. Reads the document's length and
+    SHA-256 (locking its row) with the user's role in its project. Returns the span's
+    quote, prefix and suffix, and the document (those fields only).
+    """
+    start, end = check_offsets(start, end, quote)
+    document = _document_for_span(user, document_id)
+    if document is None:
+        raise unknown_document(document_id)
+    return span_in(document, document.role, start, end, quote)  # type: ignore[attr-defined]
 
 
 def _check_note(note: Any) -> str:
@@ -214,8 +236,19 @@ def annotation_create(
     """
     _require_user(user)
     document_id = document.pk if isinstance(document, Document) else document
-    span = check_span(user=user, document_id=document_id, start=start, end=end, quote=quote)
-    tag_objects = resolve_tags(tags, span.document.project_id)
+    fast = postgresql.applies(user, tags)
+    if fast:
+        # The same checks, on what one locking query read (see documents/postgresql.py).
+        start, end = check_offsets(start, end, quote)
+        found = postgresql.locked_document(user.pk, document_id, tags)  # type: ignore[arg-type]
+        if found is None:
+            raise unknown_document(document_id)
+        locked, role, candidates = found
+        span = span_in(locked, role, start, end, quote)
+        tag_objects = applicable_tags(requested_slugs(tags, locked.project_id), candidates)
+    else:
+        span = check_span(user=user, document_id=document_id, start=start, end=end, quote=quote)
+        tag_objects = resolve_tags(tags, span.document.project_id)
     now = timezone.now()
     annotation = Annotation(
         document=span.document,
@@ -230,20 +263,26 @@ def annotation_create(
         updated=now,
         version=1,
     )
-    annotation.save(force_insert=True)
-    # One INSERT for the links: tags.add() would first read which of them exist.
-    Link = Annotation.tags.through
-    Link.objects.bulk_create(
-        [Link(annotation_id=annotation.pk, tag_id=tag.pk) for tag in tag_objects]
-    )
-    document_list_changed(annotation.document_id)
-    log(
-        actor=user,
-        action="annotation.create",
-        obj=annotation,
-        document_id=annotation.document_id,
-        after=annotation.snapshot([tag.slug for tag in tag_objects]),
-    )
+    after = annotation.snapshot([tag.slug for tag in tag_objects])
+    if fast:
+        annotation.pk = postgresql.insert(annotation, tag_objects, after, now)
+        annotation._state.adding = False
+        annotation._state.db = "default"
+    else:
+        annotation.save(force_insert=True)
+        # One INSERT for the links: tags.add() would first read which of them exist.
+        Link = Annotation.tags.through
+        Link.objects.bulk_create(
+            [Link(annotation_id=annotation.pk, tag_id=tag.pk) for tag in tag_objects]
+        )
+        document_list_changed(annotation.document_id)
+        log(
+            actor=user,
+            action="annotation.create",
+            obj=annotation,
+            document_id=annotation.document_id,
+            after=after,
+        )
     annotation.tag_list = tag_objects  # type: ignore[attr-defined]
     return annotation
 

@@ -60,10 +60,9 @@ def tag_save(*, user: User | None, tag: Tag) -> Tag:
     return tag
 
 
-def resolve_tags(tags: Sequence[Tag | str], project_id: int) -> list[Tag]:
-    """Tags of the project's codebook from Tag objects or slugs; at least one, all known
-    and active. They come in codebook order, as the database sorts them (its collation
-    orders the names)."""
+def requested_slugs(tags: Sequence[Tag | str], project_id: int) -> list[str]:
+    """The slugs of the tags asked for (Tag objects or slugs), checked in form: at least
+    one, each text, Tag objects of the project only."""
     if isinstance(tags, str) or not isinstance(tags, Sequence):
         raise ValidationError({"tags": ["Give a list of tag slugs."]})
     if not tags:
@@ -73,8 +72,14 @@ def resolve_tags(tags: Sequence[Tag | str], project_id: int) -> list[Tag]:
     slugs = [tag.slug if isinstance(tag, Tag) else tag for tag in tags]
     if not all(isinstance(slug, str) for slug in slugs):
         raise ValidationError({"tags": ["Each tag is given by its slug, as text."]})
-    found = {tag.slug: tag for tag in _tags_by_slug(slugs, project_id)}
-    unknown = [slug for slug in dict.fromkeys(slugs) if slug not in found]
+    return slugs
+
+
+def applicable_tags(slugs: Sequence[str], found: Sequence[Tag]) -> list[Tag]:
+    """`found` (the project's tags with these slugs, in codebook order), once every slug
+    asked for is known and active."""
+    by_slug = {tag.slug: tag for tag in found}
+    unknown = [slug for slug in dict.fromkeys(slugs) if slug not in by_slug]
     if unknown:
         raise ValidationError(
             {
@@ -85,13 +90,21 @@ def resolve_tags(tags: Sequence[Tag | str], project_id: int) -> list[Tag]:
             },
             code="unknown_tag",
         )
-    inactive = [slug for slug in dict.fromkeys(slugs) if not found[slug].is_active]
+    inactive = [slug for slug in dict.fromkeys(slugs) if not by_slug[slug].is_active]
     if inactive:
         raise ValidationError(
             {"tags": [f"Retired tag, no longer applied: {', '.join(inactive)}."]},
             code="inactive_tag",
         )
-    return list(found.values())
+    return list(by_slug.values())
+
+
+def resolve_tags(tags: Sequence[Tag | str], project_id: int) -> list[Tag]:
+    """Tags of the project's codebook from Tag objects or slugs; at least one, all known
+    and active. They come in codebook order, as the database sorts them (its collation
+    orders the names)."""
+    slugs = requested_slugs(tags, project_id)
+    return applicable_tags(slugs, _tags_by_slug(slugs, project_id))
 
 
 def _tags_by_slug(slugs: list[str], project_id: int) -> list[Tag]:

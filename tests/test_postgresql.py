@@ -1,0 +1,183 @@
+"""The PostgreSQL statements (documents/postgresql.py) against the ORM versions: the same
+token read, the same rows written, the same refusals."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+
+from documents import postgresql, services
+from documents.authentication import _live_token
+from documents.models import Activity, Annotation, Document, Tag
+from projects.models import Membership, Role
+from tests.conftest import MIXED_TEXT
+
+
+@pytest.fixture
+def twin(project, document):
+    """A second document with the same text (the same project refuses a repeated text, so
+    a character differs at the end)."""
+    return services.document_create(
+        user=None,
+        project=project,
+        text=MIXED_TEXT + "!",
+        metadata=services.DocumentMetadata(title="Twin"),
+    )
+
+
+def _both(monkeypatch, **kwargs):
+    """Run annotation_create once through the ORM (on `document`) and once as it runs here
+    (on `twin`): the outcome of each, an annotation or the exception raised."""
+    outcomes = []
+    for which, use_sql in (("document", False), ("twin", True)):
+        with monkeypatch.context() as patched:
+            if not use_sql:
+                patched.setattr(postgresql, "applies", lambda user, tags: False)
+            call = {name: value for name, value in kwargs.items() if name != "twin"}
+            try:
+                outcomes.append(services.annotation_create(**{**call, "document": kwargs[which]}))
+            except (ValidationError, PermissionDenied) as exc:
+                outcomes.append(exc)
+    return outcomes
+
+
+def _written(annotation):
+    row = {
+        field.name: getattr(annotation, field.attname)
+        for field in Annotation._meta.concrete_fields
+        if field.name not in ("id", "document", "created", "updated")
+    }
+    stored = Annotation.objects.get(pk=annotation.pk)
+    links = list(
+        Annotation.tags.through.objects.filter(annotation_id=annotation.pk)
+        .order_by("pk")
+        .values_list("tag_id", flat=True)
+    )
+    activity = Activity.objects.get(action="annotation.create", object_id=annotation.pk)
+    after = dict(activity.after)
+    after.pop("document")
+    return {
+        "row": row,
+        "stored": {
+            field.name: getattr(stored, field.attname)
+            for field in Annotation._meta.concrete_fields
+            if field.name not in ("id", "document", "created", "updated")
+        },
+        "same_time": stored.created == stored.updated == annotation.created,
+        "links": links,
+        "tag_list": [tag.slug for tag in annotation.tag_list],
+        "activity": (activity.actor_id, activity.object_type, after, activity.document_id),
+    }
+
+
+def test_the_create_is_the_orms_on_sqlite_and_the_statements_on_postgresql(user, tags):
+    assert postgresql.applies(user, ["extradition"]) == (connection.vendor == "postgresql")
+    assert not postgresql.applies(user, [tags["extradition"]])
+    user.project_scope = Membership.objects.none().values("project_id")
+    assert not postgresql.applies(user, ["extradition"])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own statements")
+def test_both_ways_write_the_same_rows(monkeypatch, user, tags, document, twin):
+    start = document.text.index("Россия")
+    versions = dict(Document.objects.values_list("pk", "annotations_version"))
+    by_orm, by_sql = _both(
+        monkeypatch,
+        user=user,
+        document=document,
+        twin=twin,
+        start=start,
+        end=start + 6,
+        quote="Россия",
+        tags=["three-evils", "extradition", "due-process"],
+        note="  A note\r\n",
+    )
+    orm, sql = _written(by_orm), _written(by_sql)
+    assert orm["activity"][3] == document.pk and sql["activity"][3] == twin.pk
+    orm["activity"] = orm["activity"][:3]
+    sql["activity"] = sql["activity"][:3]
+    assert orm == sql
+    assert orm["same_time"] and orm["tag_list"] == ["extradition", "three-evils", "due-process"]
+    changed = dict(Document.objects.values_list("pk", "annotations_version"))
+    assert changed[document.pk] != versions[document.pk]
+    assert changed[twin.pk] != versions[twin.pk]
+    assert by_sql.document.pk == twin.pk and by_sql.author == user
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own statements")
+@pytest.mark.parametrize(
+    "case",
+    ["unknown document", "reader", "unknown tag", "retired tag", "quote", "past the end"],
+)
+def test_both_ways_refuse_alike(monkeypatch, user, tags, document, twin, case):
+    start = document.text.index("Китай")
+    kwargs = {
+        "user": user,
+        "document": document.pk,
+        "twin": twin.pk,
+        "start": start,
+        "end": start + 5,
+        "quote": "Китай",
+        "tags": ["extradition"],
+    }
+    if case == "unknown document":
+        kwargs["document"], kwargs["twin"] = 10**9, 10**9 + 1
+    elif case == "reader":
+        Membership.objects.filter(user=user).update(role=Role.READER)
+    elif case == "unknown tag":
+        kwargs["tags"] = ["extradition", "no-such-code"]
+    elif case == "retired tag":
+        Tag.objects.filter(slug="due-process").update(is_active=False)
+        kwargs["tags"] = ["due-process"]
+    elif case == "quote":
+        kwargs["quote"] = "Китаи"
+    else:
+        kwargs["end"] = len(twin.text) + 10
+    by_orm, by_sql = _both(monkeypatch, **kwargs)
+    assert type(by_orm) is type(by_sql)
+    assert isinstance(by_orm, ValidationError | PermissionDenied)
+    said_orm, said_sql = str(by_orm), str(by_sql)
+    if case == "unknown document":
+        said_orm = said_orm.replace(f"#{kwargs['document']} ", "#N ")
+        said_sql = said_sql.replace(f"#{kwargs['twin']} ", "#N ")
+    if case == "past the end":
+        said_orm = said_orm.replace(f"most {len(document.text)}, ", "most L, ")
+        said_sql = said_sql.replace(f"most {len(twin.text)}, ", "most L, ")
+    assert said_orm == said_sql
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own statements")
+def test_the_token_is_read_alike(monkeypatch, user, staff_user, django_user_model):
+    from django.contrib.auth.models import User
+
+    from documents.models import ApiToken
+
+    _, live = services.api_token_create(actor=None, user=user, read_only=True)
+    _, revoked = services.api_token_create(actor=None, user=staff_user)
+    services.api_token_revoke(actor=None, token=ApiToken.objects.get(user=staff_user))
+    inactive_user = django_user_model.objects.create_user(username="gone", is_active=False)
+    inactive = ApiToken.objects.create(
+        user=inactive_user, prefix="sco_x", key_hash="f" * 64, read_only=False
+    )
+    for plain in (live, revoked, "not-a-token"):
+        key = services.api_token_hash(plain)
+        by_sql = postgresql.live_token(key)
+        with monkeypatch.context() as patched:
+            patched.setattr(connection, "vendor", "sqlite")
+            by_orm = _live_token(key)
+        if by_orm is None:
+            assert by_sql is None
+            continue
+        assert by_sql is not None
+        fields = [field.attname for field in ApiToken._meta.concrete_fields]
+        assert [getattr(by_sql, name) for name in fields] == [
+            getattr(by_orm, name) for name in fields
+        ]
+        user_fields = [field.attname for field in User._meta.concrete_fields]
+        assert [getattr(by_sql.user, name) for name in user_fields] == [
+            getattr(by_orm.user, name) for name in user_fields
+        ]
+        assert by_sql.user.is_authenticated and not by_sql._state.adding
+    assert postgresql.live_token(inactive.key_hash) is None
