@@ -123,21 +123,18 @@ def locked_document(
     if row is None or row[4] is None:
         return None
     pk, project_id, length, sha256, role, tag_rows = row
-    document = Document(pk=pk, project_id=project_id, length=length, sha256=sha256)
-    document._state.adding = False
-    tags = []
-    for tag_id, slug, name, is_active, sort_order in tag_rows:
-        tag = Tag(
-            pk=tag_id,
-            project_id=project_id,
-            slug=slug,
-            name=name,
-            is_active=is_active,
-            sort_order=sort_order,
-        )
-        tag._state.adding = False
-        tags.append(tag)
+    # As the ORM's .only() would: the fields not read load on first use. (from_db takes
+    # the values in the order of the model's fields.)
+    document = Document.from_db("default", _DOCUMENT_FIELDS, (pk, project_id, length, sha256))
+    tags = [
+        Tag.from_db("default", _TAG_FIELDS, (tag_id, project_id, name, slug, active, order))
+        for tag_id, slug, name, active, order in tag_rows
+    ]
     return document, role, tags
+
+
+_DOCUMENT_FIELDS = ["id", "project_id", "length", "sha256"]
+_TAG_FIELDS = ["id", "project_id", "name", "slug", "is_active", "sort_order"]
 
 
 def insert(

@@ -233,6 +233,16 @@ def annotation_list(*, user: Any, filters: AnnotationFilter | None = None) -> An
     return (filters or AnnotationFilter()).apply(annotations, user)
 
 
+def document_annotation_list(
+    *, document: Document, user: Any, filters: AnnotationFilter | None = None
+) -> AnnotationQuerySet:
+    """The annotations of a document the caller read through `document_get` (so `user`
+    may read it) that pass `filters`: without the access rule's join again, which a long
+    document's every row would go through."""
+    annotations = Annotation.objects.filter(document_id=document.pk)
+    return (filters or AnnotationFilter()).apply(annotations, user)
+
+
 def annotation_get(*, user: Any, pk: int) -> Annotation:
     """Annotation `pk` (deleted or not) if `user` may read it, with its author, its
     document's id, project and SHA-256 (what showing its passage needs) and `role`, the

@@ -294,7 +294,9 @@ def _panel(
     The cursor is the last card's "start.end.pk", so a page costs the same wherever it is.
     """
     document_id = document.pk
-    annotations = selectors.annotation_list(user=request.user, filters=panel.to_filter(document_id))
+    annotations = selectors.document_annotation_list(
+        document=document, user=request.user, filters=panel.to_filter(document_id)
+    )
     parts = [parse_whole_number(part) for part in request.GET.get("after", "").split(".")]
     cursor = [part for part in parts if part is not None]
     if len(cursor) == 3 == len(parts):
@@ -366,7 +368,7 @@ def _highlighted_text(document: Any, user: Any) -> tuple[str, list[int]]:
     key = f"page:{document.pk}:{REPRESENTATION_VERSION}.{version.key}:{user.pk}"
     kept = cache.get(key)
     if kept is not None:
-        return kept  # type: ignore[no-any-return]
+        return kept
     highlights = selectors.highlight_rows(document)
     text_html = paragraphs_html(selectors.document_text(document), 0, _spans(highlights, user))
     made = (text_html, sorted({highlight.author_id for highlight in highlights}))

@@ -71,6 +71,8 @@ class CodeForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
     def __init__(self, *args: Any, parents: list[tuple[int, str]], **kwargs: Any) -> None:
+        # Its own ids: the project page holds the settings form's "name" field too.
+        kwargs.setdefault("auto_id", "code_%s")
         super().__init__(*args, **kwargs)
         field = self.fields["parent"]
         assert isinstance(field, forms.ChoiceField)

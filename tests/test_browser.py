@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -508,3 +509,34 @@ def test_document_list_filters_and_opens_a_document(page, log_in, user, sample_c
     rows.first.get_by_role("link").click()
     expect(page).to_have_url(re.compile(re.escape(document.get_absolute_url()) + "$"))
     assert text_content(page) == document.text
+
+
+def test_an_owner_runs_a_project_in_the_app(page, log_in, staff_user, user, project, tags):
+    """Members, roles and codes without the Django admin; a reader then sees no chooser."""
+    from projects.models import Membership
+
+    other = get_user_model().objects.create_user(username="witness-team", password="w-pass-1")
+    log_in(staff_user)
+    page.goto("/projects/")
+    page.get_by_role("link", name="Test project").click()
+    page.get_by_label("Add the user").fill(other.username)
+    page.locator("#id_role").select_option("reader")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("status")).to_contain_text("witness-team added as reader.")
+    page.get_by_label("Role of analyst").select_option("reviewer")
+    page.locator("form", has=page.get_by_label("Role of analyst")).get_by_role(
+        "button", name="Change role"
+    ).click()
+    expect(page.get_by_role("status")).to_contain_text("analyst is now reviewer.")
+    page.get_by_text("Add a code").click()
+    page.locator("#code_name").fill("Secret detention")
+    page.locator("#code_definition").fill("Held where no one is told.")
+    page.get_by_role("button", name="Add the code").click()
+    expect(page.get_by_role("status")).to_contain_text("Code Secret detention added.")
+    expect(page.locator("table.codebook")).to_contain_text("secret-detention")
+    assert Membership.objects.get(user=other).role == "reader"
+    assert Membership.objects.get(user=user).role == "reviewer"
+    # A removal asks nothing more and is logged like the rest.
+    page.get_by_role("button", name="Remove witness-team").click()
+    expect(page.get_by_role("status")).to_contain_text("Member removed.")
+    assert not Membership.objects.filter(user=other).exists()

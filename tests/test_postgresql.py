@@ -103,6 +103,13 @@ def test_both_ways_write_the_same_rows(monkeypatch, user, tags, document, twin):
     assert changed[document.pk] != versions[document.pk]
     assert changed[twin.pk] != versions[twin.pk]
     assert by_sql.document.pk == twin.pk and by_sql.author == user
+    # What the pages read from the returned annotation, the same both ways: the user's role
+    # on its document, and a field neither read (loaded on use).
+    assert by_sql.document.role == by_orm.document.role == "coder"
+    assert by_sql.document.title == "Twin" and by_orm.document.title == "Mixed scripts"
+    assert [(tag.slug, tag.name) for tag in by_sql.tag_list] == [
+        (tag.slug, tag.name) for tag in by_orm.tag_list
+    ]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own statements")

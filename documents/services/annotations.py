@@ -244,6 +244,7 @@ def annotation_create(
         if found is None:
             raise unknown_document(document_id)
         locked, role, candidates = found
+        locked.role = role  # type: ignore[attr-defined]  # as the ORM's read annotates it
         span = span_in(locked, role, start, end, quote)
         tag_objects = applicable_tags(requested_slugs(tags, locked.project_id), candidates)
     else:
