@@ -800,9 +800,7 @@ class AnnotationListView(generics.ListAPIView):
                 return Response(page())
             # One document's pages are what a client anchoring its highlights reads again
             # and again: kept under the document's list version, as its one-call list is.
-            version = found_or_404(
-                selectors.document_list_version, user=request.user, pk=wanted.document
-            )
+            version = filtering.document_version
             asked = urlencode(sorted(request.query_params.lists()), doseq=True).encode()
             key = f"annotations:{wanted.document}:{version.key}:{urls.digest}:{request.user.pk}"
             return _kept(request, f"{key}:{hashlib.sha256(asked).hexdigest()}", page)

@@ -16,9 +16,9 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from projects.models import Project
 
-from .models import MAX_ID, MAX_OFFSET, DocumentType, Tag
+from .models import MAX_ID, MAX_OFFSET, Document, DocumentType, Tag
 from .representations import Links, annotation_json, document_json, project_json, tag_json
-from .selectors import AnnotationFilter, DocumentFilter, document_list
+from .selectors import AnnotationFilter, DocumentFilter, document_list_version
 from .text import has_unpaired_surrogate
 
 #: Longest filter text accepted in a query string.
@@ -241,8 +241,14 @@ class AnnotationFilterSerializer(serializers.Serializer):
 
     def validate_document(self, value: int) -> int:
         user = self.context["request"].user
-        if not document_list(user=user).filter(pk=value).exists():
-            raise serializers.ValidationError(f"There is no document #{value} that you can read.")
+        try:
+            # Read with its list's version, which the list keeps one document's pages
+            # under (`document_version`): one query for the check and the version.
+            self.document_version = document_list_version(user=user, pk=value)
+        except Document.DoesNotExist:
+            raise serializers.ValidationError(
+                f"There is no document #{value} that you can read."
+            ) from None
         return value
 
     def to_filter(self) -> AnnotationFilter:

@@ -671,14 +671,14 @@ def test_annotation_list_query_count_is_constant(
     with django_assert_num_queries(4):
         large = client.get(ANNOTATIONS, headers=analyst_headers)
     assert len(large.json()["results"]) == 9 > len(small.json()["results"])
-    # Filters add a fixed number: tag check and tag tree (tag), document and its list's
+    # Filters add a fixed number: tag check and tag tree (tag), document with its list's
     # version (one document's pages are kept under it), author.
     query = f"?tag=extradition&document={document.pk}&author=analyst"
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         first = client.get(ANNOTATIONS + query, headers=analyst_headers)
-    # Kept: the token, the checks of the tag, the document and the author, the tag tree
-    # (read as the filter is built), the version.
-    with django_assert_num_queries(6):
+    # Kept: the token, the checks of the tag, the document (with its version) and the
+    # author, the tag tree (read as the filter is built).
+    with django_assert_num_queries(5):
         again = client.get(ANNOTATIONS + query, headers=analyst_headers)
     assert again.content == first.content
 
