@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from accounts.models import AccessEvent
+from accounts.services import access_event
 from projects.models import Action, Membership, Project
 
 from . import services
@@ -296,6 +298,12 @@ class ActivityAdmin(ShownOnly, admin.ModelAdmin):
         )
 
 
+def _token_event(request: HttpRequest | None, kind: str, token: ApiToken) -> None:
+    """The access log's record of a token made or revoked (who by is the request's user)."""
+    detail = {"token": token.prefix, "owner": token.user.get_username()}
+    access_event(kind=kind, request=request, detail=detail)
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Create tokens (the plain token is shown once, on the next page) and revoke them."""
@@ -347,6 +355,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             projects=[project.pk for project in form.cleaned_data.get("projects", [])],
         )
         obj.pk, obj.prefix, obj.created = token.pk, token.prefix, token.created
+        _token_event(request, AccessEvent.Kind.TOKEN_CREATED, token)
         # For response_add, the next step of this same request.
         setattr(request, "_api_token_plain", plain)  # noqa: B010
 
@@ -392,6 +401,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         tokens = list(queryset.filter(revoked_at__isnull=True))
         for token in tokens:
             services.api_token_revoke(actor=request.user, token=token)  # type: ignore[arg-type]
+            _token_event(request, AccessEvent.Kind.TOKEN_REVOKED, token)
         self.message_user(request, f"Revoked {len(tokens)} tokens.")
 
 

@@ -53,10 +53,11 @@ def may(role: str | None, action: str) -> bool:
 
 
 class ProjectQuerySet(models.QuerySet["Project"]):
-    def of_member(self, user: Any) -> ProjectQuerySet:
+    def of_member(self, user: Any, *, unlocked: bool = True) -> ProjectQuerySet:
         """The projects `user` is a member of (within the projects an API token is limited
-        to, when the request came with one)."""
-        return self.filter(pk__in=Membership.objects.of(user).values("project_id"))
+        to, when the request came with one; see MembershipQuerySet.of for `unlocked`)."""
+        memberships = Membership.objects.of(user, unlocked=unlocked)
+        return self.filter(pk__in=memberships.values("project_id"))
 
 
 class Project(models.Model):
@@ -97,16 +98,20 @@ class Project(models.Model):
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
-    def of(self, user: Any) -> MembershipQuerySet:
+    def of(self, user: Any, *, unlocked: bool = True) -> MembershipQuerySet:
         """`user`'s memberships: none for an anonymous or inactive user; with an API token
         limited to some projects (`user.project_scope`, set by the token's authentication),
-        those only."""
+        those only; and, for a session that has not given a second factor
+        (`user.mfa_verified`, set by accounts.middleware), not those of projects that
+        require one, unless `unlocked` is False (the project list shows them, locked)."""
         if not (user.is_authenticated and user.is_active):
             return self.none()
         memberships = self.filter(user_id=user.pk)
         scope = getattr(user, "project_scope", None)
         if scope is not None:
             memberships = memberships.filter(project_id__in=scope)
+        if unlocked and getattr(user, "mfa_verified", True) is False:
+            memberships = memberships.exclude(project__require_mfa=True)
         return memberships
 
     def allowed(self, user: Any, action: str) -> MembershipQuerySet:

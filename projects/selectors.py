@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from .models import Action, Membership, Project, may
@@ -19,10 +28,17 @@ def project_list(*, user: Any) -> QuerySet[Project]:
     documents and members."""
     from documents.models import Document
 
-    mine = Membership.objects.of(user).filter(project_id=OuterRef("pk"))
+    mine = Membership.objects.of(user, unlocked=False).filter(project_id=OuterRef("pk"))
+    locked = getattr(user, "mfa_verified", True) is False
     return (
-        Project.objects.of_member(user)
+        Project.objects.of_member(user, unlocked=False)
         .annotate(
+            # Required two-factor not given in this session: listed, but nothing shown.
+            locked=Case(
+                When(require_mfa=True, then=Value(locked)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
             role=Subquery(mine.values("role")[:1]),
             # Counted apart: one join of both would count documents × members rows.
             document_count=_count(Document.objects.all()),

@@ -176,8 +176,9 @@ def membership_change(*, user: Any, project: Project, pk: int, role: str) -> Mem
 
 
 @transaction.atomic
-def membership_remove(*, user: Any, project: Project, pk: int) -> None:
-    """Remove member `pk` from `project` (its owners). Their annotations stay."""
+def membership_remove(*, user: Any, project: Project, pk: int) -> Membership:
+    """Remove member `pk` from `project` (its owners), returning the removed membership.
+    Their annotations stay."""
     membership = _locked_membership(user, project, pk)
     _keep_an_owner(membership)
     _log(
@@ -191,6 +192,7 @@ def membership_remove(*, user: Any, project: Project, pk: int) -> None:
         },
     )
     membership.delete()
+    return membership
 
 
 def codebook_copy(*, user: Any, project: Project, source: Project | None) -> int:

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import AccessEvent
+from accounts.services import access_event
 from documents import refusals
 from documents import selectors as document_selectors
 from documents.models import is_site_admin
@@ -130,7 +132,10 @@ def _page(
 
 @require_GET
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _page(request, _project(request, pk))
+    project = _project(request, pk)
+    if project.locked:  # type: ignore[attr-defined]
+        return render(request, "projects/project_locked.html", {"project": project}, status=403)
+    return _page(request, project)
 
 
 def _form_errors(form: Any) -> ValidationError:
@@ -163,6 +168,7 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         return _page(request, project, errors=refusals.lines(exc), member_form=form)
+    _membership_event(request, project, "added", membership.user.username, membership.role)
     messages.success(request, f"{membership.user.username} added as {membership.role}.")
     return redirect(project)
 
@@ -179,6 +185,7 @@ def member_role(request: HttpRequest, pk: int, member: int) -> HttpResponse:
         )
     except ValidationError as exc:
         return _page(request, project, errors=refusals.lines(exc))
+    _membership_event(request, project, "role", membership.user.username, membership.role)
     messages.success(request, f"{membership.user.username} is now {membership.role}.")
     return redirect(project)
 
@@ -187,9 +194,10 @@ def member_role(request: HttpRequest, pk: int, member: int) -> HttpResponse:
 def member_remove(request: HttpRequest, pk: int, member: int) -> HttpResponse:
     project = _project(request, pk)
     try:
-        services.membership_remove(user=request.user, project=project, pk=member)
+        removed = services.membership_remove(user=request.user, project=project, pk=member)
     except ValidationError as exc:
         return _page(request, project, errors=refusals.lines(exc))
+    _membership_event(request, project, "removed", removed.user.username, removed.role)
     messages.success(request, "Member removed.")
     return redirect(project)
 
@@ -276,4 +284,17 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         "projects/code_edit.html",
         {"project": project, "tag": tag, "form": form, "errors": errors},
         status=UNPROCESSABLE if errors else 200,
+    )
+
+
+def _membership_event(
+    request: HttpRequest, project: Project, change: str, username: str, role: str
+) -> None:
+    """Who changed a membership, from where: the access log the project's owners read
+    (the activity record has the change itself)."""
+    access_event(
+        kind=AccessEvent.Kind.MEMBERSHIP_CHANGED,
+        request=request,
+        detail={"change": change, "member": username, "role": role},
+        project_id=project.pk,
     )

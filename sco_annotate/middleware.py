@@ -18,8 +18,11 @@ from django.utils.cache import patch_vary_headers
 class ContentSecurityPolicyMiddleware:
     """Send the Content-Security-Policy from settings on every response.
 
-    Django 5.2 has no CSP support of its own; the policy forbids inline and foreign scripts,
-    so a document text that smuggles in markup can never run anything.
+    Django 5.2 has no CSP support of its own; the policy forbids inline and foreign scripts
+    and inline styles, so a document text that smuggles in markup can never run anything
+    or restyle the page. The Django admin and the Swagger UI page write inline styles of
+    their own: under CONTENT_SECURITY_POLICY_INLINE_STYLE_PATHS, and only there, the policy
+    allows them (`with_inline_styles`).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,8 +30,38 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if settings.CONTENT_SECURITY_POLICY:
-            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if policy:
+            if request.path_info.startswith(settings.CONTENT_SECURITY_POLICY_INLINE_STYLE_PATHS):
+                policy = with_inline_styles(policy)
+            response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+def with_inline_styles(policy: str) -> str:
+    """`policy` with 'unsafe-inline' added to its style-src (if it has one)."""
+    directives = [directive.strip() for directive in policy.split(";") if directive.strip()]
+    for index, directive in enumerate(directives):
+        if directive.split()[0] == "style-src" and "'unsafe-inline'" not in directive:
+            directives[index] = directive + " 'unsafe-inline'"
+    return "; ".join(directives)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every answer that sets no caching of its own.
+
+    Pages and API answers carry research data: no browser cache, disk or shared proxy may
+    keep a copy after the session ends. Static files never get here (WhiteNoise answers them
+    above). ETags still work: API clients keep what they choose and send If-None-Match.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

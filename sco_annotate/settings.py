@@ -9,6 +9,7 @@ Two ways to run:
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -101,6 +102,11 @@ INSTALLED_APPS = [
     "template_partials",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "accounts",
     "projects",
     "documents",
 ]
@@ -112,6 +118,8 @@ MIDDLEWARE = [
     "sco_annotate.middleware.ContentSecurityPolicyMiddleware",
     "sco_annotate.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so that static files keep their own caching.
+    "sco_annotate.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,6 +129,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a locked-out login (django-axes) into the login page with its message.
+    "axes.middleware.AxesMiddleware",
+    # Idle and absolute session limits; then the second factor that site admins must have.
+    "accounts.middleware.SessionLimitsMiddleware",
+    "accounts.middleware.MfaRequiredMiddleware",
     # Last, so that its process_exception sees a view's exception first.
     "sco_annotate.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -236,6 +249,84 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Accounts (the accounts app): the people who use the app are watched by states, so a
+# password alone is not trusted to protect their research.
+# Argon2 first: new and changed passwords use it, and the older hashes below are still
+# accepted and rewritten as Argon2 at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# django-axes checks for a lockout before any other backend runs the password hasher.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins lock the username together with the address they came from (so that an
+# attacker cannot lock a researcher out of their own account), and an address that fails
+# for many usernames is throttled as a whole (see accounts/lockout.py).
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
+LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 30)
+if not 0 < LOGIN_FAILURE_LIMIT <= LOGIN_ADDRESS_FAILURE_LIMIT:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT must be at least 1 and at most LOGIN_ADDRESS_FAILURE_LIMIT."
+    )
+if LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_LOCKOUT_MINUTES must be at least 1.")
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_address"
+# A refused attempt during a lockout is neither recorded nor extends it: it costs one read.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# Logins and logouts are in the app's own access log (accounts.AccessEvent).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# Two-factor authentication (django-otp: TOTP and recovery codes). Site admins must set it
+# up before they can do anything else unless MFA_REQUIRED_FOR_ADMINS is off (`make demo`).
+MFA_REQUIRED_FOR_ADMINS = envbool("MFA_REQUIRED_FOR_ADMINS", True)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "sco-annotate")
+
+# A session ends after SESSION_IDLE_SECONDS without a request and SESSION_LIFETIME_SECONDS
+# after the login, whichever comes first (accounts/middleware.py).
+SESSION_IDLE_SECONDS = envint("SESSION_IDLE_SECONDS", 2 * 60 * 60)
+SESSION_COOKIE_AGE = envint("SESSION_LIFETIME_SECONDS", 12 * 60 * 60)
+if not 60 <= SESSION_IDLE_SECONDS <= SESSION_COOKIE_AGE:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_SECONDS must be at least 60 and at most SESSION_LIFETIME_SECONDS."
+    )
+
+# Mail, for password reset only: without EMAIL_HOST there is no reset by e-mail, and the
+# login page says to ask an admin.
+EMAIL_HOST = env("EMAIL_HOST")
+PASSWORD_RESET_ENABLED = bool(EMAIL_HOST)
+if PASSWORD_RESET_ENABLED:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = envint("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = 20
+    DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+    if not DEFAULT_FROM_EMAIL:
+        raise ImproperlyConfigured(
+            "DEFAULT_FROM_EMAIL is not set: with EMAIL_HOST set, give the address password "
+            "reset mails come from, e.g. DEFAULT_FROM_EMAIL=annotate@example.org"
+        )
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+else:
+    # Nothing is sent: a mail that fails to send must not be tried in the first place.
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -267,7 +358,10 @@ SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and envbool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
-if envbool("BEHIND_PROXY", False):
+# Behind a proxy, the client's address is the last one the proxy added to X-Forwarded-For
+# (accounts/addresses.py): login throttling and the access log need the real one.
+BEHIND_PROXY = envbool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 # same-origin, not no-referrer: browsers then send "Origin: null" on the app's own form
@@ -275,13 +369,17 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# No inline scripts anywhere: the pages work under this policy.
+# No inline scripts or styles anywhere in the app's pages: they work under this policy.
 CONTENT_SECURITY_POLICY = env(
     "CONTENT_SECURITY_POLICY",
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
 )
+# The Django admin and the Swagger UI page (/api/docs/) write inline styles of their own,
+# which we cannot move to files: under these paths only, the policy also allows inline
+# styles (still no inline script). See ContentSecurityPolicyMiddleware.
+CONTENT_SECURITY_POLICY_INLINE_STYLE_PATHS = ("/admin/", "/api/docs/")
 
 # Largest request body Django reads into memory (JSON documents sent to the API included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
@@ -334,4 +432,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # django-axes narrates every login at INFO; its warnings (failures, lockouts) stay.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -12,13 +12,18 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as accounts_views
+from accounts.urls import access_log_urlpatterns
 from documents.urls import api_urlpatterns
 from sco_annotate.middleware import database_unavailable, error_response, is_api
 
 urlpatterns = [
     path("", include("documents.urls")),
     path("projects/", include("projects.urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include(access_log_urlpatterns)),
+    path("accounts/", include("accounts.urls")),
+    # The admin's own login form would skip the second factor.
+    path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_urlpatterns, "api"))),
     # The schema answers API clients (token or session) like the API itself. The docs page

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.http import HttpRequest
+from django.test import Client
 
 from documents import sample, services
 from documents.models import Annotation, Document, Tag
@@ -24,6 +26,25 @@ MIXED_TEXT = (
 def _fast_password_hashing(settings):
     # The real hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _client_login_with_a_request(monkeypatch):
+    # django-axes refuses a login without the request it throttles by (a ValueError), and
+    # the test client's login() passes none: give it an empty one.
+    login = Client.login
+    monkeypatch.setattr(
+        Client,
+        "login",
+        lambda self, **credentials: login(self, request=HttpRequest(), **credentials),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _admins_without_second_factor(settings):
+    # Tests log admins in with force_login, which gives no second factor; the requirement
+    # itself is tested in test_accounts_mfa.py, which turns it back on.
+    settings.MFA_REQUIRED_FOR_ADMINS = False
 
 
 @pytest.fixture

@@ -20,3 +20,24 @@ def annotate(user, document, needle, *, tags=("extradition",), note="", occurren
         tags=list(tags),
         note=note,
     )
+
+
+def totp_code(key, *, steps_ahead=0):
+    """The authenticator app's code for the hex `key` now (or `steps_ahead` 30-second steps
+    later, a code not used yet)."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(bytes.fromhex(key))
+    totp.time = totp.time + 30 * steps_ahead
+    return f"{totp.token():06d}"
+
+
+def enable_mfa(user):
+    """Turn two-factor on for `user` through the service; returns its key and recovery codes."""
+    from django_otp.util import random_hex
+
+    from accounts import services as account_services
+
+    key = random_hex(20)
+    codes = account_services.mfa_enable(user=user, key=key, code=totp_code(key), request=None)
+    return key, codes

@@ -216,9 +216,9 @@ def test_export_queries_per_batch_are_constant(
 ):
     monkeypatch.setattr(selectors, "BATCH_SIZE", 3)
     client.get(JSONL_URL, headers=headers)
-    # Token; per batch of three, the rows, their tag links and the codebook (two full
-    # batches); then the empty read that finds the end.
-    with django_assert_num_queries(1 + 2 * 3 + 1):
+    # Token; the access log's row; per batch of three, the rows, their tag links and the
+    # codebook (two full batches); then the empty read that finds the end.
+    with django_assert_num_queries(1 + 1 + 2 * 3 + 1):
         response = client.get(JSONL_URL, headers=headers)
         lines = body_of(response).splitlines()
     assert response.status_code == 200 and len(lines) == 6

@@ -303,6 +303,14 @@ ENDPOINTS = [
 ]
 
 
+def _access_log_rule(caller: Caller, write: bool) -> str:
+    # Site administrators, and the owners of a project (of B, for the outsider).
+    if caller.anonymous:
+        return LOGIN
+    owns = caller.role == Role.OWNER or caller.name == "outsider"
+    return OK if caller.site_admin or owns else DENIED
+
+
 def _tag_detail_rule(caller: Caller, write: bool) -> str:
     # The slug is looked up in the caller's codebooks (B has the same default codes); a
     # site administrator in no project has none.
@@ -314,12 +322,20 @@ def _tag_detail_rule(caller: Caller, write: bool) -> str:
 ENDPOINTS.append(
     Endpoint("api:tag-detail", "get", _tag_detail_rule, lambda w: ["extradition"], api=True)
 )
+ENDPOINTS.append(Endpoint("access_log", "get", _access_log_rule))
 
 #: URL patterns that are not research data's: the log-in pages, the Django admin (which has
 #: its own tests, test_admin.py), the API schema and its docs.
 EXEMPT_PREFIXES = ("admin:",)
 EXEMPT = {
+    # Logging in, out, and one's own password and second factor: about one's account, not
+    # a project's data (tests/test_accounts_*.py).
     "login",
+    "login_code",
+    "mfa",
+    "mfa_setup",
+    "mfa_disable",
+    "mfa_recovery_codes",
     "logout",
     "password_change",
     "password_change_done",
@@ -449,6 +465,9 @@ def _outcome(response: Any, endpoint: Endpoint) -> str:
     status = response.status_code
     location = response.headers.get("Location", "")
     if status in (401,) or (status == 302 and "/accounts/login/" in location):
+        return LOGIN
+    # An htmx request is sent to the login page as a whole page (accounts.middleware).
+    if response.headers.get("HX-Redirect", "").startswith("/accounts/login/"):
         return LOGIN
     if status == 403:
         return DENIED

@@ -369,3 +369,45 @@ def test_an_owner_adds_and_changes_codes_in_the_app(client, owner, project, tags
         },
     )
     assert foreign.status_code == 422
+
+
+def test_a_project_that_requires_two_factor_shows_nothing_to_a_session_without_it(
+    client, project, owner, user, annotation
+):
+    project_services.project_update(user=owner, project=project, require_mfa=True)
+    client.force_login(user)  # a password-only session: no second factor given
+    listing = client.get(reverse("projects:list")).content.decode()
+    assert "Test project" in listing and "two-factor authentication required" in listing
+    locked = client.get(reverse("projects:detail", args=[project.pk]))
+    assert locked.status_code == 403 and "Set up two-factor" in locked.content.decode()
+    assert client.get(reverse("documents:detail", args=[annotation.document_id])).status_code == 404
+    assert client.get(reverse("api:annotation-list")).json()["results"] == []
+    # The same session once it has given a second factor (as the login's code step marks it).
+    session = client.session
+    session["accounts_mfa_verified"] = True
+    session.save()
+    assert client.get(reverse("documents:detail", args=[annotation.document_id])).status_code == 200
+    assert client.get(reverse("projects:detail", args=[project.pk])).status_code == 200
+
+
+def test_owners_read_their_projects_access_log(client, project, user, other_user, bearer):
+    from accounts.models import AccessEvent
+
+    # An owner who is not a site administrator (those read all of the log).
+    Membership.objects.filter(user=user).update(role=Role.OWNER)
+    client.force_login(user)
+    membership = Membership.objects.get(project=project, user=other_user)
+    client.post(
+        reverse("projects:member_role", args=[project.pk, membership.pk]), {"role": "reader"}
+    )
+    client.get(reverse("api:export-csv"), {"project": project.pk}, headers=bearer(user))
+    outsider_project = project_services.project_create(user=None, name="Else", owner=other_user)
+    AccessEvent.objects.create(kind="export", username="x", project_id=outsider_project.pk)
+    page = client.get(reverse("access_log"))
+    assert page.status_code == 200
+    kinds = {(event.kind, event.project_id) for event in page.context["page"].object_list}
+    assert ("membership_changed", project.pk) in kinds and ("export", project.pk) in kinds
+    assert ("export", outsider_project.pk) not in kinds
+    client.force_login(other_user)  # a reader now, and the owner of Else
+    Membership.objects.filter(user=other_user, project=outsider_project).delete()
+    assert client.get(reverse("access_log")).status_code == 403

@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import AccessEvent
+from accounts.services import access_event
 from documents import services
 
 
@@ -39,7 +41,7 @@ class Command(BaseCommand):
         except get_user_model().DoesNotExist:
             raise CommandError(f"There is no user named {options['username']!r}.") from None
         try:
-            _, plain = services.api_token_create(
+            token, plain = services.api_token_create(
                 actor=None,
                 user=user,
                 name=options["name"],
@@ -48,4 +50,9 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        access_event(
+            kind=AccessEvent.Kind.TOKEN_CREATED,
+            request=None,
+            detail={"token": token.prefix, "owner": user.get_username(), "by": "command"},
+        )
         self.stdout.write(plain)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -39,3 +40,8 @@ class Command(BaseCommand):
             Membership(project=project, user=admin, role=Role.OWNER) for project in ownerless
         )
         self.stdout.write(f"Log in as {username!r} with the password {password} (shown only once).")
+        if settings.MFA_REQUIRED_FOR_ADMINS:
+            self.stdout.write(
+                "Admins must set up two-factor authentication at their first login: have an "
+                "authenticator app at hand (MFA_REQUIRED_FOR_ADMINS=0 turns this off)."
+            )
