@@ -99,10 +99,13 @@ def live_token(key_hash: str) -> ApiToken | None:
 
 def applies(user: Any, tags: Sequence[Any]) -> bool:
     """Whether this module serves the create: on PostgreSQL, with tags given by slug, for a
-    request not limited to some projects by its API token (the ORM applies that limit)."""
+    request neither limited to some projects by its API token nor from a session without
+    the second factor that some projects require (the ORM's access rule applies those:
+    projects.models.MembershipQuerySet.of)."""
     return (
         connection.vendor == "postgresql"
         and getattr(user, "project_scope", None) is None
+        and getattr(user, "mfa_verified", True) is not False
         and isinstance(tags, list | tuple)
         and all(isinstance(tag, str) for tag in tags)
     )

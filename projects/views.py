@@ -89,8 +89,12 @@ def project_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _project(request: HttpRequest, pk: int) -> Project:
+def _project(request: HttpRequest, pk: int, *, locked_page: bool = False) -> Project:
+    """Project `pk` of the user's, or 404. One that requires a second factor the session
+    has not given shows nothing: its locked page, or a 403 for anything else."""
     project: Project = found_or_404(project_get, user=request.user, pk=pk)
+    if project.locked and not locked_page:  # type: ignore[attr-defined]
+        raise PermissionDenied("This project requires two-factor authentication.")
     return project
 
 
@@ -132,7 +136,7 @@ def _page(
 
 @require_GET
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project(request, pk)
+    project = _project(request, pk, locked_page=True)
     if project.locked:  # type: ignore[attr-defined]
         return render(request, "projects/project_locked.html", {"project": project}, status=403)
     return _page(request, project)

@@ -74,6 +74,9 @@ def _written(annotation):
 def test_the_create_is_the_orms_on_sqlite_and_the_statements_on_postgresql(user, tags):
     assert postgresql.applies(user, ["extradition"]) == (connection.vendor == "postgresql")
     assert not postgresql.applies(user, [tags["extradition"]])
+    user.mfa_verified = False  # a session without the second factor some projects require
+    assert not postgresql.applies(user, ["extradition"])
+    del user.mfa_verified
     user.project_scope = Membership.objects.none().values("project_id")
     assert not postgresql.applies(user, ["extradition"])
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from documents import services
-from documents.models import Activity, Document, Tag
+from documents.models import Activity, Annotation, Document, Tag
 from projects import services as project_services
 from projects.models import Membership, Project, Role
 from tests.conftest import MIXED_TEXT, member
@@ -382,6 +382,14 @@ def test_a_project_that_requires_two_factor_shows_nothing_to_a_session_without_i
     assert locked.status_code == 403 and "Set up two-factor" in locked.content.decode()
     assert client.get(reverse("documents:detail", args=[annotation.document_id])).status_code == 404
     assert client.get(reverse("api:annotation-list")).json()["results"] == []
+    member_page = reverse("projects:member_add", args=[project.pk])
+    assert client.post(member_page, {"username": "x", "role": "reader"}).status_code == 403
+    created = client.post(
+        reverse("documents:annotation_create", args=[annotation.document_id]),
+        {"start": 0, "end": 5, "quote": annotation.document.text[:5], "tags": ["extradition"]},
+        headers={"HX-Request": "true"},
+    )
+    assert created.status_code == 404 and Annotation.objects.count() == 1
     # The same session once it has given a second factor (as the login's code step marks it).
     session = client.session
     session["accounts_mfa_verified"] = True
