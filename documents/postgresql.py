@@ -32,7 +32,9 @@ from documents.models import MAX_ID, Annotation, ApiToken, Document, Tag
 _LOCK = """
 SELECT d.id, d.project_id, d.length, d.sha256,
        (SELECT m.role FROM projects_membership m
-         WHERE m.project_id = d.project_id AND m.user_id = %(user)s) AS role,
+          JOIN projects_project p ON p.id = m.project_id
+         WHERE m.project_id = d.project_id AND m.user_id = %(user)s
+           AND (%(verified)s OR NOT p.require_mfa)) AS role,
        (SELECT coalesce(
                  json_agg(json_build_array(t.id, t.slug, t.name, t.is_active, t.sort_order)
                           ORDER BY t.sort_order, t.name),
@@ -99,29 +101,33 @@ def live_token(key_hash: str) -> ApiToken | None:
 
 def applies(user: Any, tags: Sequence[Any]) -> bool:
     """Whether this module serves the create: on PostgreSQL, with tags given by slug, for a
-    request neither limited to some projects by its API token nor from a session without
-    the second factor that some projects require (the ORM's access rule applies those:
-    projects.models.MembershipQuerySet.of)."""
+    request not limited to some projects by its API token (the ORM applies that limit)."""
     return (
         connection.vendor == "postgresql"
         and getattr(user, "project_scope", None) is None
-        and getattr(user, "mfa_verified", True) is not False
         and isinstance(tags, list | tuple)
         and all(isinstance(tag, str) for tag in tags)
     )
 
 
 def locked_document(
-    user_id: int, document_id: int, slugs: Sequence[str]
+    user: Any, document_id: int, slugs: Sequence[str]
 ) -> tuple[Document, str | None, list[Tag]] | None:
     """Document `document_id` (its id, project, length and SHA-256), its row locked until
     the end of the transaction, with the user's role in its project and the project's tags
-    among `slugs` in codebook order; None when there is no such document or the user is
-    not a member of its project (DocumentQuerySet.visible_to: every role reads)."""
+    among `slugs` in codebook order; None when there is no such document or the user may
+    not read it: not a member of its project, or a session without the second factor the
+    project requires (as MembershipQuerySet.of rules; every role reads)."""
     if not 0 < document_id <= MAX_ID:
         return None
+    params = {
+        "user": user.pk,
+        "verified": getattr(user, "mfa_verified", True) is not False,
+        "slugs": list(slugs),
+        "document": document_id,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK, {"user": user_id, "slugs": list(slugs), "document": document_id})
+        cursor.execute(_LOCK, params)
         row = cursor.fetchone()
     if row is None or row[4] is None:
         return None

@@ -74,9 +74,6 @@ def _written(annotation):
 def test_the_create_is_the_orms_on_sqlite_and_the_statements_on_postgresql(user, tags):
     assert postgresql.applies(user, ["extradition"]) == (connection.vendor == "postgresql")
     assert not postgresql.applies(user, [tags["extradition"]])
-    user.mfa_verified = False  # a session without the second factor some projects require
-    assert not postgresql.applies(user, ["extradition"])
-    del user.mfa_verified
     user.project_scope = Membership.objects.none().values("project_id")
     assert not postgresql.applies(user, ["extradition"])
 
@@ -191,3 +188,30 @@ def test_the_token_is_read_alike(monkeypatch, user, staff_user, django_user_mode
         ]
         assert by_sql.user.is_authenticated and not by_sql._state.adding
     assert postgresql.live_token(inactive.key_hash) is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own statements")
+def test_a_project_that_requires_two_factor_is_not_there_for_a_session_without_it(
+    monkeypatch, project, user, tags, document, twin
+):
+    project.require_mfa = True
+    project.save()
+    user.mfa_verified = False  # as accounts.middleware marks such a session
+    start = document.text.index("Китай")
+    by_orm, by_sql = _both(
+        monkeypatch,
+        user=user,
+        document=document.pk,
+        twin=twin.pk,
+        start=start,
+        end=start + 5,
+        quote="Китай",
+        tags=["extradition"],
+    )
+    assert isinstance(by_orm, ValidationError) and isinstance(by_sql, ValidationError)
+    assert by_orm.error_dict["document"][0].code == by_sql.error_dict["document"][0].code
+    assert by_sql.error_dict["document"][0].code == "unknown_document"
+    user.mfa_verified = True
+    assert services.annotation_create(
+        user=user, document=twin, start=start, end=start + 5, tags=["extradition"]
+    ).pk

@@ -240,7 +240,7 @@ def annotation_create(
     if fast:
         # The same checks, on what one locking query read (see documents/postgresql.py).
         start, end = check_offsets(start, end, quote)
-        found = postgresql.locked_document(user.pk, document_id, tags)  # type: ignore[arg-type]
+        found = postgresql.locked_document(user, document_id, tags)  # type: ignore[arg-type]
         if found is None:
             raise unknown_document(document_id)
         locked, role, candidates = found
