@@ -56,6 +56,29 @@ class ShownOnly:
         return self.deletable and super().has_delete_permission(request, obj)  # type: ignore[misc]
 
 
+class ServiceRefusals:
+    """An admin whose saves go through a service: the form checks what it can, but the
+    service may still refuse (the same text imported meanwhile, a token for projects its
+    user is not in). Nothing was saved then: say why and show the page again."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context
+            )
+        except ValidationError as exc:
+            self.message_user(  # type: ignore[attr-defined]
+                request, " ".join(exc.messages), level=messages.ERROR
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+
 class SourceFileInline(ShownOnly, admin.StackedInline):
     """The original file is evidence: shown, never replaced."""
 
@@ -90,7 +113,7 @@ class DocumentAdminForm(forms.ModelForm):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(ServiceRefusals, admin.ModelAdmin):
     list_display = ["title", "organisation", "published_display", "language", "document_type"]
     list_filter = ["document_type", "language", "date_precision", "organisation"]
     search_fields = ["title", "organisation", "author", "source_url", "sha256"]
@@ -160,21 +183,6 @@ class DocumentAdmin(admin.ModelAdmin):
                 ),
             )
             obj.pk = created.pk
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:
-            # The form checks what it can; a service may still refuse (e.g. the same text
-            # imported meanwhile). Nothing was saved: say why and show the page again.
-            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 def _projects_for(request: HttpRequest, action: str) -> QuerySet[Project]:
@@ -305,7 +313,7 @@ def _token_event(request: HttpRequest | None, kind: str, token: ApiToken) -> Non
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ServiceRefusals, admin.ModelAdmin):
     """Create tokens (the plain token is shown once, on the next page) and revoke them."""
 
     list_display = ["__str__", "name", "user", "read_only", "created", "last_used_at", "revoked_at"]
@@ -362,20 +370,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # The service has set the token's projects already.
         return None
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:
-            # A token for projects its user is not a member of, say: nothing was saved.
-            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def response_add(
         self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
