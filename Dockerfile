@@ -14,7 +14,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-RUN useradd --system --home /app sco && mkdir -p /opt/static && chown sco /opt/static
+# /app/data: bin/serve's shared cache for the workers (CACHE_DIR), writable by the app only.
+RUN useradd --system --home /app sco && mkdir -p /opt/static /app/data && chown sco /opt/static /app/data
 USER sco
 EXPOSE 8000
 CMD ["bin/serve"]
