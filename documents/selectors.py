@@ -179,6 +179,19 @@ def document_text(document: Document) -> str:
     return text
 
 
+def document_texts(documents: Sequence[Document]) -> dict[int, str]:
+    """The texts of these documents (pk and sha256 loaded), those not kept in this process
+    read in one query: for pages that show passages of many documents."""
+    missing = [d for d in documents if _texts.get((d.pk, d.sha256)) is None]
+    if missing:
+        found = Document.objects.filter(pk__in=[d.pk for d in missing]).values_list(
+            "pk", "sha256", "text"
+        )
+        for pk, sha256, text in found:
+            _texts.put((pk, sha256), text)
+    return {document.pk: document_text(document) for document in documents}
+
+
 def document_paragraphs(document: Document, start: int, end: int) -> tuple[int, str]:
     """The whole paragraphs that text[start:end] touches: (offset of the first, their text).
 

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, path
 
 from projects import api as project_api
+from research import api as research_api
 
 from . import api, exports, import_views, views
 
@@ -50,6 +51,21 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         "projects/<int:pk>/",
         login_not_required(project_api.ProjectDetailView.as_view()),
         name="project-detail",
+    ),
+    path(
+        "projects/<int:pk>/passages/",
+        login_not_required(research_api.PassageListView.as_view()),
+        name="passage-list",
+    ),
+    path(
+        "projects/<int:pk>/passages/export.<str:fmt>",
+        login_not_required(research_api.PassageExportView.as_view()),
+        name="passage-export",
+    ),
+    path(
+        "projects/<int:pk>/search/",
+        login_not_required(research_api.SearchView.as_view()),
+        name="search",
     ),
     path(
         "documents/",

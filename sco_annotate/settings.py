@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "accounts",
     "projects",
     "documents",
+    "research",
 ]
 
 MIDDLEWARE = [

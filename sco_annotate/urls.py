@@ -20,6 +20,7 @@ from sco_annotate.middleware import database_unavailable, error_response, is_api
 urlpatterns = [
     path("", include("documents.urls")),
     path("projects/", include("projects.urls")),
+    path("projects/", include("research.urls")),
     path("", include(access_log_urlpatterns)),
     path("accounts/", include("accounts.urls")),
     # The admin's own login form would skip the second factor.

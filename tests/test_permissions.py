@@ -157,6 +157,32 @@ def _reader_membership(world: Any) -> list[Any]:
     return [world.project.pk, world.memberships["reader"].pk]
 
 
+def _tag_pk(world: Any) -> int:
+    return world.project.tags.get(slug="extradition").pk
+
+
+def _batch(world: Any) -> list[Any]:
+    """A batch of coded search hits, made by the coder."""
+    from research import services as research_services
+
+    text = world.document.text
+    start = text.index("Convention")
+    batch = research_services.code_hits(
+        user=world.users["coder"],
+        project=world.project.pk,
+        tag=world.project.tags.get(slug="due-process"),
+        hits=[(world.document.pk, start, start + len("Convention"))],
+        scope="match",
+        query="Convention",
+    )
+    return [world.project.pk, batch.pk]
+
+
+def undo_rule(caller: Caller, write: bool) -> str:
+    """A batch of coded hits: undone by who made it (the coder), reviewers and owners."""
+    return change_coders(caller, write)
+
+
 def _span(world: Any, needle: str = "Россия") -> dict[str, Any]:
     start = world.document.text.index(needle)
     return {"start": start, "end": start + len(needle), "quote": needle}
@@ -265,6 +291,18 @@ ENDPOINTS = [
         _code,
         lambda w: {"name": "Renamed code", "colour": "#336699", "is_active": "on"},
     ),
+    # The research pages of a project.
+    Endpoint("research:search", "get", right(Action.READ), _project),
+    Endpoint(
+        "research:code_hits",
+        "post",
+        right(Action.ANNOTATE),
+        _project,
+        lambda w: {"q": "Convention", "code": _tag_pk(w), "scope": "sentence", "every": "on"},
+    ),
+    Endpoint("research:batch_undo", "post", undo_rule, _batch),
+    Endpoint("research:passages", "get", right(Action.READ), _project),
+    Endpoint("research:passages_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]),
     # The API.
     Endpoint("api:project-list", "get", anyone, api=True),
     Endpoint("api:project-detail", "get", right(Action.READ), _project, api=True),

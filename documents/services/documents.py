@@ -19,6 +19,7 @@ from documents import text as textlib
 from documents.models import Activity, DatePrecision, Document, DocumentType, SourceFile
 from projects.models import Action, Project
 from projects.selectors import project_for
+from research.index import index_documents
 
 from .activity import entry, log, log_all
 
@@ -301,6 +302,7 @@ def document_create(
                     data=source.data,
                 )
             log_all([_import_entry(document, user=user, source=source)])
+            index_documents([(document.pk, document.text)])
     except IntegrityError:
         # Another import stored the same text between the check above and this insert.
         existing = (
@@ -361,6 +363,7 @@ def documents_create(
         with transaction.atomic():
             Document.objects.bulk_create(documents)
             log_all([_import_entry(document, user=user, source=None) for document in documents])
+            index_documents((document.pk, document.text) for document in documents)
     except IntegrityError:
         # Another import stored one of these texts between the check above and the insert.
         _check_distinct(into, documents)
@@ -481,6 +484,8 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
             # its row too): Document.save then sees them and keeps the text they point into.
             Document.objects.select_for_update().filter(pk=document.pk).exists()
         document.save()
+        if "text" in changed:
+            index_documents([(document.pk, document.text)])
         log(
             actor=user,
             action="document.update",

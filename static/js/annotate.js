@@ -223,9 +223,48 @@
     byId(`card-${id}`)?.classList.add("current");
   }
 
+  // A text position (code points from the start of the document) as a DOM position.
+  function domPosition(root, offset) {
+    let paragraph = null;
+    for (const div of root.children) {
+      if (Number(div.id.slice(1)) > offset) break;
+      paragraph = div;
+    }
+    if (!paragraph) return null;
+    let left = offset - Number(paragraph.id.slice(1));
+    const walker = document.createTreeWalker(paragraph, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      let unit = 0;
+      for (const char of node.data) {
+        if (left === 0) return [node, unit];
+        left -= 1;
+        unit += char.length;
+      }
+      if (left === 0) return [node, unit];
+    }
+    return null;
+  }
+
+  // #t<start>-<end>, from a search hit: select that text, ready to be tagged.
+  function selectFromHash(start, end) {
+    const root = byId("document-text");
+    const from = root && domPosition(root, start);
+    const to = root && domPosition(root, end);
+    if (!from || !to) return;
+    const range = document.createRange();
+    range.setStart(from[0], from[1]);
+    range.setEnd(to[0], to[1]);
+    const selection = document.getSelection();
+    selection?.removeAllRanges();
+    selection?.addRange(range);
+    from[0].parentElement?.scrollIntoView({ block: "center" });
+  }
+
   function showFromHash() {
     const match = /^#a(\d+)$/.exec(window.location.hash);
     if (match) flash(match[1], true);
+    const span = /^#t(\d+)-(\d+)$/.exec(window.location.hash);
+    if (span) selectFromHash(Number(span[1]), Number(span[2]));
   }
 
   document.addEventListener("click", (event) => {

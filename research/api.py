@@ -1,0 +1,207 @@
+"""The research API: a project's passages (with citations, as the passages view lists them,
+and as files) and its search, with the same filters as the pages."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.core.paginator import EmptyPage, Paginator
+from django.http import HttpResponseBase, QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from documents.api import errors
+from documents.shortcuts import found_or_404
+from projects.models import Project
+from projects.selectors import project_get
+
+from . import selectors, views
+from .forms import PassageForm, SearchForm
+
+_DOCUMENT_PARAMETERS = [
+    OpenApiParameter("organisation", str, description="Who published the document."),
+    OpenApiParameter("language", str, description="The document's language tag."),
+    OpenApiParameter("document_type", str),
+    OpenApiParameter("published_after", OpenApiTypes.DATE, description="Published on or after."),
+    OpenApiParameter("published_before", OpenApiTypes.DATE, description="Published on or before."),
+]
+
+PASSAGE_PARAMETERS = [
+    OpenApiParameter(
+        "code", int, many=True, description="Code ids (repeat); each includes the codes below it."
+    ),
+    OpenApiParameter("mode", str, enum=["any", "all"], description="Any of the codes, or all."),
+    OpenApiParameter("without", int, many=True, description="Code ids a passage must not carry."),
+    OpenApiParameter("coder", str, many=True, description="Usernames of the coders."),
+    OpenApiParameter("document", int, description="One document's passages."),
+    OpenApiParameter("q", str, description="Text in the quote or the note."),
+    OpenApiParameter("coded_after", OpenApiTypes.DATE),
+    OpenApiParameter("coded_before", OpenApiTypes.DATE),
+    OpenApiParameter("sort", str, enum=["document", "code", "date", "-date"]),
+    *_DOCUMENT_PARAMETERS,
+]
+
+_PAGE_PARAMETERS = ("page", "page_size")
+
+
+def _project(request: Request, pk: int) -> Project:
+    project: Project = found_or_404(project_get, user=request.user, pk=pk)
+    if project.locked:  # type: ignore[attr-defined]
+        raise exceptions.PermissionDenied("This project requires two-factor authentication.")
+    return project
+
+
+def _checked(form: Any, query: QueryDict, extra: tuple[str, ...] = ()) -> Any:
+    """The form's filter, or a 400 naming each bad or unknown parameter."""
+    problems: dict[str, list[str]] = {
+        name: ["Unknown parameter: see the API documentation."]
+        for name in sorted(set(query) - set(form.fields) - set(extra))
+    }
+    wanted = form.to_filter()
+    for name, errs in form.errors.items():
+        problems[name if name != "__all__" else "non_field_errors"] = list(errs)
+    if problems:
+        raise exceptions.ValidationError(problems)
+    return wanted
+
+
+def _page_number(request: Request, name: str, default: int, most: int) -> int:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise exceptions.ValidationError({name: [f"Give a whole number from 1 to {most}."]})
+    return int(value)
+
+
+def passage_json(passage: Any) -> dict[str, Any]:
+    return dataclasses.asdict(passage)
+
+
+@extend_schema(tags=["research"])
+class PassageListView(APIView):
+    @extend_schema(
+        summary="A project's passages with their citations, as the passages view lists them",
+        parameters=[
+            *PASSAGE_PARAMETERS,
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter("page_size", int, description="Passages per page (at most 500)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        project = _project(request, pk)
+        form = PassageForm(request.query_params, user=request.user, project=project.pk)
+        wanted = _checked(form, request.query_params, _PAGE_PARAMETERS)
+        size = _page_number(request, "page_size", 50, 500)
+        number = _page_number(request, "page", 1, 10**9)
+        paginator = Paginator(selectors.passage_list(user=request.user, filters=wanted), size)
+        try:
+            page = paginator.page(number)
+        except EmptyPage:
+            raise exceptions.NotFound(f"There are {paginator.num_pages} pages.") from None
+        passages = selectors.passages(
+            page.object_list,  # type: ignore[arg-type]
+            project=project.pk,
+            base_url=request.build_absolute_uri("/")[:-1],
+        )
+        query = request.query_params.copy()
+
+        def link(to: int) -> str:
+            query["page"] = str(to)
+            return request.build_absolute_uri(request.path) + "?" + query.urlencode()
+
+        return Response(
+            {
+                "count": paginator.count,
+                "next": link(page.next_page_number()) if page.has_next() else None,
+                "previous": link(page.previous_page_number()) if page.has_previous() else None,
+                "results": [passage_json(passage) for passage in passages],
+            }
+        )
+
+
+@extend_schema(tags=["research"])
+class PassageExportView(APIView):
+    @extend_schema(
+        summary="A project's passages as a file: CSV, XLSX, DOCX (a report by code) or Markdown",
+        parameters=PASSAGE_PARAMETERS,
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            **errors(400, 401, 404),
+        },
+    )
+    def get(self, request: Request, pk: int, fmt: str) -> HttpResponseBase:
+        project = _project(request, pk)
+        if fmt not in views.EXPORT_FORMATS:
+            raise exceptions.NotFound(
+                "Exports are export.csv, export.xlsx, export.docx, export.md."
+            )
+        form = PassageForm(request.query_params, user=request.user, project=project.pk)
+        _checked(form, request.query_params)
+        return views.export_response(request, project, fmt, form)
+
+
+@extend_schema(tags=["research"])
+class SearchView(APIView):
+    @extend_schema(
+        summary="Search a project's documents: the documents that match, each with its hits",
+        parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                required=True,
+                description='Words (all required), "a phrase", -excluded, a OR b, prefix*.',
+            ),
+            OpenApiParameter("coded", str, enum=["yes", "no"]),
+            OpenApiParameter("sort", str, enum=["title", "published", "-published"]),
+            OpenApiParameter("offset", int, description="Where the page starts (next_offset)."),
+            *_DOCUMENT_PARAMETERS,
+        ],
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        project = _project(request, pk)
+        if not request.query_params.get("q", "").strip():
+            raise exceptions.ValidationError({"q": ["Give the words to look for."]})
+        form = SearchForm(request.query_params, user=request.user, project=project.pk)
+        wanted = _checked(form, request.query_params)
+        page = selectors.search(
+            user=request.user, filters=wanted, offset=form.cleaned_data.get("offset") or 0
+        )
+        base = request.build_absolute_uri("/")[:-1]
+        return Response(
+            {
+                "documents": page.documents,
+                "next_offset": page.next_offset,
+                "results": [
+                    {
+                        "document": {
+                            "id": found.document.pk,
+                            "title": found.document.title,
+                            "url": base + found.document.get_absolute_url(),
+                        },
+                        "hits": [
+                            {
+                                "start": hit.start,
+                                "end": hit.end,
+                                "text": hit.text,
+                                "before": hit.before,
+                                "after": hit.after,
+                                "coded": hit.coded,
+                                "page": hit.page,
+                                "url": f"{base}{found.document.get_absolute_url()}"
+                                f"#t{hit.start}-{hit.end}",
+                            }
+                            for hit in found.hits
+                        ],
+                    }
+                    for found in page.results
+                ],
+            }
+        )

@@ -1,0 +1,79 @@
+"""The search index (chunks of document text with their terms) and batches of coded hits."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils import timezone
+
+from documents.models import Annotation, Document, Tag
+from projects.models import Project
+
+
+class Chunk(models.Model):
+    """A stretch of whole lines of a document's text, as the search index holds it
+    (research/terms.py cuts and reads it).
+
+    On PostgreSQL its terms are in `terms`, under a GIN index; on SQLite they are in the
+    FTS5 table of research/sqlite.py, whose rowid is the chunk's id.
+    """
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    terms = SearchVectorField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["document", "start"]
+        indexes: ClassVar = [
+            models.Index(fields=["document", "start"], name="chunk_document_start"),
+            # Made on PostgreSQL only (migration 0001): SQLite searches its FTS5 table.
+            GinIndex(fields=["terms"], name="chunk_terms"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.document_id} [{self.start}:{self.end}]"
+
+
+class Scope(models.TextChoices):
+    """How much of the text around a search hit a batch codes."""
+
+    MATCH = "match", "the words found"
+    SENTENCE = "sentence", "the sentence"
+    PARAGRAPH = "paragraph", "the paragraph"
+
+
+class CodingBatch(models.Model):
+    """Search hits coded in one step: the annotations it made, so that it can be undone
+    as a whole."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="+")
+    query = models.CharField(max_length=1000)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.SENTENCE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    annotations = models.ManyToManyField(Annotation, related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering: ClassVar = ["-created", "-id"]
+        verbose_name_plural = "coding batches"
+
+    def __str__(self) -> str:
+        return f"{self.tag} on hits of {self.query!r}"

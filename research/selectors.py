@@ -1,0 +1,412 @@
+"""Reads of the research views: search hits grouped by document, and passages (annotations
+matching a query of codes) with their citations.
+
+Both start from the access rule of documents/selectors.py: `document_list` and
+`annotation_list` hold only what the user may read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+from django.db.models import OuterRef, Subquery
+
+from documents.models import Annotation, Document, DocumentQuerySet, Tag, tag_descendant_ids
+from documents.selectors import (
+    AnnotationFilter,
+    DocumentFilter,
+    annotation_list,
+    document_list,
+    document_texts,
+)
+
+from .exports import Citation, Passage
+from .search import chunks_matching
+from .terms import Query
+
+# ---------------------------------------------------------------------------------------
+# Search
+
+#: How many characters of context a hit shows on each side, cut at a word.
+HIT_CONTEXT = 90
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """A search of one project's documents. Empty fields filter nothing."""
+
+    project: int
+    query: Query
+    organisation: str = ""
+    language: str = ""
+    document_type: str = ""
+    published_after: datetime.date | None = None
+    published_before: datetime.date | None = None
+    #: "yes": only hits inside an annotation; "no": only hits outside every annotation.
+    coded: str = ""
+    #: "title", "published" or "-published".
+    sort: str = "title"
+
+    def documents(self, user: Any) -> DocumentQuerySet:
+        """The documents that hold every group of the query and no excluded phrase."""
+        documents = document_list(
+            user=user,
+            filters=DocumentFilter(
+                project=self.project,
+                organisation=self.organisation,
+                language=self.language,
+                document_type=self.document_type,
+                published_after=self.published_after,
+                published_before=self.published_before,
+            ),
+        )
+        for group in self.query.groups:
+            documents = documents.filter(pk__in=chunks_matching(group).values("document_id"))
+        if self.query.excluded:
+            excluded = chunks_matching(self.query.excluded).values("document_id")
+            documents = documents.exclude(pk__in=excluded)
+        order = {
+            "published": ("published", "title", "pk"),
+            "-published": ("-published", "title", "pk"),
+        }.get(self.sort, ("title", "pk"))
+        return documents.order_by(*order)
+
+
+@dataclass(frozen=True)
+class Hit:
+    document_id: int
+    start: int
+    end: int
+    before: str
+    text: str
+    after: str
+    #: Inside (or overlapping) a live annotation.
+    coded: bool
+    page: int | None
+
+    @property
+    def key(self) -> str:
+        """What a form sends to name the hit: document:start:end."""
+        return f"{self.document_id}:{self.start}:{self.end}"
+
+
+@dataclass
+class DocumentHits:
+    document: Document
+    hits: list[Hit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[DocumentHits]
+    #: Documents that match (before the coded filter, which is applied per hit).
+    documents: int
+    offset: int
+    #: Where the next page starts, None on the last page.
+    next_offset: int | None
+
+
+def search(*, user: Any, filters: SearchFilter, offset: int = 0, per_page: int = 20) -> SearchPage:
+    """A page of documents with their hits: `per_page` documents from `offset` in the
+    filters' order, each with every hit of the query in it. With the coded filter, the
+    documents left with no hit are skipped and further documents read in their place."""
+    documents = filters.documents(user)
+    total = documents.count()
+    results: list[DocumentHits] = []
+    position = offset
+    while len(results) < per_page and position < total:
+        batch = list(documents[position : position + per_page])
+        if not batch:
+            break
+        for place, found in _hits(filters, batch):
+            if len(results) == per_page:
+                return SearchPage(results, total, offset, position + place)
+            results.append(found)
+        position += len(batch)
+    return SearchPage(results, total, offset, position if position < total else None)
+
+
+def search_hits(*, user: Any, filters: SearchFilter, limit: int) -> Iterator[Hit]:
+    """Every hit of the search (up to `limit`), document after document: what "code all
+    hits" codes."""
+    documents = filters.documents(user)
+    count = 0
+    position = 0
+    while True:
+        batch = list(documents[position : position + 50])
+        if not batch:
+            return
+        position += len(batch)
+        for _, found in _hits(filters, batch):
+            for hit in found.hits:
+                yield hit
+                count += 1
+                if count >= limit:
+                    return
+
+
+def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[int, DocumentHits]]:
+    """The hits in these documents (read through `filters.documents`), each with its place
+    among them; documents left without a hit by the coded filter are left out. Two
+    queries."""
+    by_id = {document.pk: DocumentHits(document) for document in documents}
+    chunks = (
+        chunks_matching(filters.query.phrases)
+        .filter(document_id__in=list(by_id))
+        .order_by("document_id", "start")
+        .values_list("document_id", "start", "end")
+    )
+    spans: dict[int, _Spans] = {}
+    annotated = (
+        Annotation.objects.filter(document_id__in=list(by_id))
+        .alive()
+        .order_by("document_id", "start")
+        .values_list("document_id", "start", "end")
+    )
+    for document_id, start, end in annotated:
+        spans.setdefault(document_id, _Spans()).add(start, end)
+    chunks = list(chunks)
+    texts = document_texts([by_id[document_id].document for document_id in {c[0] for c in chunks}])
+    for document_id, start, end in chunks:
+        found = by_id[document_id]
+        text = texts[document_id]
+        coded_spans = spans.get(document_id, _NO_SPANS)
+        for hit_start, hit_end in filters.query.hits(text[start:end], start):
+            coded = coded_spans.overlap(hit_start, hit_end)
+            if (filters.coded == "yes" and not coded) or (filters.coded == "no" and coded):
+                continue
+            before, after = _context(text, hit_start, hit_end)
+            found.hits.append(
+                Hit(
+                    document_id,
+                    hit_start,
+                    hit_end,
+                    before,
+                    text[hit_start:hit_end],
+                    after,
+                    coded,
+                    found.document.page_at(hit_start),
+                )
+            )
+    return [(place, found) for place, found in enumerate(by_id.values()) if found.hits]
+
+
+class _Spans:
+    """Annotated spans of one document, added in order of start, for overlap tests."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        #: The largest end among the spans up to each one.
+        self.reach: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        self.starts.append(start)
+        self.reach.append(max(end, self.reach[-1]) if self.reach else end)
+
+    def overlap(self, start: int, end: int) -> bool:
+        """Whether a span overlaps [start, end): one that starts before `end` reaches
+        past `start`."""
+        before = bisect.bisect_left(self.starts, end)
+        return before > 0 and self.reach[before - 1] > start
+
+
+_NO_SPANS = _Spans()
+
+
+def _context(text: str, start: int, end: int) -> tuple[str, str]:
+    """Up to HIT_CONTEXT characters on each side of a hit, within its line, cut at a word."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    before = text[max(line_start, start - HIT_CONTEXT) : start]
+    after = text[end : min(line_end, end + HIT_CONTEXT)]
+    if start - HIT_CONTEXT > line_start and " " in before:
+        before = "…" + before[before.index(" ") + 1 :]
+    if end + HIT_CONTEXT < line_end and " " in after:
+        after = after[: after.rindex(" ")] + "…"
+    return before, after
+
+
+# ---------------------------------------------------------------------------------------
+# Passages
+
+
+@dataclass(frozen=True)
+class PassageFilter:
+    """Which annotations of a project the passages view shows. Empty fields filter nothing."""
+
+    project: int
+    #: Tag ids; each includes the codes below it.
+    codes: tuple[int, ...] = ()
+    #: "any": a passage carries one of `codes`; "all": every one of them.
+    mode: str = "any"
+    #: Tag ids none of which (nor their children) a passage may carry.
+    without: tuple[int, ...] = ()
+    coders: tuple[str, ...] = ()
+    document: int | None = None
+    organisation: str = ""
+    language: str = ""
+    document_type: str = ""
+    published_after: datetime.date | None = None
+    published_before: datetime.date | None = None
+    coded_after: datetime.date | None = None
+    coded_before: datetime.date | None = None
+    #: Text in the quote or the note.
+    q: str = ""
+    #: "document", "date", "-date" or "code".
+    sort: str = "document"
+
+
+def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annotation]:
+    """The live annotations of the project that pass `filters`, in the filters' order."""
+    annotations = annotation_list(
+        user=user, filters=AnnotationFilter(project=filters.project, q=filters.q)
+    )
+    if filters.codes or filters.without:
+        tags = list(Tag.objects.filter(project_id=filters.project).only("pk", "parent_id"))
+        links = Annotation.tags.through.objects
+
+        def carrying(tag_ids: set[int]) -> Any:
+            return links.filter(tag_id__in=tag_descendant_ids(tags, tag_ids)).values(
+                "annotation_id"
+            )
+
+        if filters.codes and filters.mode == "all":
+            for code in filters.codes:
+                annotations = annotations.filter(pk__in=carrying({code}))
+        elif filters.codes:
+            annotations = annotations.filter(pk__in=carrying(set(filters.codes)))
+        if filters.without:
+            annotations = annotations.exclude(pk__in=carrying(set(filters.without)))
+    if filters.coders:
+        annotations = annotations.filter(author__username__in=filters.coders)
+    if filters.document is not None:
+        annotations = annotations.filter(document_id=filters.document)
+    for name in ("organisation", "language", "document_type"):
+        value = getattr(filters, name)
+        if value:
+            annotations = annotations.filter(**{f"document__{name}": value})
+    if filters.published_after is not None:
+        annotations = annotations.filter(document__published__gte=filters.published_after)
+    if filters.published_before is not None:
+        annotations = annotations.filter(document__published__lte=filters.published_before)
+    if filters.coded_after is not None:
+        annotations = annotations.filter(created__date__gte=filters.coded_after)
+    if filters.coded_before is not None:
+        annotations = annotations.filter(created__date__lte=filters.coded_before)
+    if filters.sort == "date":
+        return annotations.order_by("created", "pk")
+    if filters.sort == "-date":
+        return annotations.order_by("-created", "-pk")
+    if filters.sort == "code":
+        # By the first of its codes in codebook order, then as by document.
+        first = Annotation.tags.through.objects.filter(annotation_id=OuterRef("pk")).order_by(
+            "tag__sort_order", "tag__name"
+        )
+        return annotations.annotate(
+            first_order=Subquery(first.values("tag__sort_order")[:1]),
+            first_name=Subquery(first.values("tag__name")[:1]),
+        ).order_by(
+            "first_order", "first_name", "document__title", "document_id", "start", "end", "pk"
+        )
+    return annotations.order_by("document__title", "document_id", "start", "end", "pk")
+
+
+_PASSAGE_COLUMNS = (
+    "id",
+    "document_id",
+    "start",
+    "end",
+    "quote",
+    "prefix",
+    "suffix",
+    "note",
+    "author__username",
+    "created",
+    "document__title",
+    "document__organisation",
+    "document__published",
+    "document__date_precision",
+    "document__page_breaks",
+)
+
+
+def passages(
+    annotations: models.QuerySet[Annotation], *, project: int, base_url: str
+) -> list[Passage]:
+    """These annotations (a page or a batch of `passage_list`) as passages with citations:
+    two queries. `base_url` is the site's address, for the permalinks."""
+    rows = list(annotations.values(*_PASSAGE_COLUMNS))
+    names = dict(Tag.objects.filter(project_id=project).values_list("pk", "name"))
+    order = {pk: place for place, pk in enumerate(names)}
+    codes: dict[int, list[int]] = {}
+    links = Annotation.tags.through.objects.filter(annotation_id__in=[row["id"] for row in rows])
+    for annotation_id, tag_id in links.values_list("annotation_id", "tag_id"):
+        codes.setdefault(annotation_id, []).append(tag_id)
+    made = []
+    for row in rows:
+        document = Document(
+            published=row["document__published"],
+            date_precision=row["document__date_precision"],
+            page_breaks=row["document__page_breaks"],
+        )
+        tag_ids = sorted(codes.get(row["id"], []), key=lambda pk: order.get(pk, 0))
+        made.append(
+            Passage(
+                id=row["id"],
+                document_id=row["document_id"],
+                start=row["start"],
+                end=row["end"],
+                quote=row["quote"],
+                before=_word_cut(row["prefix"], at_start=True),
+                after=_word_cut(row["suffix"], at_start=False),
+                codes=tuple(names[pk] for pk in tag_ids if pk in names),
+                note=row["note"],
+                coder=row["author__username"],
+                created=row["created"].isoformat(),
+                citation=Citation(
+                    title=row["document__title"],
+                    organisation=row["document__organisation"],
+                    published=document.published_display,
+                    page=document.page_at(row["start"]),
+                    url=f"{base_url}/documents/{row['document_id']}/#a{row['id']}",
+                ),
+            )
+        )
+    return made
+
+
+def _word_cut(context: str, *, at_start: bool) -> str:
+    """Stored context (32 characters) without the partial word at its outer end."""
+    if at_start:
+        line = context.rsplit("\n", 1)[-1]
+        if len(line) < len(context) or " " not in line:
+            return line
+        return "…" + line[line.index(" ") + 1 :]
+    line = context.split("\n", 1)[0]
+    if len(line) < len(context) or " " not in line:
+        return line
+    return line[: line.rindex(" ")] + "…"
+
+
+def passage_batches(
+    *, user: Any, filters: PassageFilter, base_url: str, size: int = 2000
+) -> Iterator[list[Passage]]:
+    """Every passage of `filters`, in its order, `size` at a time (memory stays flat)."""
+    annotations = passage_list(user=user, filters=filters)
+    position = 0
+    while True:
+        batch = passages(
+            annotations[position : position + size], project=filters.project, base_url=base_url
+        )
+        if not batch:
+            return
+        yield batch
+        if len(batch) < size:
+            return
+        position += size

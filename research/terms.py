@@ -1,0 +1,283 @@
+"""Search terms: how a text and a query are cut into the terms that the search index holds.
+
+Pure functions, no Django. The same terms go into PostgreSQL's tsvector column and into
+SQLite's FTS5 table, and the same functions find a hit's exact offsets in a paragraph
+afterwards, so that both databases find the same passages and every hit can be highlighted
+and coded where it is.
+
+- Words in Latin script are stemmed with the English Snowball stemmer ("extradited",
+  "extradition" → "extradit"), words in Cyrillic with the Russian one ("выдачи",
+  "выдаче" → "выдач"); other scripts (Uyghur in Arabic script, Greek, ...) are case-folded
+  and stripped of vowel marks and tatweel, not stemmed.
+- Chinese and Japanese have no spaces between words: a run of ideographs (or kana) becomes
+  its overlapping pairs of characters, plus its last character alone ("引渡条约" →
+  引渡 渡条 条约 约). A query of two or more characters is the phrase of its pairs, so any
+  substring of a run is found; a single character is looked for as the start of a term.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import snowballstemmer
+
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+    "\u06d6-\u06ed\u0900-\u0903\u093a-\u094f\u200c\u200d"
+)
+# A run of ideographs and kana (no spaces between their words), or a word: letters and
+# digits with their combining marks and joiners (Arabic-script vowel marks, Devanagari
+# signs, zero-width joiners), so that a mark never splits a word.
+_WORD_CHAR = f"(?:[^\\W_{_CJK_CHARS}]|[{_MARKS}])"
+_PIECE = re.compile(f"([{_CJK_CHARS}]+)|([^\\W_{_CJK_CHARS}]{_WORD_CHAR}*)")
+_CJK = re.compile(f"[{_CJK_CHARS}]+")
+_LATIN = re.compile("[a-zß-ÿā-ɏ]")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+# Removed from words outside Latin script: Arabic-script vowel marks and tatweel, which
+# writers add or leave out freely.
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+
+_ENGLISH = snowballstemmer.stemmer("english")
+_RUSSIAN = snowballstemmer.stemmer("russian")
+
+#: Positions PostgreSQL keeps in a tsvector: a paragraph's terms are numbered below this.
+MAX_POSITION = 16383
+
+
+class Token(NamedTuple):
+    term: str
+    #: Offsets of the text it came from (code points), start included, end excluded.
+    start: int
+    end: int
+
+
+@functools.lru_cache(maxsize=200_000)
+def word_term(word: str) -> str:
+    """The term of one word (no ideographs in it): its case-folded, stemmed form.
+
+    Kept in a cache: words follow Zipf's law, so most of a text's words were seen before.
+    """
+    folded = unicodedata.normalize("NFKC", word).casefold()
+    if _LATIN.match(folded):
+        # Accents vary with keyboards and transliteration: "Übereinkommen" = "ubereinkommen".
+        stripped = "".join(
+            c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c)
+        )
+        return _ENGLISH.stemWord(stripped)
+    if _CYRILLIC.match(folded):
+        # ё is written as е in most Russian text; й is a letter of its own and stays.
+        return _RUSSIAN.stemWord(folded.replace("ё", "е"))
+    return _ARABIC_MARKS.sub("", folded) or folded
+
+
+def _prefix_term(word: str) -> str:
+    """A word typed as a prefix ("extradi*"): folded like word_term but not stemmed, which
+    would cut a prefix somewhere else than its word."""
+    folded = unicodedata.normalize("NFKC", word).casefold()
+    if _LATIN.match(folded):
+        return "".join(
+            c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c)
+        )
+    return _ARABIC_MARKS.sub("", folded.replace("ё", "е"))
+
+
+def tokens(text: str, base: int = 0, *, query: bool = False) -> Iterator[Token]:
+    """The terms of `text` in order, with their offsets (plus `base`). For a `query`, a
+    run of ideographs gives only its pairs: the text's run may go on past the query's."""
+    for match in _PIECE.finditer(text):
+        run, word = match.groups()
+        start = base + match.start()
+        if word is not None:
+            yield Token(word_term(word), start, start + len(word))
+        else:
+            yield from _cjk_tokens(run, start, query)
+
+
+def _cjk_tokens(run: str, start: int, query: bool = False) -> Iterator[Token]:
+    folded = unicodedata.normalize("NFKC", run)
+    if len(folded) != len(run):  # compatibility ideographs: keep the offsets of the text
+        folded = run
+    for i in range(len(run) - 1):
+        yield Token(folded[i : i + 2], start + i, start + i + 2)
+    if not query or len(run) == 1:
+        yield Token(folded[-1], start + len(run) - 1, start + len(run))
+
+
+def tsvector(terms: Sequence[Token]) -> str:
+    """The terms as PostgreSQL's tsvector input ('term':1,4 'other':2), numbered from 1.
+
+    Given to PostgreSQL as is, this is parsed without a text search configuration, so no
+    database locale or dictionary changes what was indexed.
+    """
+    positions: dict[str, list[str]] = {}
+    for position, token in enumerate(terms, start=1):
+        positions.setdefault(token.term, []).append(str(min(position, MAX_POSITION)))
+    return " ".join(f"'{_quoted(term)}':{','.join(places)}" for term, places in positions.items())
+
+
+def _quoted(term: str) -> str:
+    # Words hold no quote or backslash, but a term must never end the literal early.
+    return term.replace("\\", "\\\\").replace("'", "''")
+
+
+# ---------------------------------------------------------------------------------------
+# Queries
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched, with what to change."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Terms that must follow each other; the last is a prefix when `prefix` is set."""
+
+    terms: tuple[str, ...]
+    prefix: bool = False
+
+    def matches_at(self, found: Sequence[Token], i: int) -> bool:
+        last = len(self.terms) - 1
+        if i + last >= len(found):
+            return False
+        for j, term in enumerate(self.terms):
+            have = found[i + j].term
+            if have != term and not (j == last and self.prefix and have.startswith(term)):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to look for: every group (any of its phrases) and none of `excluded`."""
+
+    groups: tuple[tuple[Phrase, ...], ...]
+    excluded: tuple[Phrase, ...] = ()
+    text: str = ""
+
+    @property
+    def phrases(self) -> list[Phrase]:
+        """Every phrase looked for, which the hits are made of."""
+        return [phrase for group in self.groups for phrase in group]
+
+    def hits(self, text: str, base: int = 0) -> list[tuple[int, int]]:
+        """Where any phrase of the query occurs in `text` (offsets plus `base`), in text
+        order, overlapping hits joined."""
+        found = list(tokens(text, base))
+        spans: list[tuple[int, int]] = []
+        phrases = self.phrases
+        for i in range(len(found)):
+            for phrase in phrases:
+                if phrase.matches_at(found, i):
+                    last = found[i + len(phrase.terms) - 1]
+                    # A lone ideograph matched the first of a pair: the hit is that one.
+                    lone = phrase.prefix and _CJK.match(phrase.terms[-1])
+                    end = last.start + len(phrase.terms[-1]) if lone else last.end
+                    spans.append((found[i].start, end))
+        spans.sort()
+        joined: list[tuple[int, int]] = []
+        for start, end in spans:
+            if joined and start < joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+            else:
+                joined.append((start, end))
+        return joined
+
+
+_QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def parse_query(text: str) -> Query:
+    """A query as analysts type it into a search box.
+
+    Words are all required ("extradition treaty"); "double quotes" make a phrase; a word
+    or phrase preceded by a minus is excluded (-Kazakhstan); OR between two words or
+    phrases lets either do (extradition OR выдача); a word ending in * is a prefix
+    (extradi*). The match is on terms (see the module's docstring): other inflections of
+    an English or Russian word are found, and Chinese is found without spaces.
+    """
+    if len(text) > 1000:
+        raise QueryError("The search is too long: use at most 1,000 characters.")
+    groups: list[list[Phrase]] = []
+    excluded: list[Phrase] = []
+    join_next = False
+    for match in _QUERY_PART.finditer(text):
+        negated, quoted, bare = match.group(1), match.group(2), match.group(3)
+        if bare == "OR":
+            join_next = bool(groups)
+            continue
+        if quoted is None:
+            negated = "-" if bare.startswith("-") and len(bare) > 1 else ""
+            bare = bare[1:] if negated else bare
+        phrase = _phrase(quoted if quoted is not None else bare, quoted is None)
+        if phrase is None:
+            continue
+        if negated:
+            excluded.append(phrase)
+            join_next = False
+        elif join_next:
+            groups[-1].append(phrase)
+            join_next = False
+        else:
+            groups.append([phrase])
+    if not groups:
+        raise QueryError(
+            "Give at least one word to look for: a search of only excluded words (-word) or "
+            "of punctuation finds nothing."
+        )
+    if len(groups) + len(excluded) > 20:
+        raise QueryError("The search has too many parts: use at most 20 words or phrases.")
+    return Query(tuple(tuple(group) for group in groups), tuple(excluded), text.strip())
+
+
+def _phrase(part: str, may_be_prefix: bool) -> Phrase | None:
+    prefix = may_be_prefix and part.endswith("*") and len(part) > 1
+    if prefix:
+        part = part.rstrip("*")
+    found = list(tokens(part, query=True))
+    if not found:
+        return None
+    terms = tuple(token.term for token in found)
+    if prefix and not _CJK.match(terms[-1]):
+        return Phrase((*terms[:-1], _prefix_term(part[found[-1].start : found[-1].end])), True)
+    # A lone ideograph at the end: the first of a pair in the text, or a run's last one.
+    lone = len(terms[-1]) == 1 and bool(_CJK.match(terms[-1]))
+    return Phrase(terms, prefix=prefix or lone)
+
+
+# ---------------------------------------------------------------------------------------
+# Chunks: the stretches of text the index holds
+
+#: A chunk ends at the first line end past this many code points...
+CHUNK_LENGTH = 1500
+#: ...or, in a line longer than this, at a space (a PDF's text may have no line ends).
+CHUNK_MAX = 3000
+
+
+def chunk_spans(text: str) -> list[tuple[int, int]]:
+    """The text cut into chunks of whole lines of about CHUNK_LENGTH code points.
+
+    Whole lines, so that a phrase broken over a PDF's lines is still one phrase; several
+    lines, so that the index has a tenth of the rows that paragraphs would give. A phrase
+    that runs over a chunk's end is not found as a phrase (its words are).
+    """
+    spans: list[tuple[int, int]] = []
+    start, length = 0, len(text)
+    while start < length:
+        end = text.find("\n", min(start + CHUNK_LENGTH, length - 1))
+        end = length if end == -1 else end + 1
+        if end - start > CHUNK_MAX:
+            # At a space, else after a Chinese full stop, else anywhere.
+            cut = max(
+                text.rfind(" ", start + CHUNK_LENGTH, start + CHUNK_MAX),
+                text.rfind("。", start + CHUNK_LENGTH, start + CHUNK_MAX),
+            )
+            end = cut + 1 if cut != -1 else start + CHUNK_MAX
+        spans.append((start, end))
+        start = end
+    return spans

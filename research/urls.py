@@ -1,0 +1,17 @@
+"""URLs of a project's research pages."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "research"
+
+urlpatterns = [
+    path("<int:pk>/search/", views.search, name="search"),
+    path("<int:pk>/search/code/", views.code_hits, name="code_hits"),
+    path("<int:pk>/coding-batches/<int:batch>/undo/", views.batch_undo, name="batch_undo"),
+    path("<int:pk>/passages/", views.passages, name="passages"),
+    path("<int:pk>/passages/export.<str:fmt>", views.passages_export, name="passages_export"),
+]

@@ -1,0 +1,607 @@
+"""Search, coding search hits (and undoing it), passages with citations, and their API.
+
+The database tests run on both PostgreSQL (tsvector and its GIN index) and SQLite (FTS5):
+the same terms go into both, so the same queries must find the same hits.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from documents import selectors as document_selectors
+from documents import services
+from documents.models import Activity, Annotation, Document
+from projects.models import Project, Role
+from research import selectors
+from research import services as research_services
+from research.index import index_documents
+from research.models import Chunk, CodingBatch
+from research.selectors import PassageFilter, SearchFilter
+from research.terms import QueryError, chunk_spans, parse_query, tokens, tsvector
+from tests.conftest import member
+from tests.helpers import annotate
+
+RUSSIAN = (
+    "Выдача лиц, обвиняемых в экстремизме.\n"
+    "Государства-члены ШОС договорились о выдаче подозреваемых без судебного контроля.\n"
+    "Правозащитники критикуют такие выдачи.\n"
+)
+ENGLISH = (
+    "The SCO members extradited dozens of people.\n"
+    "Extraditions happen without judicial oversight. Nobody reviews them.\n"
+    "The definition of extremism is vague.\n"
+    "極端主義的定義 and 上海合作组织打击恐怖主义公约 are cited.\n"
+)
+
+
+def terms(text: str) -> list[str]:
+    return [token.term for token in tokens(text)]
+
+
+# ---------------------------------------------------------------------------------------
+# Terms: pure functions
+
+
+def test_words_are_folded_and_stemmed_by_script():
+    assert terms("Extradited EXTRADITIONS extradition") == ["extradit"] * 3
+    assert terms("выдачи Выдаче выдача") == ["выдач"] * 3
+    assert terms("Übereinkommen") == ["ubereinkommen"]
+    # ё is written е, й stays a letter of its own.
+    assert terms("её") == terms("ее")
+    assert terms("й") != terms("и")
+
+
+def test_ideographs_become_pairs_and_keep_their_offsets():
+    found = list(tokens("SCO上海合作x", 10))
+    assert [t.term for t in found] == ["sco", "上海", "海合", "合作", "作", "x"]
+    assert [(t.start, t.end) for t in found][1:5] == [(13, 15), (14, 16), (15, 17), (16, 17)]
+
+
+def test_uyghur_words_lose_their_vowel_marks_not_their_letters():
+    assert terms("ئۇيغۇر") == ["ئۇيغۇر"]
+    assert terms("عَرَبِيّ") == terms("عربي")
+
+
+def test_emoji_and_punctuation_are_not_terms():
+    assert terms("👩🏽‍⚖️ — « » 🙂") == []
+    assert terms("e-mail") == ["e", "mail"]
+
+
+def test_queries_parse_into_groups_phrases_and_exclusions():
+    query = parse_query('extradited "judicial oversight" -China outlaw OR ban* 引渡条约')
+    assert [[p.terms for p in group] for group in query.groups] == [
+        [("extradit",)],
+        [("judici", "oversight")],
+        [("outlaw",), ("ban",)],
+        [("引渡", "渡条", "条约")],
+    ]
+    assert query.groups[2][1].prefix
+    assert [p.terms for p in query.excluded] == [("china",)]
+    # A single ideograph is a prefix: the first of a pair in the text.
+    assert parse_query("法").groups[0][0].prefix
+
+
+@pytest.mark.parametrize("text", ["", "   ", "-only -excluded", "— !!", "OR"])
+def test_a_query_without_words_is_refused_with_what_to_do(text):
+    with pytest.raises(QueryError, match="at least one word"):
+        parse_query(text)
+
+
+def test_a_very_long_query_is_refused():
+    with pytest.raises(QueryError, match="at most 1,000"):
+        parse_query("word " * 300)
+
+
+def test_hits_are_exact_offsets_of_phrases_in_the_text():
+    text = "He was extradited. Extradition treaties: 上海合作组织引渡条约."
+    query = parse_query('extradition "上海合作"')
+    assert [text[s:e] for s, e in query.hits(text)] == ["extradited", "Extradition", "上海合作"]
+
+
+def test_chunks_cover_the_text_in_whole_lines():
+    text = "".join(f"Line {i} of the report.\n" for i in range(400)) + "x" * 5000
+    spans = chunk_spans(text)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(text[end - 1] == "\n" for _, end in spans[:-3])
+    assert max(end - start for start, end in spans) <= 3000
+
+
+def test_tsvector_text_numbers_terms_from_one():
+    assert tsvector(list(tokens("a b a"))) == "'a':1,3 'b':2"
+
+
+# ---------------------------------------------------------------------------------------
+# Search in the database
+
+
+@pytest.fixture
+def corpus(project, user, tags):
+    def add(title, text, **metadata):
+        return services.document_create(
+            user=None,
+            project=project,
+            text=text,
+            metadata=services.DocumentMetadata(title=title, **metadata),
+        )
+
+    return {
+        "en": add("English report", ENGLISH, organisation="HRW", language="en"),
+        "ru": add("Русский доклад", RUSSIAN, organisation="FIDH", language="ru"),
+    }
+
+
+def run(user, project, text, **filters):
+    return selectors.search(
+        user=user, filters=SearchFilter(project=project.pk, query=parse_query(text), **filters)
+    )
+
+
+def found(page):
+    return {r.document.title: [hit.text for hit in r.hits] for r in page.results}
+
+
+@pytest.mark.django_db
+def test_documents_are_indexed_when_they_are_stored(corpus):
+    assert Chunk.objects.filter(document=corpus["en"]).exists()
+    if connection.vendor == "postgresql":
+        assert Chunk.objects.filter(document=corpus["en"], terms__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_an_english_word_finds_its_other_inflections(corpus, user, project):
+    assert found(run(user, project, "extradition")) == {
+        "English report": ["extradited", "Extraditions"]
+    }
+
+
+@pytest.mark.django_db
+def test_a_russian_word_finds_other_cases(corpus, user, project):
+    assert found(run(user, project, "выдачами")) == {
+        "Русский доклад": ["Выдача", "выдаче", "выдачи"]
+    }
+
+
+@pytest.mark.django_db
+def test_a_chinese_phrase_is_found_without_spaces(corpus, user, project):
+    assert found(run(user, project, "恐怖主义")) == {"English report": ["恐怖主义"]}
+    assert found(run(user, project, "合作组织打击")) == {"English report": ["合作组织打击"]}
+    assert found(run(user, project, "恐")) == {"English report": ["恐"]}
+
+
+@pytest.mark.django_db
+def test_phrases_exclusions_or_and_prefixes(corpus, user, project):
+    assert found(run(user, project, '"definition of extremism"')) == {
+        "English report": ["definition of extremism"]
+    }
+    assert found(run(user, project, '"extremism definition"')) == {}
+    assert found(run(user, project, "extremism -oversight")) == {}
+    assert set(found(run(user, project, "extradition OR выдача"))) == {
+        "English report",
+        "Русский доклад",
+    }
+    assert found(run(user, project, "judic*")) == {"English report": ["judicial"]}
+    # Every word is required, anywhere in the document.
+    assert set(found(run(user, project, "extradited vague"))) == {"English report"}
+    assert found(run(user, project, "extradited выдача")) == {}
+
+
+@pytest.mark.django_db
+def test_metadata_filters_and_sorting(corpus, user, project):
+    both = "extradition OR выдача"
+    assert set(found(run(user, project, both, organisation="FIDH"))) == {"Русский доклад"}
+    assert set(found(run(user, project, both, language="en"))) == {"English report"}
+    page = run(user, project, both, sort="title")
+    assert [r.document.title for r in page.results] == ["English report", "Русский доклад"]
+
+
+@pytest.mark.django_db
+def test_the_coded_filter_looks_at_each_hit(corpus, user, project, tags):
+    annotate(user, corpus["en"], "extradited")
+    assert found(run(user, project, "extradition", coded="yes")) == {
+        "English report": ["extradited"]
+    }
+    assert found(run(user, project, "extradition", coded="no")) == {
+        "English report": ["Extraditions"]
+    }
+
+
+@pytest.mark.django_db
+def test_a_search_finds_nothing_of_another_project(corpus, user, project, django_user_model):
+    other = Project.objects.create(name="Other")
+    stranger = member(other, django_user_model.objects.create_user("stranger"))
+    services.document_create(
+        user=None,
+        project=other,
+        text="Other extradition text.",
+        metadata=services.DocumentMetadata(title="Other report"),
+    )
+    assert set(found(run(user, project, "extradition"))) == {"English report"}
+    assert set(found(run(stranger, other, "extradition"))) == {"Other report"}
+    # A project one is not in: its documents are not there.
+    assert found(run(stranger, project, "extradition")) == {}
+
+
+@pytest.mark.django_db
+def test_pages_of_documents_follow_each_other(project, user):
+    for i in range(7):
+        services.document_create(
+            user=None,
+            project=project,
+            text=f"Report {i} on extradition.",
+            metadata=services.DocumentMetadata(title=f"Report {i}"),
+        )
+    filters = SearchFilter(project=project.pk, query=parse_query("extradition"))
+    first = selectors.search(user=user, filters=filters, per_page=3)
+    assert first.documents == 7 and first.next_offset == 3
+    second = selectors.search(user=user, filters=filters, offset=3, per_page=3)
+    last = selectors.search(user=user, filters=filters, offset=6, per_page=3)
+    titles = [r.document.title for page in (first, second, last) for r in page.results]
+    assert titles == [f"Report {i}" for i in range(7)]
+    assert last.next_offset is None
+
+
+@pytest.mark.django_db
+def test_reindexing_a_changed_text_replaces_its_chunks(project, user, staff_user):
+    document = services.document_create(
+        user=None,
+        project=project,
+        text="First draft about torture.",
+        metadata=services.DocumentMetadata(title="Draft"),
+    )
+    services.document_update(user=staff_user, document=document, text="Final text on asylum.")
+    assert found(run(user, project, "torture")) == {}
+    assert found(run(user, project, "asylum")) == {"Draft": ["asylum"]}
+    assert index_documents([(document.pk, document.text)]) == 1
+    assert found(run(user, project, "asylum")) == {"Draft": ["asylum"]}
+
+
+# ---------------------------------------------------------------------------------------
+# Coding hits
+
+
+def hits_of(user, project, text):
+    filters = SearchFilter(project=project.pk, query=parse_query(text))
+    return [
+        (h.document_id, h.start, h.end)
+        for h in selectors.search_hits(user=user, filters=filters, limit=100)
+    ]
+
+
+def test_a_hit_grows_to_its_sentence_or_line():
+    text = "First sentence. The SCO extradited him. Last one\nNext line."
+    start = text.index("extradited")
+    end = start + len("extradited")
+    assert text.__getitem__(slice(*research_services.extend(text, start, end, "sentence"))) == (
+        "The SCO extradited him."
+    )
+    assert text.__getitem__(slice(*research_services.extend(text, start, end, "paragraph"))) == (
+        "First sentence. The SCO extradited him. Last one"
+    )
+    assert research_services.extend(text, start, end, "match") == (start, end)
+
+
+@pytest.mark.django_db
+def test_coding_hits_creates_ordinary_annotations_and_one_batch_row(corpus, user, project, tags):
+    hits = hits_of(user, project, "extradition")
+    planned = research_services.plan(
+        user=user, project=project.pk, tag=tags["extradition"], hits=hits, scope="sentence"
+    )
+    assert [span.quote for span in planned] == [
+        "The SCO members extradited dozens of people.",
+        "Extraditions happen without judicial oversight.",
+    ]
+    assert not Annotation.objects.exists()  # a plan writes nothing
+    batch = research_services.code_hits(
+        user=user,
+        project=project.pk,
+        tag=tags["extradition"],
+        hits=hits,
+        scope="sentence",
+        query="extradition",
+    )
+    made = list(batch.annotations.order_by("start"))
+    assert [a.quote for a in made] == [span.quote for span in planned]
+    for annotation in made:
+        text = corpus["en"].text
+        assert annotation.quote == text[annotation.start : annotation.end]
+        assert annotation.prefix == text[max(0, annotation.start - 32) : annotation.start]
+        assert [t.slug for t in annotation.tags.all()] == ["extradition"]
+        assert annotation.author == user
+    creates = Activity.objects.filter(action="annotation.create", object_type="annotation")
+    assert creates.count() == 2
+    row = Activity.objects.get(action="codingbatch.create")
+    assert row.after["annotations"] == [a.pk for a in batch.annotations.order_by("pk")]
+    # Coding the same hits again adds nothing: each span carries the code already.
+    again = research_services.plan(
+        user=user, project=project.pk, tag=tags["extradition"], hits=hits, scope="sentence"
+    )
+    assert all(span.exists for span in again)
+    with pytest.raises(ValidationError, match="nothing to add"):
+        research_services.code_hits(
+            user=user,
+            project=project.pk,
+            tag=tags["extradition"],
+            hits=hits,
+            scope="sentence",
+            query="extradition",
+        )
+
+
+@pytest.mark.django_db
+def test_undo_deletes_the_batch_but_keeps_what_changed_since(
+    corpus, user, other_user, project, tags
+):
+    hits = hits_of(user, project, "extradition")
+    batch = research_services.code_hits(
+        user=user,
+        project=project.pk,
+        tag=tags["extradition"],
+        hits=hits,
+        scope="match",
+        query="extradition",
+    )
+    first, second = batch.annotations.order_by("start")
+    services.annotation_update(user=user, annotation=first, note="Checked by hand.")
+    with pytest.raises(PermissionDenied):
+        research_services.batch_undo(user=other_user, batch=batch)
+    assert research_services.batch_undo(user=user, batch=batch) == (1, 1)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.deleted_at is None and second.deleted_at is not None
+    assert Activity.objects.filter(action="annotation.delete", object_id=second.pk).exists()
+    assert Activity.objects.filter(action="codingbatch.undo").count() == 1
+    with pytest.raises(ValidationError, match="undone already"):
+        research_services.batch_undo(user=user, batch=CodingBatch.objects.get(pk=batch.pk))
+
+
+@pytest.mark.django_db
+def test_coding_hits_is_refused_to_readers_and_for_bad_input(
+    corpus, project, tags, django_user_model, user
+):
+    reader = member(project, django_user_model.objects.create_user("reader"), Role.READER)
+    hits = hits_of(user, project, "extradition")
+    with pytest.raises(PermissionDenied):
+        research_services.plan(
+            user=reader, project=project.pk, tag=tags["extradition"], hits=hits, scope="match"
+        )
+    for bad_hits, message in (
+        ([], "at least one hit"),
+        ([(corpus["en"].pk, 5, 99999)], "not in the text"),
+        ([(10**9, 0, 1)], "no document"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            research_services.plan(
+                user=user,
+                project=project.pk,
+                tag=tags["extradition"],
+                hits=bad_hits,
+                scope="match",
+            )
+    with pytest.raises(ValidationError, match="Choose one of"):
+        research_services.plan(
+            user=user, project=project.pk, tag=tags["extradition"], hits=hits, scope="page"
+        )
+    assert not Annotation.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Passages
+
+
+@pytest.fixture
+def coded(corpus, user, other_user, tags):
+    return {
+        "extradited": annotate(user, corpus["en"], "extradited", tags=["extradition"]),
+        "oversight": annotate(
+            other_user, corpus["en"], "judicial oversight", tags=["forced-return", "due-process"]
+        ),
+        "vague": annotate(user, corpus["en"], "vague", tags=["due-process"], note="Key."),
+        "выдаче": annotate(user, corpus["ru"], "выдаче", tags=["extradition"]),
+    }
+
+
+def quotes(user, project, **filters):
+    listed = selectors.passage_list(user=user, filters=PassageFilter(project=project.pk, **filters))
+    return [a.quote for a in listed]
+
+
+@pytest.mark.django_db
+def test_a_code_includes_its_children_and_any_all_not_combine(coded, user, project, tags):
+    extradition, due = tags["extradition"].pk, tags["due-process"].pk
+    assert quotes(user, project, codes=(extradition,)) == [
+        "extradited",
+        "judicial oversight",
+        "выдаче",
+    ]
+    assert quotes(user, project, codes=(extradition, due), mode="all") == ["judicial oversight"]
+    assert quotes(user, project, codes=(extradition,), without=(due,)) == ["extradited", "выдаче"]
+    assert quotes(user, project, coders=("colleague",)) == ["judicial oversight"]
+    assert quotes(user, project, organisation="FIDH") == ["выдаче"]
+    assert quotes(user, project, q="Key") == ["vague"]
+    today = datetime.date.today()
+    assert len(quotes(user, project, coded_after=today, coded_before=today)) == 4
+    assert quotes(user, project, coded_after=today + datetime.timedelta(days=1)) == []
+
+
+@pytest.mark.django_db
+def test_passages_sort_by_code_date_or_document(coded, user, project):
+    # By each passage's first code in codebook order: Extradition, Forced return (its
+    # child), ..., Due process.
+    assert quotes(user, project, sort="code") == [
+        "extradited",
+        "выдаче",
+        "judicial oversight",
+        "vague",
+    ]
+    assert quotes(user, project, sort="-date")[0] == "выдаче"
+    assert quotes(user, project, sort="date")[0] == "extradited"
+
+
+@pytest.mark.django_db
+def test_a_passage_carries_its_citation(coded, user, project, corpus):
+    Document.objects.filter(pk=corpus["en"].pk).update(
+        published=datetime.date(2011, 6, 1), date_precision="month", page_breaks=[60, 120]
+    )
+    listed = selectors.passage_list(user=user, filters=PassageFilter(project=project.pk, q="vague"))
+    (passage,) = selectors.passages(listed, project=project.pk, base_url="https://a.example")
+    assert passage.codes == ("Due process and fair trial",)
+    assert passage.coder == "analyst" and passage.note == "Key."
+    assert passage.citation.title == "English report"
+    assert passage.citation.organisation == "HRW"
+    assert passage.citation.published == "June 2011"
+    assert passage.citation.page == 3
+    assert passage.citation.url == (
+        f"https://a.example/documents/{corpus['en'].pk}/#a{coded['vague'].pk}"
+    )
+    assert passage.before.endswith("The definition of extremism is ")
+
+
+@pytest.mark.django_db
+def test_passages_of_another_project_are_not_there(coded, project, django_user_model):
+    other = Project.objects.create(name="Other")
+    stranger = member(other, django_user_model.objects.create_user("stranger"))
+    assert quotes(stranger, project) == []
+
+
+# ---------------------------------------------------------------------------------------
+# Pages
+
+
+@pytest.mark.django_db
+def test_the_search_page_codes_hits_and_undoes_it(client, corpus, user, project, tags):
+    client.force_login(user)
+    url = reverse("research:search", args=[project.pk])
+    page = client.get(url, {"q": "extradition"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert '<mark class="found">extradited</mark>' in body
+    assert f"#t{ENGLISH.index('extradited')}-" in body
+    code = reverse("research:code_hits", args=[project.pk])
+    form = {"q": "extradition", "code": tags["extradition"].pk, "scope": "sentence", "every": "on"}
+    preview = client.post(code, form)
+    assert preview.status_code == 200
+    assert "Code 2 passages Extradition?" in preview.content.decode()
+    assert not Annotation.objects.exists()
+    done = client.post(code, {**form, "confirm": "on"})
+    assert done.status_code == 302
+    assert Annotation.objects.alive().count() == 2
+    after = client.get(done["Location"]).content.decode()
+    assert "2 passages coded Extradition" in after
+    batch = CodingBatch.objects.get()
+    client.post(reverse("research:batch_undo", args=[project.pk, batch.pk]))
+    assert Annotation.objects.alive().count() == 0
+
+
+@pytest.mark.django_db
+def test_the_search_page_says_what_to_fix(client, corpus, user, project, tags):
+    client.force_login(user)
+    url = reverse("research:search", args=[project.pk])
+    page = client.get(
+        url, {"q": "-only", "published_after": "2020-01-01", "published_before": "2001-01-01"}
+    )
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "at least one word" in body and "must not come after" in body
+    bad = client.post(
+        reverse("research:code_hits", args=[project.pk]),
+        {"q": "extradition", "code": tags["extradition"].pk, "scope": "match", "hit": "1:x:2"},
+    )
+    assert bad.status_code == 422
+    assert "names no hit" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_passages_page_lists_passages_with_citations(client, coded, user, project, tags):
+    client.force_login(user)
+    url = reverse("research:passages", args=[project.pk])
+    page = client.get(url, {"code": tags["extradition"].pk})
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert body.count('class="passage"') == 3
+    assert "English report" in body and "Open at the passage" in body
+    bad = client.get(url, {"code": "999999", "coded_after": "tomorrow"})
+    assert bad.status_code == 200 and 'class="errors"' in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_codebook_entries_link_to_their_passages(client, coded, user, project, tags):
+    client.force_login(user)
+    body = client.get(project.get_absolute_url()).content.decode()
+    passages = reverse("research:passages", args=[project.pk])
+    assert f"{passages}?code={tags['extradition'].pk}" in body
+
+
+def _queries(client, url, params):
+    # Texts read cold, as after a restart: one query for all of a page's documents.
+    document_selectors._texts.clear()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, params).status_code == 200
+    return [q["sql"][:150] for q in queries]
+
+
+@pytest.mark.django_db
+def test_search_and_passage_pages_make_a_constant_number_of_queries(
+    client, corpus, user, project, tags
+):
+    client.force_login(user)
+    search = reverse("research:search", args=[project.pk])
+    passages = reverse("research:passages", args=[project.pk])
+    annotate(user, corpus["en"], "vague", tags=["due-process"])
+    few_search = _queries(client, search, {"q": "extradition OR выдача"})
+    few_passages = _queries(client, passages, {})
+    for i in range(6):
+        document = services.document_create(
+            user=None,
+            project=project,
+            text=f"Report {i}: extradition and выдача.\n" + ENGLISH,
+            metadata=services.DocumentMetadata(title=f"Report {i}"),
+        )
+        annotate(user, document, "extradited")
+        annotate(user, document, "vague", tags=["due-process"])
+    assert _queries(client, search, {"q": "extradition OR выдача"}) == few_search
+    assert _queries(client, passages, {}) == few_passages
+
+
+# ---------------------------------------------------------------------------------------
+# API
+
+
+@pytest.mark.django_db
+def test_the_api_lists_passages_with_the_same_filters(client, coded, user, project, tags, bearer):
+    headers = bearer(user)
+    url = reverse("api:passage-list", args=[project.pk])
+    answer = client.get(url, {"code": tags["extradition"].pk, "page_size": 2}, headers=headers)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["count"] == 3
+    assert [p["quote"] for p in body["results"]] == ["extradited", "judicial oversight"]
+    assert body["results"][0]["citation"]["title"] == "English report"
+    assert body["next"] and "page=2" in body["next"]
+    bad = client.get(url, {"code": "x", "colour": "red"}, headers=headers)
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"code", "colour"}
+    other = Project.objects.create(name="Other")
+    assert (
+        client.get(reverse("api:passage-list", args=[other.pk]), headers=headers).status_code == 404
+    )
+
+
+@pytest.mark.django_db
+def test_the_api_searches(client, corpus, user, project, bearer):
+    headers = bearer(user)
+    url = reverse("api:search", args=[project.pk])
+    answer = client.get(url, {"q": "выдача"}, headers=headers).json()
+    assert answer["documents"] == 1
+    hits = answer["results"][0]["hits"]
+    assert [hit["text"] for hit in hits] == ["Выдача", "выдаче", "выдачи"]
+    assert RUSSIAN[hits[1]["start"] : hits[1]["end"]] == "выдаче"
+    missing = client.get(url, {}, headers=headers)
+    assert missing.status_code == 400 and "q" in missing.json()
+    assert client.get(url, {"q": "-x"}, headers=headers).status_code == 400
