@@ -302,10 +302,19 @@ ENDPOINTS = [
     ),
     Endpoint("research:batch_undo", "post", undo_rule, _batch),
     Endpoint("research:passages", "get", right(Action.READ), _project),
-    Endpoint("research:passages_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]),
+    Endpoint(
+        "research:passages_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]
+    ),
     # The API.
     Endpoint("api:project-list", "get", anyone, api=True),
     Endpoint("api:project-detail", "get", right(Action.READ), _project, api=True),
+    Endpoint("api:passage-list", "get", right(Action.READ), _project, api=True),
+    Endpoint(
+        "api:passage-export", "get", right(Action.READ), lambda w: [w.project.pk, "md"], api=True
+    ),
+    Endpoint(
+        "api:search", "get", right(Action.READ), _project, lambda w: {"q": "Convention"}, api=True
+    ),
     Endpoint("api:document-list", "get", anyone, api=True),
     Endpoint(
         "api:document-list",
@@ -492,7 +501,7 @@ def _call(client: Any, world: World, caller: Caller, endpoint: Endpoint) -> Any:
     url = reverse(endpoint.name, args=endpoint.args(world))
     data = endpoint.data(world)
     method = getattr(client, endpoint.method)
-    if endpoint.api and data is not None:
+    if endpoint.api and data is not None and endpoint.write:
         return method(url, data=json.dumps(data), content_type="application/json", headers=headers)
     if endpoint.method in ("get", "head") or not endpoint.api and data is not None:
         return method(url, data or {}, headers=headers)
