@@ -605,3 +605,21 @@ def test_the_api_searches(client, corpus, user, project, bearer):
     missing = client.get(url, {}, headers=headers)
     assert missing.status_code == 400 and "q" in missing.json()
     assert client.get(url, {"q": "-x"}, headers=headers).status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_reindex_command_rebuilds_the_index(corpus, user, project):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    Chunk.objects.all().delete()
+    assert found(run(user, project, "extradition")) == {}
+    out = StringIO()
+    call_command("reindex_search", stdout=out)
+    assert "Indexed 2 documents" in out.getvalue()
+    assert set(found(run(user, project, "extradition"))) == {"English report"}
+    call_command("reindex_search", project=project.pk, stdout=out)
+    assert set(found(run(user, project, "extradition"))) == {"English report"}
+    with pytest.raises(CommandError, match="no project #999"):
+        call_command("reindex_search", project=999)
