@@ -155,7 +155,7 @@ def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[in
     among them; documents left without a hit by the coded filter are left out. Two
     queries."""
     by_id = {document.pk: DocumentHits(document) for document in documents}
-    chunks = (
+    chunks = list(
         chunks_matching(filters.query.phrases)
         .filter(document_id__in=list(by_id))
         .order_by("document_id", "start")
@@ -170,7 +170,6 @@ def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[in
     )
     for document_id, start, end in annotated:
         spans.setdefault(document_id, _Spans()).add(start, end)
-    chunks = list(chunks)
     texts = document_texts([by_id[document_id].document for document_id in {c[0] for c in chunks}])
     for document_id, start, end in chunks:
         found = by_id[document_id]
