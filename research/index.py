@@ -18,11 +18,15 @@ from .search import terms_value
 from .terms import chunk_spans, tokens
 
 
-def index_documents(documents: Iterable[tuple[int, str]]) -> int:
-    """(Re)index these (document id, text) pairs; the number of chunks written."""
+def index_documents(documents: Iterable[tuple[int, str]], *, new: bool = False) -> int:
+    """(Re)index these (document id, text) pairs; the number of chunks written. `new`
+    documents have no chunks yet: one query fewer (two statements in all on PostgreSQL,
+    three on SQLite, for up to a thousand chunks)."""
     documents = list(documents)
     ids = [document_id for document_id, _ in documents]
-    old = list(Chunk.objects.filter(document_id__in=ids).values_list("pk", flat=True))
+    old = (
+        [] if new else list(Chunk.objects.filter(document_id__in=ids).values_list("pk", flat=True))
+    )
     if old:
         Chunk.objects.filter(pk__in=old).delete()
     chunks: list[Chunk] = []

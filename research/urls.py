@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import analysis_views, views
 
 app_name = "research"
 
@@ -14,4 +14,14 @@ urlpatterns = [
     path("<int:pk>/coding-batches/<int:batch>/undo/", views.batch_undo, name="batch_undo"),
     path("<int:pk>/passages/", views.passages, name="passages"),
     path("<int:pk>/passages/export.<str:fmt>", views.passages_export, name="passages_export"),
+    path("<int:pk>/matrix/", analysis_views.matrix, name="matrix"),
+    path("<int:pk>/matrix/export.<str:fmt>", analysis_views.matrix, name="matrix_export"),
+    path("<int:pk>/cooccurrence/", analysis_views.cooccurrence, name="cooccurrence"),
+    path(
+        "<int:pk>/cooccurrence/export.<str:fmt>",
+        analysis_views.cooccurrence,
+        name="cooccurrence_export",
+    ),
+    path("<int:pk>/timeline/", analysis_views.timeline, name="timeline"),
+    path("<int:pk>/timeline/export.<str:fmt>", analysis_views.timeline, name="timeline_export"),
 ]

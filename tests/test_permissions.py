@@ -302,6 +302,16 @@ ENDPOINTS = [
     ),
     Endpoint("research:batch_undo", "post", undo_rule, _batch),
     Endpoint("research:passages", "get", right(Action.READ), _project),
+    Endpoint("research:matrix", "get", right(Action.READ), _project),
+    Endpoint("research:matrix_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]),
+    Endpoint("research:cooccurrence", "get", right(Action.READ), _project),
+    Endpoint(
+        "research:cooccurrence_export", "get", right(Action.READ), lambda w: [w.project.pk, "svg"]
+    ),
+    Endpoint("research:timeline", "get", right(Action.READ), _project),
+    Endpoint(
+        "research:timeline_export", "get", right(Action.READ), lambda w: [w.project.pk, "svg"]
+    ),
     Endpoint(
         "research:passages_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]
     ),

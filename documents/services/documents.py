@@ -302,7 +302,7 @@ def document_create(
                     data=source.data,
                 )
             log_all([_import_entry(document, user=user, source=source)])
-            index_documents([(document.pk, document.text)])
+            index_documents([(document.pk, document.text)], new=True)
     except IntegrityError:
         # Another import stored the same text between the check above and this insert.
         existing = (
@@ -363,7 +363,7 @@ def documents_create(
         with transaction.atomic():
             Document.objects.bulk_create(documents)
             log_all([_import_entry(document, user=user, source=None) for document in documents])
-            index_documents((document.pk, document.text) for document in documents)
+            index_documents(((d.pk, d.text) for d in documents), new=True)
     except IntegrityError:
         # Another import stored one of these texts between the check above and the insert.
         _check_distinct(into, documents)

@@ -1,0 +1,259 @@
+"""Reads that compare codes: a code × dimension matrix, the co-occurrence of codes, and a
+timeline of codes by publication date.
+
+Counts are of live passages (annotations) of one project. A code counts the passages
+carrying it or any code below it, as the passages view does, so that each count is the
+length of the list its cell links to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, QuerySet
+from django.db.models.functions import ExtractYear
+
+from documents.models import Annotation, DocumentType, Tag, tag_descendant_ids
+from documents.selectors import tag_list
+
+from .selectors import PassageFilter, passage_list
+
+#: What a matrix's columns can be: a document field (or the coder), its label, and how a
+#: cell's value becomes the passages view's filter.
+DIMENSIONS: dict[str, str] = {
+    "organisation": "Organisation",
+    "document": "Document",
+    "language": "Language",
+    "document_type": "Type",
+    "year": "Year of publication",
+    "coder": "Coder",
+}
+
+_COLUMN = {
+    "organisation": "annotation__document__organisation",
+    "document": "annotation__document_id",
+    "language": "annotation__document__language",
+    "document_type": "annotation__document__document_type",
+    "coder": "annotation__author__username",
+}
+
+
+@dataclass
+class Row:
+    tag: Tag
+    depth: int
+    cells: list[int] = field(default_factory=list)
+    total: int = 0
+
+
+@dataclass
+class Matrix:
+    dimension: str
+    #: (value as the filter takes it, label)
+    columns: list[tuple[str, str]]
+    rows: list[Row]
+    #: The most passages in one cell (for shading).
+    most: int
+    #: Passages per column (each passage once, whatever its codes).
+    totals: list[int]
+
+
+def _links(user: Any, filters: PassageFilter) -> QuerySet[Any]:
+    """The (annotation, tag) links of the passages that pass `filters` (codes aside)."""
+    passages = passage_list(user=user, filters=filters).order_by()
+    return Annotation.tags.through.objects.filter(annotation_id__in=passages.values("pk"))
+
+
+def _codebook(user: Any, project: int) -> list[tuple[Tag, int]]:
+    """The project's codes in tree order (each after its parent), with their depth."""
+    tags = list(tag_list(user=user, project=project).order_by("sort_order", "name"))
+    children: dict[int | None, list[Tag]] = defaultdict(list)
+    for tag in tags:
+        children[tag.parent_id].append(tag)
+    ordered: list[tuple[Tag, int]] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for tag in children.get(parent, []):
+            ordered.append((tag, depth))
+            walk(tag.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
+    """Passages per code and value of `dimension`, for the passages that pass `filters`
+    (codes in `filters` are ignored: every code is a row). One query for the codes without
+    children, one per code with children (its passages counted once each)."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"No dimension {dimension!r}.")
+    filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
+    codebook = _codebook(user, filters.project)
+    links = _links(user, filters)
+    column = (
+        ExtractYear("annotation__document__published")
+        if dimension == "year"
+        else F(_COLUMN[dimension])
+    )
+    counts: dict[int, dict[Any, int]] = defaultdict(dict)
+    direct = links.annotate(value=column).values("tag_id", "value").annotate(n=Count("pk"))
+    for row in direct.order_by():
+        counts[row["tag_id"]][row["value"]] = row["n"]
+    all_tags = [tag for tag, _ in codebook]
+    for tag, _ in codebook:
+        below = tag_descendant_ids(all_tags, {tag.pk})
+        if len(below) > 1:
+            grouped = (
+                links.filter(tag_id__in=below)
+                .annotate(value=column)
+                .values("value")
+                .annotate(n=Count("annotation_id", distinct=True))
+                .order_by()
+            )
+            counts[tag.pk] = {row["value"]: row["n"] for row in grouped}
+    per_column = (
+        passage_list(user=user, filters=filters)
+        .order_by()
+        .annotate(
+            value=F(_COLUMN[dimension].removeprefix("annotation__"))
+            if dimension != "year"
+            else ExtractYear("document__published")
+        )
+        .values("value")
+        .annotate(n=Count("pk"))
+    )
+    column_totals = {row["value"]: row["n"] for row in per_column}
+    values = sorted(column_totals, key=_sort_key)
+    labels = _labels(dimension, values, filters.project)
+    rows = []
+    most = 0
+    for tag, depth in codebook:
+        cells = [counts[tag.pk].get(value, 0) for value in values]
+        most = max([most, *cells])
+        rows.append(Row(tag, depth, cells, sum(cells)))
+    columns = [(_filter_value(value), labels[value]) for value in values]
+    return Matrix(dimension, columns, rows, most, [column_totals[v] for v in values])
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # Unknown (empty, no date) last.
+    return (1, "") if value in (None, "") else (0, value)
+
+
+def _filter_value(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _labels(dimension: str, values: Iterable[Any], project: int) -> dict[Any, str]:
+    values = list(values)
+    if dimension == "document":
+        from documents.models import Document
+
+        titles = dict(
+            Document.objects.filter(pk__in=[v for v in values if v is not None]).values_list(
+                "pk", "title"
+            )
+        )
+        return {value: titles.get(value, f"#{value}") for value in values}
+    if dimension == "document_type":
+        names = dict(DocumentType.choices)
+        return {value: names.get(value, value) for value in values}
+    return {value: ("(none)" if value in (None, "") else str(value)) for value in values}
+
+
+def cell_filter(dimension: str, value: str) -> dict[str, str]:
+    """The passages view's query for one column's value."""
+    if dimension == "year":
+        if not value:
+            return {}
+        return {"published_after": f"{value}-01-01", "published_before": f"{value}-12-31"}
+    if dimension == "coder":
+        return {"coder": value}
+    return {dimension: value}
+
+
+# ---------------------------------------------------------------------------------------
+# Co-occurrence
+
+
+@dataclass
+class Cooccurrence:
+    codes: list[tuple[Tag, int]]
+    #: counts[a][b]: overlaps of a passage coded a with one coded b (a passage coded with
+    #: both counts once); counts[a][a]: passages coded a.
+    counts: dict[int, dict[int, int]]
+    most: int
+
+
+def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
+    """How often each two codes are applied to overlapping passages (or to the same one).
+
+    One pass over the project's passages in text order (a sweep line per document): a
+    passage overlaps those still open when it starts. Two queries.
+    """
+    filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
+    codebook = _codebook(user, filters.project)
+    passages = (
+        passage_list(user=user, filters=filters)
+        .order_by("document_id", "start", "end", "pk")
+        .values_list("pk", "document_id", "start", "end")
+    )
+    tags_of: dict[int, list[int]] = defaultdict(list)
+    for annotation_id, tag_id in _links(user, filters).values_list("annotation_id", "tag_id"):
+        tags_of[annotation_id].append(tag_id)
+    counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    open_spans: list[tuple[int, list[int]]] = []
+    current = None
+    for pk, document_id, start, end in passages.iterator(chunk_size=5000):
+        tags = tags_of.get(pk, [])
+        if document_id != current:
+            current, open_spans = document_id, []
+        open_spans = [(span_end, other) for span_end, other in open_spans if span_end > start]
+        for a in tags:
+            counts[a][a] += 1
+            for b in tags:
+                if b != a:
+                    counts[a][b] += 1
+            for _, other in open_spans:
+                for b in other:
+                    if b != a:
+                        counts[a][b] += 1
+                        counts[b][a] += 1
+        open_spans.append((end, tags))
+    most = max((n for row in counts.values() for a, n in row.items()), default=0)
+    return Cooccurrence(codebook, {k: dict(v) for k, v in counts.items()}, most)
+
+
+# ---------------------------------------------------------------------------------------
+# Timeline
+
+
+@dataclass
+class Timeline:
+    years: list[int]
+    rows: list[Row]
+    most: int
+    #: Passages whose document has no publication date.
+    undated: int
+
+
+def timeline(*, user: Any, filters: PassageFilter) -> Timeline:
+    """Passages per code and year of their document's publication (a code with the codes
+    below it), every year from the first to the last shown."""
+    matrix = code_matrix(user=user, filters=filters, dimension="year")
+    dated = [(int(value), i) for i, (value, _) in enumerate(matrix.columns) if value]
+    undated_index = next((i for i, (value, _) in enumerate(matrix.columns) if not value), None)
+    years = list(range(dated[0][0], dated[-1][0] + 1)) if dated else []
+    place = dict(dated)
+    rows = []
+    most = 0
+    for row in matrix.rows:
+        cells = [row.cells[place[year]] if year in place else 0 for year in years]
+        most = max([most, *cells])
+        rows.append(Row(row.tag, row.depth, cells, sum(cells)))
+    undated = matrix.totals[undated_index] if undated_index is not None else 0
+    return Timeline(years, rows, most, undated)

@@ -1,0 +1,221 @@
+"""The pages that compare codes: matrix, co-occurrence, timeline; each also as CSV and SVG."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET
+
+from documents.exports import neutralise
+
+from . import analysis, charts
+from .forms import PassageForm
+from .selectors import PassageFilter
+from .views import _project
+
+FORMATS = {"csv": "text/csv; charset=utf-8", "svg": "image/svg+xml"}
+
+#: The passages view's filters that an analysis keeps (its codes are the rows).
+_KEPT = (
+    "coder",
+    "organisation",
+    "language",
+    "document_type",
+    "published_after",
+    "published_before",
+    "coded_after",
+    "coded_before",
+    "q",
+)
+
+
+def _filters(request: HttpRequest, project: Any) -> tuple[PassageForm, PassageFilter | None]:
+    form = PassageForm(request.GET, user=request.user, project=project.pk)
+    return form, form.to_filter()
+
+
+def _kept_query(request: HttpRequest) -> list[tuple[str, str]]:
+    """The filters of this page that the passages view takes, for the cells' links."""
+    return [(name, value) for name in _KEPT for value in request.GET.getlist(name) if value]
+
+
+def _file(content: str, fmt: str, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([neutralise(cell) if isinstance(cell, str) else cell for cell in row])
+    # A byte-order mark, so that spreadsheets read the codes' scripts right.
+    return "\ufeff" + out.getvalue()
+
+
+def _check_format(fmt: str | None) -> None:
+    if fmt is not None and fmt not in FORMATS:
+        raise Http404("Charts download as .csv (the data) or .svg (the chart).")
+
+
+def _invalid(request: HttpRequest, project: Any, form: PassageForm, template: str) -> HttpResponse:
+    return render(request, template, {"project": project, "form": form}, status=400)
+
+
+@require_GET
+def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpResponse:
+    project = _project(request, pk)
+    _check_format(fmt)
+    by = request.GET.get("by", "organisation")
+    if by not in analysis.DIMENSIONS:
+        raise Http404(f"Matrices are by: {', '.join(analysis.DIMENSIONS)}.")
+    form, wanted = _filters(request, project)
+    if wanted is None:
+        return _invalid(request, project, form, "research/matrix.html")
+    found = analysis.code_matrix(user=request.user, filters=wanted, dimension=by)
+    label = analysis.DIMENSIONS[by]
+    title = f"Passages per code and {label.lower()}: {project.name}"
+    if fmt == "csv":
+        rows: list[list[Any]] = [["code", *[name for _, name in found.columns], "total"]]
+        rows += [[row.tag.name, *row.cells, row.total] for row in found.rows]
+        rows.append(["passages (each once)", *found.totals, sum(found.totals)])
+        return _file(_csv(rows), fmt, f"matrix-{by}-project-{project.pk}")
+    if fmt == "svg":
+        svg = charts.grid_svg(
+            title=title,
+            rows=[(row.tag.name, row.depth, row.cells) for row in found.rows],
+            columns=[name for _, name in found.columns],
+            most=found.most,
+        )
+        return _file(svg, fmt, f"matrix-{by}-project-{project.pk}")
+    kept = _kept_query(request)
+    passages = reverse("research:passages", args=[project.pk])
+    links = [
+        [
+            f"{passages}?"
+            + urlencode([("code", row.tag.pk), *kept, *analysis.cell_filter(by, value).items()])
+            for value, _ in found.columns
+        ]
+        for row in found.rows
+    ]
+    return render(
+        request,
+        "research/matrix.html",
+        {
+            "project": project,
+            "form": form,
+            "matrix": found,
+            "by": by,
+            "dimensions": analysis.DIMENSIONS,
+            "label": label,
+            "rows": [
+                (
+                    row,
+                    [
+                        (count, link, _level(count, found.most), name)
+                        for count, link, (_, name) in zip(
+                            row.cells, row_links, found.columns, strict=True
+                        )
+                    ],
+                )
+                for row, row_links in zip(found.rows, links, strict=True)
+            ],
+            "query": urlencode([("by", by), *kept]),
+        },
+    )
+
+
+def _level(count: int, most: int) -> int:
+    """The shade class (0-5) of a cell: its count says the same in figures."""
+    if not count or not most:
+        return 0
+    return 1 + min(4, (count * 5 - 1) // most)
+
+
+@require_GET
+def cooccurrence(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpResponse:
+    project = _project(request, pk)
+    _check_format(fmt)
+    form, wanted = _filters(request, project)
+    if wanted is None:
+        return _invalid(request, project, form, "research/cooccurrence.html")
+    found = analysis.cooccurrence(user=request.user, filters=wanted)
+    codes = found.codes
+    grid = [[found.counts.get(a.pk, {}).get(b.pk, 0) for b, _ in codes] for a, _ in codes]
+    title = f"Codes on overlapping passages: {project.name}"
+    if fmt == "csv":
+        table: list[list[Any]] = [["code", *[tag.name for tag, _ in codes]]]
+        table += [[tag.name, *cells] for (tag, _), cells in zip(codes, grid, strict=True)]
+        return _file(_csv(table), fmt, f"cooccurrence-project-{project.pk}")
+    if fmt == "svg":
+        svg = charts.grid_svg(
+            title=title,
+            rows=[
+                (tag.name, depth, cells) for (tag, depth), cells in zip(codes, grid, strict=True)
+            ],
+            columns=[tag.name for tag, _ in codes],
+            most=found.most,
+        )
+        return _file(svg, fmt, f"cooccurrence-project-{project.pk}")
+    kept = _kept_query(request)
+    passages = reverse("research:passages", args=[project.pk])
+    rows = []
+    for (tag, depth), cells in zip(codes, grid, strict=True):
+        shown = []
+        for (other, _), count in zip(codes, cells, strict=True):
+            # The passages coded with both; overlaps of two passages are counted here but
+            # listed under either code.
+            link = f"{passages}?" + urlencode(
+                [("code", tag.pk), ("code", other.pk), ("mode", "all"), *kept]
+            )
+            shown.append((count, link, _level(count, found.most), other == tag))
+        rows.append((tag, depth, shown))
+    return render(
+        request,
+        "research/cooccurrence.html",
+        {"project": project, "form": form, "codes": codes, "rows": rows, "query": urlencode(kept)},
+    )
+
+
+@require_GET
+def timeline(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpResponse:
+    project = _project(request, pk)
+    _check_format(fmt)
+    form, wanted = _filters(request, project)
+    if wanted is None:
+        return _invalid(request, project, form, "research/timeline.html")
+    found = analysis.timeline(user=request.user, filters=wanted)
+    title = f"Passages per code by year of publication: {project.name}"
+    if fmt == "csv":
+        rows: list[list[Any]] = [["code", *found.years, "total"]]
+        rows += [[row.tag.name, *row.cells, row.total] for row in found.rows]
+        return _file(_csv(rows), fmt, f"timeline-project-{project.pk}")
+    svg = charts.timeline_svg(
+        title=title,
+        years=found.years,
+        rows=[(row.tag.name, row.depth, row.cells) for row in found.rows],
+        most=found.most,
+    )
+    if fmt == "svg":
+        return _file(svg, fmt, f"timeline-project-{project.pk}")
+    kept = _kept_query(request)
+    return render(
+        request,
+        "research/timeline.html",
+        # Built from escaped text only (research/charts.py).
+        {
+            "project": project,
+            "form": form,
+            "timeline": found,
+            "svg": mark_safe(svg),  # noqa: S308
+            "query": urlencode(kept),
+        },
+    )

@@ -1,0 +1,254 @@
+"""Comparing codes: the code × dimension matrix, co-occurrence, the timeline, their CSV and
+SVG files, and the charts' readability without colour."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from xml.etree import ElementTree
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from documents import services
+from documents.models import Document
+from projects.models import Project
+from research import analysis, charts
+from research.selectors import PassageFilter
+from tests.conftest import member
+from tests.helpers import annotate
+
+TEXT = (
+    "Extradition of refugees without judicial oversight.\n"
+    "The definition of extremism is vague and broad.\n"
+    "Forced return of a journalist to China.\n"
+)
+
+
+@pytest.fixture
+def coded(project, user, other_user, tags):
+    def add(title, organisation, year):
+        return services.document_create(
+            user=None,
+            project=project,
+            text=f"{title}\n{TEXT}",
+            metadata=services.DocumentMetadata(
+                title=title,
+                organisation=organisation,
+                published=datetime.date(year, 1, 1),
+                date_precision="year",
+            ),
+        )
+
+    hrw, fidh, undated = add("HRW letter", "HRW", 2002), add("FIDH report", "FIDH", 2012), None
+    undated = services.document_create(
+        user=None,
+        project=project,
+        text="Undated\n" + TEXT,
+        metadata=services.DocumentMetadata(title="Undated note", organisation="HRW"),
+    )
+    annotate(user, hrw, "Extradition of refugees", tags=["extradition"])
+    # Overlaps the extradition passage: extradition × oversight-gap co-occur.
+    annotate(other_user, hrw, "refugees without judicial oversight", tags=["oversight-gap"])
+    annotate(user, hrw, "Forced return", tags=["forced-return", "targeting-of-minorities"])
+    annotate(user, fidh, "Forced return of a journalist", tags=["forced-return"])
+    annotate(user, fidh, "definition of extremism", tags=["definition-of-extremism"])
+    annotate(user, undated, "Extradition", tags=["extradition"])
+    return {"hrw": hrw, "fidh": fidh, "undated": undated}
+
+
+def rows_of(found):
+    return {row.tag.slug: row.cells for row in found.rows}
+
+
+@pytest.mark.django_db
+def test_the_matrix_counts_a_code_with_its_children(coded, user, project):
+    found = analysis.code_matrix(
+        user=user, filters=PassageFilter(project=project.pk), dimension="organisation"
+    )
+    assert [name for _, name in found.columns] == ["FIDH", "HRW"]
+    rows = rows_of(found)
+    # Extradition includes Forced return, its child.
+    assert rows["extradition"] == [1, 3]
+    assert rows["forced-return"] == [1, 1]
+    assert rows["oversight-gap"] == [0, 1]
+    assert rows["three-evils"] == [1, 0]  # through Definition of extremism
+    assert found.totals == [2, 4]
+    # Rows in tree order: a child right after its parent, one level deeper.
+    order = [(row.tag.slug, row.depth) for row in found.rows]
+    assert order.index(("forced-return", 1)) == order.index(("extradition", 0)) + 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("dimension", "labels"),
+    [
+        ("year", ["2002", "2012", "(none)"]),
+        ("coder", ["analyst", "colleague"]),
+        ("document", ["HRW letter", "FIDH report", "Undated note"]),
+    ],
+)
+def test_the_matrix_by_other_dimensions(coded, user, project, dimension, labels):
+    found = analysis.code_matrix(
+        user=user, filters=PassageFilter(project=project.pk), dimension=dimension
+    )
+    assert [name for _, name in found.columns] == labels
+
+
+@pytest.mark.django_db
+def test_the_matrix_keeps_the_passage_filters(coded, user, project):
+    found = analysis.code_matrix(
+        user=user,
+        filters=PassageFilter(project=project.pk, coders=("colleague",)),
+        dimension="organisation",
+    )
+    assert [name for _, name in found.columns] == ["HRW"]
+    assert rows_of(found)["oversight-gap"] == [1]
+    assert rows_of(found)["extradition"] == [0]
+
+
+@pytest.mark.django_db
+def test_cooccurrence_counts_overlapping_and_shared_passages(coded, user, project, tags):
+    found = analysis.cooccurrence(user=user, filters=PassageFilter(project=project.pk))
+    counts = found.counts
+    ext, gap = tags["extradition"].pk, tags["oversight-gap"].pk
+    forced, minorities = tags["forced-return"].pk, tags["targeting-of-minorities"].pk
+    assert counts[ext][gap] == counts[gap][ext] == 1  # two passages overlapping
+    assert counts[forced][minorities] == 1  # one passage with both codes
+    assert counts[forced][forced] == 2
+    assert ext not in counts.get(forced, {}) or counts[forced][ext] == 0
+
+
+@pytest.mark.django_db
+def test_the_timeline_runs_year_by_year(coded, user, project):
+    found = analysis.timeline(user=user, filters=PassageFilter(project=project.pk))
+    assert found.years == list(range(2002, 2013))
+    rows = rows_of(found)
+    assert rows["extradition"][0] == 2 and rows["extradition"][-1] == 1
+    assert sum(rows["extradition"]) == 3
+    assert found.undated == 1
+
+
+@pytest.mark.django_db
+def test_nothing_of_another_project_is_counted(coded, project, django_user_model):
+    other = Project.objects.create(name="Other")
+    stranger = member(other, django_user_model.objects.create_user("stranger"))
+    found = analysis.code_matrix(
+        user=stranger, filters=PassageFilter(project=project.pk), dimension="organisation"
+    )
+    assert found.rows == [] and found.columns == []
+
+
+# ---------------------------------------------------------------------------------------
+# Pages and files
+
+
+@pytest.mark.django_db
+def test_matrix_cells_link_to_their_passages(client, coded, user, project, tags):
+    client.force_login(user)
+    page = client.get(reverse("research:matrix", args=[project.pk]), {"by": "organisation"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    passages = reverse("research:passages", args=[project.pk])
+    link = f"{passages}?code={tags['extradition'].pk}&amp;organisation=HRW"
+    assert link in body
+    followed = client.get(passages, {"code": tags["extradition"].pk, "organisation": "HRW"})
+    assert followed.content.decode().count('class="passage"') == 3
+
+
+@pytest.mark.django_db
+def test_the_matrix_downloads_as_csv_and_svg(client, coded, user, project):
+    client.force_login(user)
+    url = reverse("research:matrix_export", args=[project.pk, "csv"])
+    answer = client.get(url, {"by": "organisation"})
+    assert answer["Content-Disposition"].startswith("attachment;")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert rows[0] == ["code", "FIDH", "HRW", "total"]
+    assert ["Extradition", "1", "3", "4"] in rows
+    assert rows[-1] == ["passages (each once)", "2", "4", "6"]
+    svg = client.get(reverse("research:matrix_export", args=[project.pk, "svg"]))
+    assert svg["Content-Type"] == "image/svg+xml"
+    root = ElementTree.fromstring(svg.content)
+    texts = [element.text for element in root.iter("{http://www.w3.org/2000/svg}text")]
+    # Every count is written out: the chart reads without colour.
+    assert "Extradition" in texts and "3" in texts
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["cooccurrence", "timeline"])
+def test_cooccurrence_and_timeline_pages_and_files(client, coded, user, project, name):
+    client.force_login(user)
+    page = client.get(reverse(f"research:{name}", args=[project.pk]))
+    assert page.status_code == 200
+    for fmt in ("csv", "svg"):
+        answer = client.get(reverse(f"research:{name}_export", args=[project.pk, fmt]))
+        assert answer.status_code == 200
+        if fmt == "svg":
+            ElementTree.fromstring(answer.content)  # well-formed
+    assert (
+        client.get(reverse(f"research:{name}_export", args=[project.pk, "png"])).status_code == 404
+    )
+
+
+@pytest.mark.django_db
+def test_bad_filters_and_dimensions_say_what_to_fix(client, coded, user, project):
+    client.force_login(user)
+    url = reverse("research:matrix", args=[project.pk])
+    bad = client.get(url, {"published_after": "2020-01-01", "published_before": "2000-01-01"})
+    assert bad.status_code == 400
+    assert "must not come after" in bad.content.decode()
+    assert client.get(url, {"by": "colour"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_analysis_pages_make_a_constant_number_of_queries(client, coded, user, project):
+    client.force_login(user)
+
+    def count(name, params):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse(name, args=[project.pk]), params).status_code == 200
+        return len(queries)
+
+    before = [
+        count("research:matrix", {"by": "document"}),
+        count("research:cooccurrence", {}),
+        count("research:timeline", {}),
+    ]
+    for i in range(5):
+        document = services.document_create(
+            user=None,
+            project=project,
+            text=f"More {i}\n{TEXT}",
+            metadata=services.DocumentMetadata(title=f"More {i}", organisation=f"Org {i}"),
+        )
+        annotate(user, document, "Forced return", tags=["forced-return", "oversight-gap"])
+    after = [
+        count("research:matrix", {"by": "document"}),
+        count("research:cooccurrence", {}),
+        count("research:timeline", {}),
+    ]
+    assert after == before
+
+
+def test_shading_is_never_the_only_signal():
+    svg = charts.grid_svg(
+        title="T <&>", rows=[("Code & co", 0, [0, 5, 10])], columns=["a", "b", "c"], most=10
+    )
+    root = ElementTree.fromstring(svg)
+    texts = [element.text for element in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert ["0", "5", "10"] == [t for t in texts if t in ("0", "5", "10")]
+    assert "T <&>" in texts and "Code & co" in texts
+    assert "style=" not in svg  # the pages' CSP allows no inline styles
+    timeline = charts.timeline_svg(title="T", years=[2001, 2002], rows=[("A", 0, [3, 0])], most=3)
+    assert "2001: 3" in timeline
+    ElementTree.fromstring(timeline)
+
+
+@pytest.mark.django_db
+def test_documents_without_a_date_are_left_out_of_the_timeline_only(coded, user, project):
+    Document.objects.update(published=None, date_precision="")
+    found = analysis.timeline(user=user, filters=PassageFilter(project=project.pk))
+    assert found.years == [] and found.undated == 6
