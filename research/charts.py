@@ -34,7 +34,7 @@ def grid_svg(
 ) -> str:
     """A grid: `rows` of (label, depth, counts), one count per column."""
     cell, label_width, head = 44, 230, 150
-    width = label_width + cell * len(columns) + 10
+    width = max(640, label_width + cell * len(columns) + 10)
     row_height = 22
     height = 40 + head + row_height * len(rows) + 10
     out = [
@@ -42,7 +42,7 @@ def grid_svg(
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title" {FONT}>',
         f'<title id="chart-title">{escape(title)}</title>',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="4" y="20" font-size="15" font-weight="bold">{_text(title, 90)}</text>',
+        f'<text x="4" y="20" font-size="15" font-weight="bold">{_text(title, width // 9)}</text>',
     ]
     top = 40 + head
     for c, name in enumerate(columns):
@@ -75,15 +75,17 @@ def timeline_svg(
 ) -> str:
     """One row of bars per code, a bar per year, every bar's count written above it; the
     same scale for every row, so that rows compare."""
-    bar, label_width, row_height = 14, 230, 46
-    width = label_width + bar * len(years) + 20
+    # Bars as wide as fits in about 640 points: a few years get wide bars, decades narrow.
+    label_width, row_height = 230, 46
+    bar = max(8, min(40, 560 // max(1, len(years))))
+    width = max(640, label_width + bar * len(years) + 20)
     height = 40 + row_height * len(rows) + 40
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title" {FONT}>',
         f'<title id="chart-title">{escape(title)}</title>',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="4" y="20" font-size="15" font-weight="bold">{_text(title, 90)}</text>',
+        f'<text x="4" y="20" font-size="15" font-weight="bold">{_text(title, width // 9)}</text>',
     ]
     for r, (label, depth, counts) in enumerate(rows):
         base = 40 + (r + 1) * row_height - 8
@@ -101,7 +103,7 @@ def timeline_svg(
             out.append(
                 f'<rect x="{x + 1}" y="{base - tall}" width="{bar - 2}" height="{tall}" '
                 f'fill="#24558f"><title>{years[c]}: {count}</title></rect>'
-                f'<text x="{x + bar / 2}" y="{base - tall - 2}" font-size="8" '
+                f'<text x="{x + bar / 2}" y="{base - tall - 2}" font-size="{9 if bar >= 14 else 7}" '
                 f'text-anchor="middle">{count}</text>'
             )
     axis = 40 + row_height * len(rows) + 14
