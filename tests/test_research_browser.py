@@ -135,3 +135,66 @@ def test_an_analyst_finds_codes_undoes_and_reports_passages(
     assert first.document.title in text
     links = [rel.target_ref for rel in report.part.rels.values() if "hyperlink" in rel.reltype]
     assert any(link.endswith(f"#a{first.pk}") for link in links)
+
+
+def test_an_analyst_compares_codes_in_a_matrix_cooccurrence_and_timeline(
+    page,  # noqa: F811
+    log_in,  # noqa: F811
+    user,
+    project,
+    sample_corpus,
+    tags,
+    tmp_path: Path,
+):
+    from research import services as research_services
+    from research.selectors import SearchFilter, search_hits
+    from research.terms import parse_query
+
+    for query, slug in (("extradition", "extradition"), ("extremism", "definition-of-extremism")):
+        filters = SearchFilter(project=project.pk, query=parse_query(query))
+        hits = [
+            (h.document_id, h.start, h.end)
+            for h in search_hits(user=user, filters=filters, limit=1000)
+        ]
+        research_services.code_hits(
+            user=user,
+            project=project.pk,
+            tag=tags[slug],
+            hits=hits,
+            scope="sentence",
+            query=query,
+        )
+    log_in(user)
+    page.goto(project.get_absolute_url())
+    page.get_by_role("link", name="matrix").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Codes by organisation")
+    row = page.locator("tr", has=page.locator("th a", has_text="Extradition")).first
+    cell = row.locator("td a").first
+    count = int(cell.inner_text())
+    shot(page, "matrix")
+
+    # The data and the chart download as files.
+    with page.expect_download() as data:
+        page.get_by_role("link", name="data (CSV)").click()
+    saved = tmp_path / "matrix.csv"
+    data.value.save_as(saved)
+    assert saved.read_text(encoding="utf-8-sig").startswith("code,")
+    with page.expect_download() as chart:
+        page.get_by_role("link", name="chart (SVG)").click()
+    svg = tmp_path / "matrix.svg"
+    chart.value.save_as(svg)
+    assert svg.read_text().startswith("<svg")
+
+    # A cell opens its passages: as many as it counts.
+    cell.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Passages coded Extradition")
+    expect(page.locator("li.passage")).to_have_count(count)
+
+    page.get_by_role("link", name="Co-occurrence").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Codes that go together")
+    shot(page, "cooccurrence")
+    page.get_by_role("link", name="Timeline").click()
+    chart_element = page.locator("figure.chart svg")
+    expect(chart_element).to_be_visible()
+    expect(chart_element.locator("text", has_text="Extradition (")).to_have_count(1)
+    shot(page, "timeline")
