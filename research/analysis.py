@@ -192,27 +192,30 @@ class Cooccurrence:
 def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
     """How often each two codes are applied to overlapping passages (or to the same one).
 
-    One pass over the project's passages in text order (a sweep line per document): a
-    passage overlaps those still open when it starts. Two queries.
+    One pass over the passages' (annotation, code) links in text order, a sweep line per
+    document: a passage overlaps those still open where it starts. One query, streamed.
     """
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
     codebook = _codebook(user, filters.project)
-    passages = (
-        passage_list(user=user, filters=filters)
-        .order_by("document_id", "start", "end", "pk")
-        .values_list("pk", "document_id", "start", "end")
+    links = (
+        _links(user, filters)
+        .order_by("annotation__document_id", "annotation__start", "annotation_id")
+        .values_list(
+            "annotation_id",
+            "annotation__document_id",
+            "annotation__start",
+            "annotation__end",
+            "tag_id",
+        )
     )
-    tags_of: dict[int, list[int]] = defaultdict(list)
-    for annotation_id, tag_id in _links(user, filters).values_list("annotation_id", "tag_id"):
-        tags_of[annotation_id].append(tag_id)
     counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     open_spans: list[tuple[int, list[int]]] = []
-    current = None
-    for pk, document_id, start, end in passages.iterator(chunk_size=5000):
-        tags = tags_of.get(pk, [])
-        if document_id != current:
-            current, open_spans = document_id, []
-        open_spans = [(span_end, other) for span_end, other in open_spans if span_end > start]
+    current_document = current_annotation = None
+    tags: list[int] = []
+    end = 0
+
+    def close() -> None:
+        # The passage read so far (all its codes): count it, then keep it open.
         for a in tags:
             counts[a][a] += 1
             for b in tags:
@@ -224,7 +227,20 @@ def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
                         counts[a][b] += 1
                         counts[b][a] += 1
         open_spans.append((end, tags))
-    most = max((n for row in counts.values() for a, n in row.items()), default=0)
+
+    for annotation_id, document_id, start, span_end, tag_id in links.iterator(chunk_size=10000):
+        if annotation_id != current_annotation:
+            if current_annotation is not None:
+                close()
+            if document_id != current_document:
+                current_document, open_spans[:] = document_id, []
+            # Passages that ended before this one starts no longer overlap anything.
+            open_spans[:] = [(e, other) for e, other in open_spans if e > start]
+            current_annotation, tags, end = annotation_id, [], span_end
+        tags.append(tag_id)
+    if current_annotation is not None:
+        close()
+    most = max((n for row in counts.values() for n in row.values()), default=0)
     return Cooccurrence(codebook, {k: dict(v) for k, v in counts.items()}, most)
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -14,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from documents.exports import neutralise
+from documents.models import Activity, SharedVersion
 
 from . import analysis, charts
 from .forms import PassageForm
@@ -61,6 +65,28 @@ def _csv(rows: list[list[Any]]) -> str:
     return "\ufeff" + out.getvalue()
 
 
+#: How long a computed analysis is kept unread. Its key names the newest row of the activity
+#: log, so a kept analysis is never stale: every change to what it counts writes one.
+ANALYSIS_CACHE_SECONDS = 3600
+
+
+def _kept(kind: str, wanted: PassageFilter, compute: Callable[[], Any]) -> Any:
+    """An analysis of a project as computed for these filters, kept in the cache until
+    research data changes anywhere (the newest activity row: one read of the log's primary
+    key). Called after the user's access to the project was checked: the result is the
+    same for every member who may read the project."""
+    newest = Activity.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    # A database made anew (ids counted from 1 again) has another shared version.
+    shared = SharedVersion.objects.filter(pk=SharedVersion.ROW).values_list("token", flat=True)
+    digest = hashlib.sha256(repr(wanted).encode()).hexdigest()[:32]
+    key = f"analysis:{kind}:{wanted.project}:{newest}.{shared.first()}:{digest}"
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, ANALYSIS_CACHE_SECONDS)
+    return found
+
+
 def _check_format(fmt: str | None) -> None:
     if fmt is not None and fmt not in FORMATS:
         raise Http404("Charts download as .csv (the data) or .svg (the chart).")
@@ -80,7 +106,11 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
     form, wanted = _filters(request, project)
     if wanted is None:
         return _invalid(request, project, form, "research/matrix.html")
-    found = analysis.code_matrix(user=request.user, filters=wanted, dimension=by)
+    found = _kept(
+        f"matrix-{by}",
+        wanted,
+        lambda: analysis.code_matrix(user=request.user, filters=wanted, dimension=by),
+    )
     label = analysis.DIMENSIONS[by]
     title = f"Passages per code and {label.lower()}: {project.name}"
     if fmt == "csv":
@@ -147,7 +177,9 @@ def cooccurrence(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpR
     form, wanted = _filters(request, project)
     if wanted is None:
         return _invalid(request, project, form, "research/cooccurrence.html")
-    found = analysis.cooccurrence(user=request.user, filters=wanted)
+    found = _kept(
+        "cooccurrence", wanted, lambda: analysis.cooccurrence(user=request.user, filters=wanted)
+    )
     codes = found.codes
     grid = [[found.counts.get(a.pk, {}).get(b.pk, 0) for b, _ in codes] for a, _ in codes]
     title = f"Codes on overlapping passages: {project.name}"
@@ -192,7 +224,7 @@ def timeline(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespo
     form, wanted = _filters(request, project)
     if wanted is None:
         return _invalid(request, project, form, "research/timeline.html")
-    found = analysis.timeline(user=request.user, filters=wanted)
+    found = _kept("timeline", wanted, lambda: analysis.timeline(user=request.user, filters=wanted))
     title = f"Passages per code by year of publication: {project.name}"
     if fmt == "csv":
         rows: list[list[Any]] = [["code", *found.years, "total"]]

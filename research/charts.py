@@ -100,10 +100,11 @@ def timeline_svg(
                 continue
             tall = max(2, round((row_height - 20) * count / most)) if most else 0
             x = label_width + c * bar
+            size = 9 if bar >= 14 else 7
             out.append(
                 f'<rect x="{x + 1}" y="{base - tall}" width="{bar - 2}" height="{tall}" '
                 f'fill="#24558f"><title>{years[c]}: {count}</title></rect>'
-                f'<text x="{x + bar / 2}" y="{base - tall - 2}" font-size="{9 if bar >= 14 else 7}" '
+                f'<text x="{x + bar / 2}" y="{base - tall - 2}" font-size="{size}" '
                 f'text-anchor="middle">{count}</text>'
             )
     axis = 40 + row_height * len(rows) + 14

@@ -41,6 +41,14 @@ def _client_login_with_a_request(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    # Test databases count ids from 1 again: what one test kept must not answer the next.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _admins_without_second_factor(settings):
     # Tests log admins in with force_login, which gives no second factor; the requirement
     # itself is tested in test_accounts_mfa.py, which turns it back on.

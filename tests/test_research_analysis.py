@@ -252,3 +252,20 @@ def test_documents_without_a_date_are_left_out_of_the_timeline_only(coded, user,
     Document.objects.update(published=None, date_precision="")
     found = analysis.timeline(user=user, filters=PassageFilter(project=project.pk))
     assert found.years == [] and found.undated == 6
+
+
+@pytest.mark.django_db
+def test_a_kept_analysis_is_never_stale(client, coded, user, project, tags):
+    client.force_login(user)
+    url = reverse("research:matrix_export", args=[project.pk, "csv"])
+
+    def extradition():
+        rows = csv.reader(io.StringIO(client.get(url).content.decode("utf-8-sig")))
+        return next(row for row in rows if row[0] == "Extradition")
+
+    first = extradition()
+    with CaptureQueriesContext(connection) as queries:
+        assert extradition() == first
+    assert len(queries) < 10  # kept: the page's own reads and the version, not the counts
+    annotate(user, coded["fidh"], "China", tags=["extradition"])
+    assert extradition() != first
