@@ -206,6 +206,8 @@ class _Card:
     url: str
     permalink: str
     project_id: int | None
+    #: The passages view of the card's project, to which a code is appended (?code=).
+    passages: str
 
 
 def _cards(
@@ -218,6 +220,11 @@ def _cards(
     # Cards are many: their URLs come from one reversed prefix, not one reverse() each.
     base_url = reverse("documents:annotation_card", args=[0]).removesuffix("0/")
     document_url = reverse("documents:detail", args=[0]).removesuffix("0/")
+    passages = (
+        reverse("research:passages", args=[codebook.project_id]) + "?code="
+        if codebook.project_id is not None
+        else ""
+    )
     cards = []
     for row in rows:
         quote, pk = row["quote"], row["id"]
@@ -241,6 +248,7 @@ def _cards(
                 url=f"{base_url}{pk}/",
                 permalink=f"{document_url}{row['document_id']}/#a{pk}",
                 project_id=codebook.project_id,
+                passages=passages,
             )
         )
     return cards
