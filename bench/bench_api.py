@@ -1,6 +1,6 @@
 """API speed: one document's annotations, cursor pages at any depth, JSONL export, create.
 
-    .venv/bin/python -m bench.bench_api [--annotations 1000000] [--documents 10000]
+    .venv/bin/python -m bench.bench_api [--annotations 1000000] [--documents 10000] [--only PART]
 
 Builds a PostgreSQL database of 10,000 documents and 1,000,000 annotations (one long
 document holds 2,000 of them), bulk-loaded with COPY, serves the app with gunicorn on
@@ -205,6 +205,10 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
+#: The parts of a run: one document's annotations, pages at depth, the export, creates.
+PARTS = ("document", "pages", "export", "create")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--annotations", type=int, default=1_000_000)
@@ -213,7 +217,14 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="Measure the database a previous run seeded."
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="Measure this part only, after the baseline (repeat for several).",
+    )
     options = parser.parse_args()
+    parts = set(options.only or PARTS)
 
     if options.reuse:
         url = f"{common.SERVER_URL}/sco_annotate_bench_api"
@@ -260,147 +271,154 @@ def main() -> None:
         samples = common.timed(baseline, repeat=repeat)
         print(common.summary("baseline: GET /api/v1/tags/ (token, one query)", samples))
 
-        long_list = f"/api/v1/documents/{data['long_document']}/annotations/"
+        if "document" in parts:
+            long_list = f"/api/v1/documents/{data['long_document']}/annotations/"
 
-        def one_document(http: Any) -> Callable[[], None]:
-            def call() -> None:
-                response = http.get(long_list)
-                response.raise_for_status()
-                assert response.json()["count"] >= LONG_DOCUMENT_ANNOTATIONS
+            def one_document(http: Any) -> Callable[[], None]:
+                def call() -> None:
+                    response = http.get(long_list)
+                    response.raise_for_status()
+                    assert response.json()["count"] >= LONG_DOCUMENT_ANNOTATIONS
 
-            return call
+                return call
 
-        samples = common.timed(one_document(client), repeat=repeat)
-        print(
-            common.summary(
-                f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
-                "(GET /api/v1/documents/ID/annotations/, list kept)",
-                samples,
-            )
-        )
-
-        # The same request right after a change to the list: formatted afresh by the worker
-        # that answers (the change itself is not timed).
-        changed = data["long_annotation"]
-        notes = iter(range(10**9))
-
-        def change() -> None:
-            response = client.request(
-                "PATCH",
-                f"/api/v1/annotations/{changed}/",
-                json.dumps({"note": f"Note {next(notes)}"}).encode(),
-                {"Content-Type": "application/json"},
-            )
-            response.raise_for_status()
-
-        afresh = []
-        for _ in range(repeat + 10):
-            change()
-            started = time.perf_counter()
-            one_document(client)()
-            afresh.append(time.perf_counter() - started)
-        print(
-            common.summary(
-                f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document, "
-                "right after a change (formatted afresh)",
-                afresh[10:],
-            )
-        )
-
-        etag = client.get(long_list).headers["ETag"]
-
-        def unchanged() -> None:
-            response = client.get(long_list, headers={"If-None-Match": etag})
-            assert response.status_code == 304, response.status_code
-
-        samples = common.timed(unchanged, repeat=repeat)
-        print(common.summary("the same with If-None-Match, unchanged (304)", samples))
-
-        def one_document_paged() -> int:
-            query = f"/api/v1/annotations/?document={data['long_document']}&page_size=1000"
-            seen = 0
-            next_url: str | None = query
-            while next_url:
-                response = client.get(next_url)
-                response.raise_for_status()
-                body = response.json()
-                seen += len(body["results"])
-                next_url = body["next"]
-            assert seen >= LONG_DOCUMENT_ANNOTATIONS, seen
-            return seen
-
-        samples = common.timed(one_document_paged, repeat=repeat)
-        print(
-            common.summary(
-                f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
-                "(?document=ID, 2 pages of 1,000)",
-                samples,
-            )
-        )
-
-        for name, cursor in cursors.items():
-            query = "/api/v1/annotations/?page_size=500" + (f"&cursor={cursor}" if cursor else "")
-
-            def page(query: str = query) -> None:
-                response = client.get(query)
-                response.raise_for_status()
-                assert len(response.json()["results"]) == 500
-
-            samples = common.timed(page, repeat=repeat)
-            median = statistics.median(samples)
+            samples = common.timed(one_document(client), repeat=repeat)
             print(
-                common.summary(f"page of 500, {name} cursor", samples)
-                + f" = {500 / median:,.0f} annotations/s"
+                common.summary(
+                    f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
+                    "(GET /api/v1/documents/ID/annotations/, list kept)",
+                    samples,
+                )
             )
 
-        rss_before = common.server_rss_kib(server.pid)
-        sampler = RssSampler(server.pid)
-        sampler.start()
-        started = time.perf_counter()
-        lines = 0
-        with streaming.stream("GET", "/api/v1/export/annotations.jsonl") as response:
-            response.raise_for_status()
-            for chunk in response.iter_bytes():
-                lines += chunk.count(b"\n")
-        elapsed = time.perf_counter() - started
-        sampler.running = False
-        sampler.join()
-        assert lines == total, lines
-        print(
-            f"JSONL export: {lines:,} annotations in {elapsed:.1f} s = "
-            f"{lines / elapsed:,.0f} annotations/s; server RSS {rss_before / 1024:.0f} MiB "
-            f"before, {min(sampler.samples) / 1024:.0f}-{max(sampler.samples) / 1024:.0f} MiB "
-            "during"
-        )
+            # The same request right after a change to the list: formatted afresh by the worker
+            # that answers (the change itself is not timed).
+            changed = data["long_annotation"]
+            notes = iter(range(10**9))
 
-        rng = random.Random(7)
-        texts, ids = data["texts"], data["document_ids"]
-
-        def creator(http: Any) -> Callable[[], None]:
-            def create() -> None:
-                index = rng.randrange(len(ids))
-                start = rng.randrange(0, len(texts[index]) - 40)
-                response = http.post(
-                    "/api/v1/annotations/",
-                    json={
-                        "document": ids[index],
-                        "start": start,
-                        "end": start + 30,
-                        "tags": ["extradition"],
-                        "quote": texts[index][start : start + 30],
-                    },
+            def change() -> None:
+                response = client.request(
+                    "PATCH",
+                    f"/api/v1/annotations/{changed}/",
+                    json.dumps({"note": f"Note {next(notes)}"}).encode(),
+                    {"Content-Type": "application/json"},
                 )
-                if response.status_code != 201:
-                    raise RuntimeError(response.text)
+                response.raise_for_status()
 
-            return create
+            afresh = []
+            for _ in range(repeat + 10):
+                change()
+                started = time.perf_counter()
+                one_document(client)()
+                afresh.append(time.perf_counter() - started)
+            print(
+                common.summary(
+                    f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document, "
+                    "right after a change (formatted afresh)",
+                    afresh[10:],
+                )
+            )
 
-        samples = common.timed(creator(client), repeat=max(repeat, 200))
-        print(common.summary("create annotation", samples))
-        samples = common.timed(creator(streaming), repeat=max(repeat, 200))
-        print(common.summary("for comparison, create timed from httpx", samples))
-        samples = common.timed(one_document(streaming), repeat=repeat)
-        print(common.summary("for comparison, one document's annotations from httpx", samples))
+            etag = client.get(long_list).headers["ETag"]
+
+            def unchanged() -> None:
+                response = client.get(long_list, headers={"If-None-Match": etag})
+                assert response.status_code == 304, response.status_code
+
+            samples = common.timed(unchanged, repeat=repeat)
+            print(common.summary("the same with If-None-Match, unchanged (304)", samples))
+
+            def one_document_paged() -> int:
+                query = f"/api/v1/annotations/?document={data['long_document']}&page_size=1000"
+                seen = 0
+                next_url: str | None = query
+                while next_url:
+                    response = client.get(next_url)
+                    response.raise_for_status()
+                    body = response.json()
+                    seen += len(body["results"])
+                    next_url = body["next"]
+                assert seen >= LONG_DOCUMENT_ANNOTATIONS, seen
+                return seen
+
+            samples = common.timed(one_document_paged, repeat=repeat)
+            print(
+                common.summary(
+                    f"all {LONG_DOCUMENT_ANNOTATIONS} annotations of one document "
+                    "(?document=ID, 2 pages of 1,000)",
+                    samples,
+                )
+            )
+
+        if "pages" in parts:
+            for name, cursor in cursors.items():
+                query = "/api/v1/annotations/?page_size=500" + (
+                    f"&cursor={cursor}" if cursor else ""
+                )
+
+                def page(query: str = query) -> None:
+                    response = client.get(query)
+                    response.raise_for_status()
+                    assert len(response.json()["results"]) == 500
+
+                samples = common.timed(page, repeat=repeat)
+                median = statistics.median(samples)
+                print(
+                    common.summary(f"page of 500, {name} cursor", samples)
+                    + f" = {500 / median:,.0f} annotations/s"
+                )
+
+        if "export" in parts:
+            rss_before = common.server_rss_kib(server.pid)
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            started = time.perf_counter()
+            lines = 0
+            with streaming.stream("GET", "/api/v1/export/annotations.jsonl") as response:
+                response.raise_for_status()
+                for chunk in response.iter_bytes():
+                    lines += chunk.count(b"\n")
+            elapsed = time.perf_counter() - started
+            sampler.running = False
+            sampler.join()
+            assert lines == total, lines
+            print(
+                f"JSONL export: {lines:,} annotations in {elapsed:.1f} s = "
+                f"{lines / elapsed:,.0f} annotations/s; server RSS {rss_before / 1024:.0f} MiB "
+                f"before, {min(sampler.samples) / 1024:.0f}-{max(sampler.samples) / 1024:.0f} MiB "
+                "during"
+            )
+
+        if "create" in parts:
+            rng = random.Random(7)
+            texts, ids = data["texts"], data["document_ids"]
+
+            def creator(http: Any) -> Callable[[], None]:
+                def create() -> None:
+                    index = rng.randrange(len(ids))
+                    start = rng.randrange(0, len(texts[index]) - 40)
+                    response = http.post(
+                        "/api/v1/annotations/",
+                        json={
+                            "document": ids[index],
+                            "start": start,
+                            "end": start + 30,
+                            "tags": ["extradition"],
+                            "quote": texts[index][start : start + 30],
+                        },
+                    )
+                    if response.status_code != 201:
+                        raise RuntimeError(response.text)
+
+                return create
+
+            samples = common.timed(creator(client), repeat=max(repeat, 200))
+            print(common.summary("create annotation", samples))
+            samples = common.timed(creator(streaming), repeat=max(repeat, 200))
+            print(common.summary("for comparison, create timed from httpx", samples))
+        if "document" in parts and "create" in parts:
+            samples = common.timed(one_document(streaming), repeat=repeat)
+            print(common.summary("for comparison, one document's annotations from httpx", samples))
     print(f"load average after: {load_average()}")
 
 

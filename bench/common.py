@@ -119,9 +119,16 @@ class Server:
 
 
 @contextmanager
-def serve(database_url: str, *, workers: int = 2, threads: int = 4) -> Iterator[Server]:
+def serve(
+    database_url: str,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """Run the app under gunicorn on a free loopback port, configured as bin/serve does it
-    (threaded workers, which keep connections alive), with one worker per core."""
+    (threaded workers, which keep connections alive), with one worker per core; `settings`
+    are environment variables to set for it beyond server_env's."""
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -143,7 +150,7 @@ def serve(database_url: str, *, workers: int = 2, threads: int = 4) -> Iterator[
             "warning",
         ],
         cwd=ROOT,
-        env=server_env(database_url),
+        env={**server_env(database_url), **(settings or {})},
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

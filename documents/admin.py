@@ -14,15 +14,17 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from accounts import mfa
 from accounts.models import AccessEvent
 from accounts.services import access_event
 from projects.models import Action, Membership, Project
+from sco_annotate.admin_refusals import ServiceRefusals
 
-from . import services
+from . import selectors, services
 from .models import (
     Activity,
     Annotation,
@@ -54,29 +56,6 @@ class ShownOnly:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.deletable and super().has_delete_permission(request, obj)  # type: ignore[misc]
-
-
-class ServiceRefusals:
-    """An admin whose saves go through a service: the form checks what it can, but the
-    service may still refuse (the same text imported meanwhile, a token for projects its
-    user is not in). Nothing was saved then: say why and show the page again."""
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(  # type: ignore[misc]
-                request, object_id, form_url, extra_context
-            )
-        except ValidationError as exc:
-            self.message_user(  # type: ignore[attr-defined]
-                request, " ".join(exc.messages), level=messages.ERROR
-            )
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class SourceFileInline(ShownOnly, admin.StackedInline):
@@ -308,7 +287,11 @@ class ActivityAdmin(ShownOnly, admin.ModelAdmin):
 
 def _token_event(request: HttpRequest | None, kind: str, token: ApiToken) -> None:
     """The access log's record of a token made or revoked (who by is the request's user)."""
-    detail = {"token": token.prefix, "owner": token.user.get_username()}
+    detail = {
+        "token": token.prefix,
+        "owner": token.user.get_username(),
+        "issued_with_mfa": token.issued_with_mfa,
+    }
     access_event(kind=kind, request=request, detail=detail)
 
 
@@ -316,8 +299,17 @@ def _token_event(request: HttpRequest | None, kind: str, token: ApiToken) -> Non
 class ApiTokenAdmin(ServiceRefusals, admin.ModelAdmin):
     """Create tokens (the plain token is shown once, on the next page) and revoke them."""
 
-    list_display = ["__str__", "name", "user", "read_only", "created", "last_used_at", "revoked_at"]
-    list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "__str__",
+        "name",
+        "user",
+        "read_only",
+        "issued_with_mfa",
+        "created",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["read_only", "issued_with_mfa", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]
     actions = ["revoke"]
@@ -331,6 +323,7 @@ class ApiTokenAdmin(ServiceRefusals, admin.ModelAdmin):
             "prefix",
             "read_only",
             "projects",
+            "issued_with_mfa",
             "created",
             "last_used_at",
             "revoked_at",
@@ -361,9 +354,14 @@ class ApiTokenAdmin(ServiceRefusals, admin.ModelAdmin):
             name=obj.name,
             read_only=obj.read_only,
             projects=[project.pk for project in form.cleaned_data.get("projects", [])],
+            # Whoever makes it here stands in for its second factor: their session's.
+            issued_with_mfa=mfa.is_verified(request.session),
         )
         obj.pk, obj.prefix, obj.created = token.pk, token.prefix, token.created
         _token_event(request, AccessEvent.Kind.TOKEN_CREATED, token)
+        note = selectors.token_unreached_note(token)
+        if note:
+            self.message_user(request, note, level=messages.WARNING)
         # For response_add, the next step of this same request.
         setattr(request, "_api_token_plain", plain)  # noqa: B010
 

@@ -597,6 +597,10 @@ class DocumentListView(generics.ListAPIView):
             document = services.document_create(
                 user=_user(request), text=data["text"], metadata=metadata, project=project
             )
+        # Read back as GET shows it (with its original file, if it came as one).
+        document = selectors.document_get(
+            user=_user(request), pk=document.pk, text=True, original=True
+        )
         body = DocumentDetailSerializer(document, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
@@ -611,7 +615,11 @@ class DocumentDetailView(generics.RetrieveAPIView):
 
     def get_object(self) -> Document:
         return found_or_404(
-            selectors.document_get, user=self.request.user, pk=self.kwargs["pk"], text=True
+            selectors.document_get,
+            user=self.request.user,
+            pk=self.kwargs["pk"],
+            text=True,
+            original=True,
         )
 
     def get_serializer_context(self) -> dict[str, Any]:

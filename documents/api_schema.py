@@ -280,7 +280,8 @@ WEB_ANNOTATION_PAGE = OpenApiResponse(WebAnnotationPage, description="A W3C Anno
 _MEANING = {
     400: "Bad input: a message per field (or non_field_errors / detail) says what to fix.",
     401: "No credentials, or a bad or revoked token.",
-    403: "Not allowed: a read-only token writing, or someone else's annotation.",
+    403: "Not allowed: a read-only token writing, someone else's annotation, or a project "
+    "that requires a second factor this request has not given (the message says what to do).",
     404: "No such object, or not one you can read.",
     409: "Conflict: a change raced with another, or the annotation is not deleted.",
     412: "If-Match names a version that is no longer current.",

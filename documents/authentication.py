@@ -11,6 +11,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from accounts import mfa
+
 from . import postgresql
 from .models import ApiToken
 from .services import api_token_hash
@@ -44,10 +46,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = _live_token(api_token_hash(key))
         if token is None:
             raise exceptions.AuthenticationFailed("This token is not valid or has been revoked.")
-        # A token limited to some projects reaches those only: the access rule
-        # (projects.models.MembershipQuerySet.of) reads this.
-        token.user.project_scope = token.project_scope()  # type: ignore[attr-defined]
-        return token.user, token
+        user = token.user
+        # The access rule (projects.models.MembershipQuerySet.of) reads these: a token
+        # limited to some projects reaches those only, and a project that requires
+        # two-factor authentication only if the token may stand in for a second factor.
+        missing = mfa.token_missing(
+            issued_with_mfa=token.issued_with_mfa,
+            user_has_mfa=token.user_has_mfa,  # type: ignore[attr-defined]
+        )
+        user.project_scope = token.project_scope()  # type: ignore[attr-defined]
+        user.mfa_verified = missing is None  # type: ignore[attr-defined]
+        user.mfa_missing = missing  # type: ignore[attr-defined]
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) without credentials, naming the scheme to use.
@@ -55,15 +65,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 def _live_token(key_hash: str) -> ApiToken | None:
-    """The unrevoked token with this hash, with its user, if that user is active; its
-    last_used_at is brought up to date (to the minute, so that reads stay reads). On
-    PostgreSQL read by one plain statement (documents/postgresql.py), elsewhere by the ORM."""
+    """The unrevoked token with this hash, with its user, if that user is active, and
+    `user_has_mfa` (whether that user has two-factor on); its last_used_at is brought up to
+    date (to the minute, so that reads stay reads). On PostgreSQL read by one plain
+    statement (documents/postgresql.py), elsewhere by the ORM."""
     if connection.vendor == "postgresql":
         token = postgresql.live_token(key_hash)
     else:
         token = (
             ApiToken.objects.select_related("user")
             .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
+            .annotate(user_has_mfa=mfa.has_authenticator_column("user_id"))
             .first()
         )
     if token is None:

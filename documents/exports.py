@@ -158,8 +158,9 @@ def _csv_rows(row: dict[str, Any], urls: Links) -> list[list[Any]]:
     return [[*common, neutralise(tag), *document, *rest] for tag in row["tags"] or [""]]
 
 
-class _AnyAccept(BaseContentNegotiation):
-    """The export's format is in its URL; errors (401, 400) are always JSON."""
+class AnyAccept(BaseContentNegotiation):
+    """A download's format is in its URL (an export's) or its file (an original's): any
+    Accept is served; errors (401, 400, 404) are always JSON."""
 
     def select_parser(self, request: Request, parsers: Iterable[Any]) -> Any:
         return next(iter(parsers), None)
@@ -173,7 +174,7 @@ class _AnyAccept(BaseContentNegotiation):
 
 class _Export(APIView):
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = _AnyAccept
+    content_negotiation_class = AnyAccept
     content_type = ""
     filename = ""
 

@@ -539,6 +539,14 @@ class ApiToken(models.Model):
         editable=False,
         help_text="The token reaches its chosen projects only (kept with the choice).",
     )
+    issued_with_mfa = models.BooleanField(
+        "made with a second factor",
+        default=False,
+        editable=False,
+        help_text="Made in the admin by someone who had given a second factor, or on the "
+        "server's command line: only such a token reaches projects that require two-factor "
+        "authentication, and only while its user has two-factor on.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)

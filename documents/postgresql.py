@@ -5,8 +5,9 @@ Why it exists: the anchor benchmark (docs/benchmarks.md) showed a create on an o
 document behind Taguette's, and most of our time went to the ORM building its queries, not
 to PostgreSQL running them (about 0.4 ms a query). So on PostgreSQL:
 
-- the API token with its user is read in one plain statement (authentication._live_token
-  is the ORM version), the rows turned into models by Django's own `Model.from_db`;
+- the API token with its user (and whether that user has two-factor on) is read in one
+  plain statement (authentication._live_token is the ORM version), the rows turned into
+  models by Django's own `Model.from_db`;
 - an annotation is created in two statements where the ORM takes seven: one reads the
   locked document with the user's role and the tags asked for, one writes the annotation,
   its tag links, its document's list version and its activity row
@@ -25,6 +26,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from psycopg.types.json import Jsonb
 
 from documents.models import MAX_ID, Annotation, ApiToken, Document, Tag
@@ -77,15 +79,18 @@ def _columns(model: Any, alias: str) -> tuple[list[str], str]:
 
 
 def live_token(key_hash: str) -> ApiToken | None:
-    """The unrevoked token with this hash, with its user, if that user is active (as
-    authentication._live_token reads it through the ORM)."""
+    """The unrevoked token with this hash, with its user, if that user is active, and
+    `user_has_mfa`, whether that user has two-factor on (as authentication._live_token
+    reads it through the ORM)."""
     user_model = get_user_model()
     token_names, token_columns = _columns(ApiToken, "t")
     user_names, user_columns = _columns(user_model, "u")
     with connection.cursor() as cursor:
         cursor.execute(
             # Names from the models only; the one value is a parameter.
-            f"SELECT {token_columns}, {user_columns}"
+            f"SELECT {token_columns}, {user_columns},"
+            f" EXISTS (SELECT 1 FROM {TOTPDevice._meta.db_table} d"
+            "          WHERE d.user_id = u.id AND d.confirmed)"
             f" FROM {ApiToken._meta.db_table} t"
             f" JOIN {user_model._meta.db_table} u ON u.id = t.user_id"
             " WHERE t.key_hash = %s AND t.revoked_at IS NULL AND u.is_active",
@@ -94,8 +99,10 @@ def live_token(key_hash: str) -> ApiToken | None:
         row = cursor.fetchone()
     if row is None:
         return None
+    users_end = len(token_names) + len(user_names)
     token = ApiToken.from_db("default", token_names, row[: len(token_names)])
-    token.user = user_model.from_db("default", user_names, row[len(token_names) :])
+    token.user = user_model.from_db("default", user_names, row[len(token_names) : users_end])
+    token.user_has_mfa = bool(row[users_end])  # type: ignore[attr-defined]
     return token
 
 

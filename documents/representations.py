@@ -180,6 +180,19 @@ def document_json(document: Any, urls: Links, *, annotations_url: str) -> dict[s
     }
 
 
+def original_json(document: Any, urls: Links) -> dict[str, Any] | None:
+    """The file a document was imported from (read with it: selectors.document_get with
+    `original`), None for a document added as text."""
+    if document.original_filename is None:
+        return None
+    return {
+        "url": f"{urls.document(document.pk)}original/",
+        "filename": document.original_filename,
+        "size": document.original_size,
+        "sha256": document.original_sha256,
+    }
+
+
 def tag_json(tag: Any, urls: Links) -> dict[str, Any]:
     """A codebook entry (its parent selected with it) as the API's JSON object."""
     return {
@@ -206,6 +219,7 @@ def project_json(project: Any, urls: Links) -> dict[str, Any]:
         "description": project.description,
         "role": project.role,
         "require_mfa": project.require_mfa,
+        "locked": project.locked,
         "document_count": project.document_count,
         "member_count": project.member_count,
         "codebook_source": project.codebook_source,

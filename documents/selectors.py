@@ -25,6 +25,7 @@ from django.db.models import F, Func, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast
 from psycopg.types.range import Range
 
+from accounts import mfa
 from projects.models import Membership
 from sco_annotate.lru import BoundedCache
 
@@ -32,10 +33,12 @@ from .models import (
     MAX_ID,
     Annotation,
     AnnotationQuerySet,
+    ApiToken,
     Document,
     DocumentQuerySet,
     ImportBatch,
     SharedVersion,
+    SourceFile,
     Tag,
 )
 from .representations import rfc3339
@@ -124,11 +127,13 @@ def document_list(*, user: Any, filters: DocumentFilter | None = None) -> Docume
     return filters.apply(documents) if filters is not None else documents
 
 
-def document_get(*, user: Any, pk: int, text: bool = False) -> Document:
+def document_get(*, user: Any, pk: int, text: bool = False, original: bool = False) -> Document:
     """Document `pk` if `user` may read it, with `role`, theirs in its project, its
     project and `shared_token` (with its `annotations_version`, what names its list: see
     ListVersion) (its text only if asked for: pages and most answers take it from
-    `document_text`); raises Document.DoesNotExist otherwise."""
+    `document_text`; with `original`, `original_filename`, `original_size` and
+    `original_sha256` of the file it was imported from, None when it was added as text);
+    raises Document.DoesNotExist otherwise."""
     if not 0 < pk <= MAX_ID:  # an id out of the column's range names no document
         raise Document.DoesNotExist(f"No document #{pk}.")
     shared = SharedVersion.objects.filter(pk=SharedVersion.ROW).values("token")
@@ -137,7 +142,28 @@ def document_get(*, user: Any, pk: int, text: bool = False) -> Document:
         .select_related("project")
         .annotate(role=_role(user, "project_id"), shared_token=Subquery(shared))
     )
+    if original:
+        # Its name and size, never its bytes: one join in the same query.
+        documents = documents.annotate(
+            original_filename=F("source_file__filename"),
+            original_size=F("source_file__size"),
+            original_sha256=F("source_file__sha256"),
+        )
     return (documents if text else documents.without_text()).get(pk=pk)
+
+
+def original_get(*, user: Any, pk: int) -> SourceFile:
+    """The file document `pk` was imported from, its bytes included, with `project_id`
+    (its document's), if `user` may read the document; raises SourceFile.DoesNotExist when
+    there is no such document, it is not one `user` reads, or it was added as text."""
+    if not 0 < pk <= MAX_ID:
+        raise SourceFile.DoesNotExist(f"No document #{pk}.")
+    readable = Document.objects.visible_to(user).filter(pk=pk).values("pk")
+    return (
+        SourceFile.objects.filter(document_id__in=readable)
+        .annotate(project_id=F("document__project_id"))
+        .get()
+    )
 
 
 def _role(user: Any, project_column: str) -> Subquery:
@@ -492,3 +518,28 @@ def authors(user_ids: set[int]) -> list[str]:
     """The usernames of these users, sorted: the workspace's author filter."""
     users = get_user_model().objects.filter(pk__in=user_ids).order_by("username")
     return list(users.values_list("username", flat=True))
+
+
+# ---------------------------------------------------------------------------------------
+# API tokens
+
+
+def token_unreached_note(token: ApiToken) -> str:
+    """What to tell whoever just made `token` when it cannot reach some of its user's
+    projects (among those it is limited to) because they require two-factor authentication
+    (accounts.mfa.token_missing): which ones, and what to do; "" when it reaches them all."""
+    missing = mfa.token_missing(
+        issued_with_mfa=token.issued_with_mfa, user_has_mfa=mfa.has_authenticator(token.user)
+    )
+    if missing is None:
+        return ""
+    memberships = Membership.objects.filter(user_id=token.user_id, project__require_mfa=True)
+    if token.limited:
+        memberships = memberships.filter(project_id__in=token.project_scope())
+    names = list(memberships.order_by("project__name").values_list("project__name", flat=True))
+    if not names:
+        return ""
+    return (
+        f"This token does not reach {', '.join(names)}, which require two-factor "
+        f"authentication. {mfa.UNLOCK[missing]}"
+    )

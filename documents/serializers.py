@@ -17,7 +17,14 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from projects.models import Project
 
 from .models import MAX_ID, MAX_OFFSET, Document, DocumentType, Tag
-from .representations import Links, annotation_json, document_json, project_json, tag_json
+from .representations import (
+    Links,
+    annotation_json,
+    document_json,
+    original_json,
+    project_json,
+    tag_json,
+)
 from .selectors import AnnotationFilter, DocumentFilter, document_list_version
 from .text import has_unpaired_surrogate
 
@@ -103,6 +110,12 @@ class ProjectSerializer(serializers.Serializer):
         help_text="The caller's role in the project.",
     )
     require_mfa = serializers.BooleanField(read_only=True)
+    locked = serializers.BooleanField(
+        read_only=True,
+        help_text="The project requires two-factor authentication, and this request's "
+        "session or API token has not given it: nothing of the project is shown until it "
+        "does (GET on the project answers 403 saying what to do).",
+    )
     document_count = serializers.IntegerField(read_only=True)
     member_count = serializers.IntegerField(read_only=True)
     codebook_source = serializers.CharField(read_only=True)
@@ -290,6 +303,17 @@ class DocumentSerializer(serializers.Serializer):
         )
 
 
+class OriginalFileSerializer(serializers.Serializer):
+    """The file a document was imported from, kept byte for byte."""
+
+    url = serializers.URLField(
+        read_only=True, help_text="Download it (an attachment; each download is logged)."
+    )
+    filename = serializers.CharField(read_only=True)
+    size = serializers.IntegerField(read_only=True, help_text="In bytes.")
+    sha256 = serializers.CharField(read_only=True, help_text="SHA-256 of the file's bytes.")
+
+
 class DocumentDetailSerializer(DocumentSerializer):
     """A document with its normalised text, the text the offsets count in."""
 
@@ -299,11 +323,17 @@ class DocumentDetailSerializer(DocumentSerializer):
         read_only=True,
         help_text="Offsets at which pages 2, 3, … begin, for paged sources.",
     )
+    original = OriginalFileSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The file it was imported from; null for a document added as text.",
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         out = super().to_representation(instance)
         out["text"] = instance.text
         out["page_breaks"] = instance.page_breaks
+        out["original"] = original_json(instance, links(self.context))
         return out
 
 

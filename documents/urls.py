@@ -8,13 +8,14 @@ from django.urls import URLPattern, URLResolver, path
 from projects import api as project_api
 from research import api as research_api
 
-from . import api, exports, import_views, views
+from . import api, exports, import_views, originals, views
 
 app_name = "documents"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.document_list, name="list"),
     path("documents/<int:pk>/", views.document_detail, name="detail"),
+    path("documents/<int:pk>/original/", views.document_original, name="original"),
     path(
         "documents/<int:pk>/annotations/",
         views.annotation_create,
@@ -81,6 +82,11 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         "documents/<int:pk>/annotations/",
         login_not_required(api.DocumentAnnotationsView.as_view()),
         name="document-annotations",
+    ),
+    path(
+        "documents/<int:pk>/original/",
+        login_not_required(originals.DocumentOriginalView.as_view()),
+        name="document-original",
     ),
     path("tags/", login_not_required(api.TagListView.as_view()), name="tag-list"),
     path("tags/<slug:slug>/", login_not_required(api.TagDetailView.as_view()), name="tag-detail"),

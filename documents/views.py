@@ -38,6 +38,7 @@ from .forms import (
     DocumentFilterForm,
 )
 from .models import Annotation, Document, Tag
+from .originals import original_or_404, original_response
 from .representations import REPRESENTATION_VERSION
 from .selectors import AnnotationFilter, Highlight
 from .shortcuts import found_or_404
@@ -348,7 +349,7 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk, original=True)
     text_html, author_ids = _highlighted_text(document, request.user)
     codebook = _Codebook(request.user, document.project_id)
     context = {
@@ -360,6 +361,13 @@ def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         **_panel(request, document, _PanelFilter.from_query(request.GET), codebook),
     }
     return render(request, DETAIL, context)
+
+
+@require_GET
+def document_original(request: HttpRequest, pk: int) -> HttpResponse:
+    """The file the document was imported from, as a download (every member who reads the
+    document), recorded in the access log."""
+    return original_response(request, original_or_404(user=request.user, pk=pk))
 
 
 #: How long a document's highlighted text stays in the cache unread. Its key names the

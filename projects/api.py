@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
+from accounts import mfa
 from documents.api import _context, errors, filters
 from documents.serializers import NoParameters, ProjectSerializer
 from documents.shortcuts import found_or_404
@@ -35,13 +37,18 @@ class ProjectListView(generics.ListAPIView):
 @extend_schema(
     tags=["projects"],
     summary="One project you are a member of",
-    responses={200: ProjectSerializer, **errors(401, 404)},
+    responses={200: ProjectSerializer, **errors(401, 403, 404)},
 )
 class ProjectDetailView(generics.RetrieveAPIView):
     serializer_class = ProjectSerializer
 
     def get_object(self) -> Any:
-        return found_or_404(project_get, user=self.request.user, pk=self.kwargs["pk"])
+        user = self.request.user
+        project = found_or_404(project_get, user=user, pk=self.kwargs["pk"])
+        if project.locked:  # type: ignore[attr-defined]
+            # As its page does in the browser: listed, but nothing of it shown.
+            raise PermissionDenied(mfa.locked_message(user, project.name))
+        return project
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)

@@ -101,9 +101,10 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
     def of(self, user: Any, *, unlocked: bool = True) -> MembershipQuerySet:
         """`user`'s memberships: none for an anonymous or inactive user; with an API token
         limited to some projects (`user.project_scope`, set by the token's authentication),
-        those only; and, for a session that has not given a second factor
-        (`user.mfa_verified`, set by accounts.middleware), not those of projects that
-        require one, unless `unlocked` is False (the project list shows them, locked)."""
+        those only; and, for a session that has not given a second factor or a token that
+        may not stand in for one (`user.mfa_verified`, set by accounts.middleware and by the
+        token's authentication), not those of projects that require one, unless `unlocked`
+        is False (the project list shows them, locked)."""
         if not (user.is_authenticated and user.is_active):
             return self.none()
         memberships = self.filter(user_id=user.pk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,6 +10,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     OuterRef,
     QuerySet,
     Subquery,
@@ -17,7 +19,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .models import Action, Membership, Project, may
+from accounts import mfa
+
+from .models import Action, Membership, Project, Role, may
 
 #: The largest id a column holds.
 MAX_ID = 2**63 - 1
@@ -72,6 +76,20 @@ def member_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("user__username")
 
 
+def last_owner_memberships(*, users: Collection[int]) -> list[Membership]:
+    """The owner memberships of `users` (ids) in the projects of which they are, together,
+    every owner: without those users, such a project would have none. With the user and
+    the project, by project name."""
+    owners = Membership.objects.filter(role=Role.OWNER)
+    others = owners.filter(project_id=OuterRef("project_id")).exclude(user_id__in=users)
+    return list(
+        owners.filter(user_id__in=users)
+        .exclude(Exists(others))
+        .select_related("user", "project")
+        .order_by("project__name", "user__username")
+    )
+
+
 def project_for(*, user: Any, project: Project | int | None, action: str) -> Project:
     """The project in which `user` is to do `action`: the one given, or when none is given
     the only one in which they may do it (the only project at all for a command run
@@ -110,6 +128,7 @@ def project_for(*, user: Any, project: Project | int | None, action: str) -> Pro
         else None
     )
     if membership is None:
+        _refuse_locked(user, pk)
         raise ValidationError(
             {"project": [f"There is no project #{pk} that you are a member of."]},
             code="unknown_project",
@@ -120,3 +139,19 @@ def project_for(*, user: Any, project: Project | int | None, action: str) -> Pro
             f"may not {Action(action).label}."
         )
     return membership.project
+
+
+def _refuse_locked(user: Any, pk: int) -> None:
+    """PermissionDenied, saying what to do, when `user` is a member of project `pk` but it
+    requires a second factor that this session or API token has not given (a project one
+    is not in stays unnamed)."""
+    locked = (
+        Membership.objects.of(user, unlocked=False)
+        .filter(project_id=pk, project__require_mfa=True)
+        .select_related("project")
+        .first()
+        if 0 < pk <= MAX_ID and getattr(user, "mfa_verified", True) is False
+        else None
+    )
+    if locked is not None:
+        raise PermissionDenied(mfa.locked_message(user, locked.project.name))

@@ -3,6 +3,7 @@ transaction; a project always keeps at least one owner."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -10,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from .models import Action, Membership, Project, Role, may
-from .selectors import project_for
+from .selectors import last_owner_memberships, project_for
 
 
 def _log(*, actor: Any, action: str, obj: Any, before: Any = None, after: Any = None) -> None:
@@ -19,11 +20,25 @@ def _log(*, actor: Any, action: str, obj: Any, before: Any = None, after: Any = 
     log(actor=actor, action=action, obj=obj, document_id=None, before=before, after=after)
 
 
-def _require_site_admin(user: Any) -> None:
+def _require_site_admin(
+    user: Any, refusal: str = "Only site administrators create projects."
+) -> None:
     from documents.models import is_site_admin
 
     if user is not None and not is_site_admin(user):
-        raise PermissionDenied("Only site administrators create projects.")
+        raise PermissionDenied(refusal)
+
+
+def _managed(user: Any, project: Project, as_site_admin: bool) -> Project:
+    """The project whose members `user` manages: as one of its owners (the project pages),
+    or with `as_site_admin` (the Django admin) as a site administrator, who manages every
+    project's members there."""
+    if not as_site_admin:
+        return project_for(user=user, project=project, action=Action.MANAGE)
+    if user is None:
+        raise PermissionDenied("Say which site administrator manages the members.")
+    _require_site_admin(user, "Only site administrators manage members in the admin.")
+    return project_for(user=None, project=project, action=Action.MANAGE)
 
 
 def _clean_name(name: Any) -> str:
@@ -104,9 +119,12 @@ def _role(value: Any) -> str:
     return str(value)
 
 
-def membership_add(*, user: Any, project: Project, username: str, role: str) -> Membership:
-    """Make the user named `username` a member of `project` with `role` (its owners)."""
-    project = project_for(user=user, project=project, action=Action.MANAGE)
+def membership_add(
+    *, user: Any, project: Project, username: str, role: str, as_site_admin: bool = False
+) -> Membership:
+    """Make the user named `username` a member of `project` with `role` (its owners, or a
+    site administrator `as_site_admin`)."""
+    project = _managed(user, project, as_site_admin)
     role = _role(role)
     member = get_user_model().objects.filter(username=username, is_active=True).first()
     if member is None:
@@ -128,8 +146,8 @@ def membership_add(*, user: Any, project: Project, username: str, role: str) -> 
     return membership
 
 
-def _locked_membership(user: Any, project: Project, pk: int) -> Membership:
-    project = project_for(user=user, project=project, action=Action.MANAGE)
+def _locked_membership(user: Any, project: Project, pk: int, as_site_admin: bool) -> Membership:
+    project = _managed(user, project, as_site_admin)
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")
@@ -154,10 +172,13 @@ def _keep_an_owner(membership: Membership) -> None:
 
 
 @transaction.atomic
-def membership_change(*, user: Any, project: Project, pk: int, role: str) -> Membership:
-    """Give member `pk` of `project` another role (its owners)."""
+def membership_change(
+    *, user: Any, project: Project, pk: int, role: str, as_site_admin: bool = False
+) -> Membership:
+    """Give member `pk` of `project` another role (its owners, or a site administrator
+    `as_site_admin`); refused when that leaves the project without an owner."""
     role = _role(role)
-    membership = _locked_membership(user, project, pk)
+    membership = _locked_membership(user, project, pk, as_site_admin)
     if membership.role == role:
         return membership
     if role != Role.OWNER:
@@ -176,10 +197,13 @@ def membership_change(*, user: Any, project: Project, pk: int, role: str) -> Mem
 
 
 @transaction.atomic
-def membership_remove(*, user: Any, project: Project, pk: int) -> Membership:
-    """Remove member `pk` from `project` (its owners), returning the removed membership.
-    Their annotations stay."""
-    membership = _locked_membership(user, project, pk)
+def membership_remove(
+    *, user: Any, project: Project, pk: int, as_site_admin: bool = False
+) -> Membership:
+    """Remove member `pk` from `project` (its owners, or a site administrator
+    `as_site_admin`), returning the removed membership; refused when it is the project's
+    last owner. Their annotations stay."""
+    membership = _locked_membership(user, project, pk, as_site_admin)
     _keep_an_owner(membership)
     _log(
         actor=user,
@@ -193,6 +217,54 @@ def membership_remove(*, user: Any, project: Project, pk: int) -> Membership:
     )
     membership.delete()
     return membership
+
+
+@transaction.atomic
+def users_leave_projects(*, user: Any, users: Sequence[Any]) -> int:
+    """Before `users` are deleted (by a site administrator, in the Django admin): refuse,
+    changing nothing, when that would leave a project without an owner; otherwise log the
+    end of each of their memberships (the deletion takes the rows along) and return how
+    many there were. Call it in the transaction that deletes them."""
+    _require_site_admin(user, "Only site administrators delete users.")
+    leaving = sorted({member.pk for member in users})
+    # The owners of their projects, locked as a removal locks them (_keep_an_owner).
+    their_projects = Membership.objects.filter(user_id__in=leaving).values("project_id")
+    list(
+        Membership.objects.select_for_update()
+        .filter(project_id__in=their_projects, role=Role.OWNER)
+        .order_by("pk")
+    )
+    sole = last_owner_memberships(users=leaving)
+    if sole:
+        raise ValidationError(last_owner_refusal(sole), code="last_owner")
+    memberships = list(
+        Membership.objects.filter(user_id__in=leaving)
+        .select_related("user")
+        .order_by("project_id", "user__username")
+    )
+    for membership in memberships:
+        _log(
+            actor=user,
+            action="membership.remove",
+            obj=membership,
+            before={
+                "project": membership.project_id,
+                "user": membership.user.username,
+                "role": membership.role,
+            },
+            after={"user_deleted": True},
+        )
+    return len(memberships)
+
+
+def last_owner_refusal(sole: Sequence[Membership]) -> str:
+    """Why users who are the last owners of projects (selectors.last_owner_memberships)
+    cannot go, and what to do."""
+    projects = ", ".join(sorted({membership.project.name for membership in sole}))
+    names = ", ".join(sorted({membership.user.username for membership in sole}))
+    return (
+        f"{projects} would have no owner left without {names}: make someone else owner of it first."
+    )
 
 
 def codebook_copy(*, user: Any, project: Project, source: Project | None) -> int:

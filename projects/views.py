@@ -172,7 +172,7 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         return _page(request, project, errors=refusals.lines(exc), member_form=form)
-    _membership_event(request, project, "added", membership.user.username, membership.role)
+    membership_event(request, project, "added", membership.user.username, membership.role)
     messages.success(request, f"{membership.user.username} added as {membership.role}.")
     return redirect(project)
 
@@ -189,7 +189,7 @@ def member_role(request: HttpRequest, pk: int, member: int) -> HttpResponse:
         )
     except ValidationError as exc:
         return _page(request, project, errors=refusals.lines(exc))
-    _membership_event(request, project, "role", membership.user.username, membership.role)
+    membership_event(request, project, "role", membership.user.username, membership.role)
     messages.success(request, f"{membership.user.username} is now {membership.role}.")
     return redirect(project)
 
@@ -201,7 +201,7 @@ def member_remove(request: HttpRequest, pk: int, member: int) -> HttpResponse:
         removed = services.membership_remove(user=request.user, project=project, pk=member)
     except ValidationError as exc:
         return _page(request, project, errors=refusals.lines(exc))
-    _membership_event(request, project, "removed", removed.user.username, removed.role)
+    membership_event(request, project, "removed", removed.user.username, removed.role)
     messages.success(request, "Member removed.")
     return redirect(project)
 
@@ -291,7 +291,7 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
     )
 
 
-def _membership_event(
+def membership_event(
     request: HttpRequest, project: Project, change: str, username: str, role: str
 ) -> None:
     """Who changed a membership, from where: the access log the project's owners read

@@ -540,3 +540,30 @@ def test_an_owner_runs_a_project_in_the_app(page, log_in, staff_user, user, proj
     page.get_by_role("button", name="Remove witness-team").click()
     expect(page.get_by_role("status")).to_contain_text("Member removed.")
     assert not Membership.objects.filter(user=other).exists()
+
+
+def test_an_original_file_is_downloaded_never_shown(page, log_in, staff_user, user, project):
+    """An uploaded page with script, linked from its document: the browser saves it under
+    its own name, and nothing of it runs in the app's origin."""
+    hostile = (
+        b"<html><body><p>Statement on extradition.</p>"
+        b"<script>document.title = 'ran'; window.ran = true;</script></body></html>"
+    )
+    document = services.document_import(
+        user=staff_user,
+        project=project,
+        upload=services.Upload(filename="Заявление «A».html", data=hostile),
+        metadata=services.DocumentMetadata(title="Statement"),
+    )
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    link = page.locator("#original-file")
+    expect(link).to_have_text("Заявление «A».html")
+    with page.expect_download() as started:
+        link.click()
+    download = started.value
+    assert download.suggested_filename == "Заявление «A».html"
+    assert Path(download.path()).read_bytes() == hostile
+    expect(page).to_have_url(re.compile(re.escape(document.get_absolute_url()) + "$"))
+    assert page.evaluate("() => window.ran") is None
+    assert page.title() != "ran"

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from documents import services
-from documents.models import ImportBatch, ImportItem, ImportStatus
+from documents.models import ImportBatch, ImportItem, ImportStatus, SourceFile
 from projects import services as project_services
 from projects.models import Action, Membership, Project, Role, may
 from tests.conftest import MIXED_TEXT
@@ -192,6 +192,8 @@ ENDPOINTS = [
     # The analysts' pages and their htmx fragments.
     Endpoint("documents:list", "get", anyone),
     Endpoint("documents:detail", "get", right(Action.READ), _doc),
+    # The file it was imported from: as the document (readers read and export everything).
+    Endpoint("documents:original", "get", right(Action.READ), _doc),
     Endpoint(
         "documents:annotation_create",
         "post",
@@ -335,6 +337,7 @@ ENDPOINTS = [
     ),
     Endpoint("api:document-detail", "get", right(Action.READ), _doc, api=True),
     Endpoint("api:document-annotations", "get", right(Action.READ), _doc, api=True),
+    Endpoint("api:document-original", "get", right(Action.READ), _doc, api=True),
     Endpoint("api:tag-list", "get", anyone, api=True),
     Endpoint("api:annotation-list", "get", anyone, api=True),
     Endpoint(
@@ -472,6 +475,14 @@ def world(db) -> World:
         text=MIXED_TEXT,
         metadata=services.DocumentMetadata(title="Witness statement A"),
     )
+    SourceFile.objects.create(
+        document=document,
+        filename="witness-a.html",
+        content_type="text/html",
+        size=len(MIXED_TEXT.encode()),
+        sha256=document.sha256,
+        data=MIXED_TEXT.encode(),
+    )
     other_document = services.document_create(
         user=users["outsider"],
         project=other,
@@ -605,6 +616,7 @@ def test_isolation(client, world, name):
         reverse("api:document-detail", args=[world.document.pk]),
         reverse("api:annotation-detail", args=[world.coders.pk]),
         reverse("api:document-annotations", args=[world.document.pk]),
+        reverse("api:document-original", args=[world.document.pk]),
     ):
         assert client.get(url, headers=headers).status_code == 404
     filtered = client.get(

@@ -160,15 +160,21 @@ def test_the_token_is_read_alike(monkeypatch, user, staff_user, django_user_mode
     from django.contrib.auth.models import User
 
     from documents.models import ApiToken
+    from tests.helpers import enable_mfa
 
     _, live = services.api_token_create(actor=None, user=user, read_only=True)
+    enable_mfa(staff_user)
+    _, with_mfa = services.api_token_create(actor=None, user=staff_user, issued_with_mfa=True)
     _, revoked = services.api_token_create(actor=None, user=staff_user)
-    services.api_token_revoke(actor=None, token=ApiToken.objects.get(user=staff_user))
+    services.api_token_revoke(
+        actor=None, token=ApiToken.objects.get(user=staff_user, issued_with_mfa=False)
+    )
     inactive_user = django_user_model.objects.create_user(username="gone", is_active=False)
     inactive = ApiToken.objects.create(
         user=inactive_user, prefix="sco_x", key_hash="f" * 64, read_only=False
     )
-    for plain in (live, revoked, "not-a-token"):
+    seen_mfa = []
+    for plain in (live, with_mfa, revoked, "not-a-token"):
         key = services.api_token_hash(plain)
         by_sql = postgresql.live_token(key)
         with monkeypatch.context() as patched:
@@ -187,6 +193,9 @@ def test_the_token_is_read_alike(monkeypatch, user, staff_user, django_user_mode
             getattr(by_orm.user, name) for name in user_fields
         ]
         assert by_sql.user.is_authenticated and not by_sql._state.adding
+        assert by_sql.user_has_mfa is by_orm.user_has_mfa
+        seen_mfa.append(by_sql.user_has_mfa)
+    assert seen_mfa == [False, True]  # the analyst has no two-factor, the editor has
     assert postgresql.live_token(inactive.key_hash) is None
 
 

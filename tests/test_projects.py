@@ -255,6 +255,7 @@ def test_api_lists_projects_with_role_and_counts(client, project, user, annotati
             "description": "",
             "role": "coder",
             "require_mfa": False,
+            "locked": False,
             "document_count": 1,
             "member_count": 1,
             "codebook_source": "",

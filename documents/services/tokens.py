@@ -33,10 +33,13 @@ def api_token_create(
     name: str = "",
     read_only: bool = True,
     projects: Sequence[int] = (),
+    issued_with_mfa: bool = False,
 ) -> tuple[ApiToken, str]:
     """Create a token for `user`; returns it with the plain token, which is never stored.
     With `projects` (ids of projects `user` is a member of) the token reaches those only;
-    without, every project of its user.
+    without, every project of its user. `issued_with_mfa`: made by someone who had given a
+    second factor (the admin's session) or on the server's command line; only then may it
+    reach projects that require two-factor authentication (accounts.mfa.token_missing).
 
     Show the plain token to its owner once: afterwards only its hash and first characters
     are known.
@@ -72,6 +75,7 @@ def api_token_create(
         key_hash=api_token_hash(plain),
         read_only=read_only,
         limited=bool(chosen),
+        issued_with_mfa=issued_with_mfa,
     )
     if chosen:
         token.projects.set(chosen)
@@ -86,6 +90,7 @@ def api_token_create(
             "prefix": token.prefix,
             "read_only": read_only,
             "projects": chosen or "all",
+            "issued_with_mfa": issued_with_mfa,
         },
     )
     return token, plain

@@ -10,13 +10,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import AccessEvent
 from accounts.services import access_event
-from documents import services
+from documents import selectors, services
 
 
 class Command(BaseCommand):
     help = (
         "Create an API token for USERNAME and print it. Only its hash is stored: the token "
-        "cannot be shown again. Read-write unless --read-only."
+        "cannot be shown again. Read-write unless --read-only. It reaches projects that "
+        "require two-factor authentication while USERNAME has two-factor on."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,12 +48,24 @@ class Command(BaseCommand):
                 name=options["name"],
                 read_only=options["read_only"],
                 projects=options["project"],
+                # Whoever runs this on the server holds the database already: a second
+                # factor asked of them here would protect nothing.
+                issued_with_mfa=True,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         access_event(
             kind=AccessEvent.Kind.TOKEN_CREATED,
             request=None,
-            detail={"token": token.prefix, "owner": user.get_username(), "by": "command"},
+            detail={
+                "token": token.prefix,
+                "owner": user.get_username(),
+                "by": "command",
+                "issued_with_mfa": True,
+            },
         )
+        note = selectors.token_unreached_note(token)
+        if note:
+            # On stderr: stdout holds the token only, for scripts to capture.
+            self.stderr.write(note)
         self.stdout.write(plain)
