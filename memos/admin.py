@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import Memo, MemoRevision
@@ -36,3 +37,7 @@ class MemoAdmin(ShownOnly, admin.ModelAdmin):
     list_select_related = ("project", "author")
     search_fields = ("title", "text")
     inlines = (MemoRevisionInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Memo]:
+        # Memos are research data: shown to the members of their project, as on the pages.
+        return Memo.objects.visible_to(request.user)

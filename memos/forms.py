@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from documents import selectors as document_selectors
 from documents.models import MAX_ID
 
-from .models import MAX_TEXT, MAX_TITLE, About
+from .models import MAX_TEXT, MAX_TITLE, MAX_VERSION, About
 from .selectors import MemoFilter, memo_authors
 
 
@@ -122,6 +122,7 @@ class MemoForm(forms.Form):
     version = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=MAX_VERSION,
         widget=forms.HiddenInput,
         error_messages={"invalid": "The form's version is not a number: reload the page."},
     )
@@ -134,10 +135,12 @@ class MemoVersionForm(forms.Form):
     version = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=MAX_VERSION,
         error_messages={"invalid": "The form's version is not a number: reload the page."},
     )
     revision = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=MAX_VERSION,
         error_messages={"invalid": "Give the number of the version to restore."},
     )

@@ -23,6 +23,8 @@ from projects.models import Action, Membership, Project, may
 #: Longest title and text a memo may have (in characters).
 MAX_TITLE = 200
 MAX_TEXT = 100_000
+#: The largest version number the column holds: a larger one from a request names nothing.
+MAX_VERSION = 2**31 - 1
 
 
 class About(models.TextChoices):
@@ -133,14 +135,15 @@ class Memo(models.Model):
         return may(role, Action.CHANGE_OTHERS)
 
     def snapshot(self) -> dict[str, Any]:
-        """The values recorded in the activity log before and after a change."""
+        """The values recorded in the activity log before and after a change. Not the title
+        or the text: those are in the memo's revisions, which only the project's members
+        read (the Django admin shows activity rows without a document to every site
+        administrator)."""
         return {
             "project": self.project_id,
             "about": self.about,
             "code": self.tag_id,
             "document": self.document_id,
-            "title": self.title,
-            "text": self.text,
             "version": self.version,
             "deleted": self.is_deleted,
         }

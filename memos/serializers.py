@@ -10,7 +10,7 @@ from rest_framework import serializers
 from documents.models import MAX_ID
 from documents.serializers import TextField
 
-from .models import MAX_TEXT, MAX_TITLE, About
+from .models import MAX_TEXT, MAX_TITLE, MAX_VERSION, About
 from .representations import MemoLinks, memo_detail_json, memo_json
 
 
@@ -122,12 +122,12 @@ class MemoUpdateSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         required=False,
         min_value=1,
-        max_value=2**31 - 1,
+        max_value=MAX_VERSION,
         help_text="The version you read: refused (409) if the memo changed since.",
     )
 
 
 class MemoRevertSerializer(serializers.Serializer):
     version = serializers.IntegerField(
-        min_value=1, max_value=2**31 - 1, help_text="The earlier version to bring back."
+        min_value=1, max_value=MAX_VERSION, help_text="The earlier version to bring back."
     )

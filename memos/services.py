@@ -19,7 +19,7 @@ from documents.models import MAX_ID, Document, Tag, role_in
 from documents.services.activity import log
 from projects.models import Action, Project, may
 
-from .models import MAX_TEXT, MAX_TITLE, About, Memo, MemoRevision
+from .models import MAX_TEXT, MAX_TITLE, MAX_VERSION, About, Memo, MemoRevision
 
 
 class StaleMemo(ValidationError):
@@ -215,7 +215,8 @@ def _new_revision(
     restored_from: int | None = None,
 ) -> Memo:
     """Write `title` and `text` as the memo's next version, if it is still at `version` and
-    not deleted, with its revision and an activity row."""
+    not deleted, with its revision and an activity row (which names the versions; the texts
+    are in the revisions)."""
     before = memo.snapshot()
     now = timezone.now()
     changed = Memo.objects.filter(pk=memo.pk, version=version, deleted_at__isnull=True).update(
@@ -290,7 +291,11 @@ def memo_revert(*, user: Any, memo: Memo, version: Any, expected_version: Any = 
         raise ValidationError(
             {"version": [f"Version {version} is the current one: there is nothing to restore."]}
         )
-    earlier = MemoRevision.objects.filter(memo=memo, version=version).first()
+    earlier = (
+        MemoRevision.objects.filter(memo=memo, version=version).first()
+        if 0 < version <= MAX_VERSION
+        else None
+    )
     if earlier is None:
         raise ValidationError({"version": [f"This memo has no version {version}."]})
     if (earlier.title, earlier.text) == (memo.title, memo.text):

@@ -71,7 +71,8 @@ def test_memo_create_writes_version_one_its_revision_and_an_activity_row(memo, u
     assert revisions(memo) == [(1, "Covers transfers.")]
     row = Activity.objects.get(action="memo.create", object_id=memo.pk)
     assert row.object_type == "memo" and row.actor_id == user.pk
-    assert row.after["text"] == "Covers transfers." and row.after["code"] == code.pk
+    assert row.after["version"] == 1 and row.after["code"] == code.pk
+    assert "text" not in row.after  # the text is in the revisions, which members read
 
 
 def test_memo_create_normalises_text_and_title(user, project):
@@ -100,9 +101,9 @@ def test_memo_update_keeps_every_earlier_text(memo, user):
         (3, "Covers transfers and deportations."),
     ]
     changes = Activity.objects.filter(action="memo.update", object_id=memo.pk).order_by("pk")
-    assert [(c.before["text"], c.after["version"]) for c in changes] == [
-        ("Covers transfers.", 2),
-        ("Covers transfers and deportations.", 3),
+    assert [(c.actor_id, c.before["version"], c.after["version"]) for c in changes] == [
+        (user.pk, 1, 2),
+        (user.pk, 2, 3),
     ]
 
 
@@ -137,12 +138,22 @@ def test_memo_revert_brings_back_an_earlier_version_as_a_new_one(memo, user):
     assert last.restored_from == 1 and last.author_id == user.pk
     assert MemoRevision.objects.get(memo=memo, version=2).text == "A mistaken reading."
     row = Activity.objects.get(action="memo.revert", object_id=memo.pk)
-    assert row.before["text"] == "A mistaken reading." and row.after["restored_from"] == 1
+    assert row.before["version"] == 2 and row.after == {
+        **row.after,
+        "version": 3,
+        "restored_from": 1,
+    }
 
 
 @pytest.mark.parametrize(
     ("version", "message"),
-    [(2, "is the current one"), (9, "has no version 9"), ("1", "number of the version")],
+    [
+        (2, "is the current one"),
+        (9, "has no version 9"),
+        (2**70, "has no version"),
+        (0, "has no version 0"),
+        ("1", "number of the version"),
+    ],
 )
 def test_memo_revert_refuses_what_cannot_be_restored(memo, user, version, message):
     services.memo_update(user=user, memo=memo, text="Second.")
@@ -551,6 +562,10 @@ def test_bad_form_values_are_refused_with_a_message(client, user, project, memo)
     assert edit.status_code == 422 and "not a number" in edit.content.decode()
     revert = client.post(reverse("memos:revert", args=[project.pk, memo.pk]), {"version": 1})
     assert revert.status_code == 422 and "Say which version to restore." in revert.content.decode()
+    huge = client.post(
+        reverse("memos:revert", args=[project.pk, memo.pk]), {"version": 1, "revision": 10**30}
+    )
+    assert huge.status_code == 422 and "less than or equal to" in huge.content.decode()
     assert client.get(reverse("memos:detail", args=[project.pk, 2**70])).status_code == 404
 
 
@@ -763,3 +778,21 @@ def test_api_refuses_others_and_readers(
         client.get(reverse("api:memo-list", args=[project.pk]), headers=stranger).status_code == 404
     )
     assert client.get(url).status_code == 401
+
+
+def test_the_admin_shows_memos_and_their_texts_to_members_only(
+    client, django_user_model, memo, project
+):
+    root = django_user_model.objects.create_superuser(username="root", password="root-pass-1")
+    client.force_login(root)
+    listed = client.get(reverse("admin:memos_memo_changelist"))
+    assert listed.status_code == 200 and "Scope" not in listed.content.decode()
+    assert client.get(reverse("admin:memos_memo_change", args=[memo.pk])).status_code == 302
+    row = Activity.objects.get(action="memo.create", object_id=memo.pk)
+    shown = client.get(reverse("admin:documents_activity_change", args=[row.pk]))
+    assert shown.status_code == 200 and "Covers transfers." not in shown.content.decode()
+    member(project, root, Role.OWNER)
+    listed = client.get(reverse("admin:memos_memo_changelist")).content.decode()
+    assert "Scope" in listed
+    page = client.get(reverse("admin:memos_memo_change", args=[memo.pk])).content.decode()
+    assert "Covers transfers." in page
