@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "projects",
     "documents",
     "research",
+    "memos",
 ]
 
 MIDDLEWARE = [

@@ -15,18 +15,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import views as accounts_views
 from accounts.urls import access_log_urlpatterns
 from documents.urls import api_urlpatterns
+from memos.urls import api_urlpatterns as memo_api_urlpatterns
 from sco_annotate.middleware import database_unavailable, error_response, is_api
 
 urlpatterns = [
     path("", include("documents.urls")),
     path("projects/", include("projects.urls")),
     path("projects/", include("research.urls")),
+    path("projects/", include("memos.urls")),
     path("", include(access_log_urlpatterns)),
     path("accounts/", include("accounts.urls")),
     # The admin's own login form would skip the second factor.
     path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
-    path("api/v1/", include((api_urlpatterns, "api"))),
+    path("api/v1/", include(([*api_urlpatterns, *memo_api_urlpatterns], "api"))),
     # The schema answers API clients (token or session) like the API itself. The docs page
     # is for people: it needs a login, and its script is a separate file (CSP: no inline).
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),

@@ -183,6 +183,35 @@ def undo_rule(caller: Caller, write: bool) -> str:
     return change_coders(caller, write)
 
 
+def _coders_memo(world: Any) -> Any:
+    """A memo on a code by the coder, at version 2 (so that version 1 can be restored)."""
+    from memos import services as memo_services
+
+    memo = memo_services.memo_create(
+        user=world.users["coder"],
+        project=world.project,
+        code=world.project.tags.get(slug="extradition"),
+        text="Secret memo of A",
+    )
+    return memo_services.memo_update(user=world.users["coder"], memo=memo, text="Second text.")
+
+
+def _memo_page(world: Any) -> list[Any]:
+    return [world.project.pk, _coders_memo(world).pk]
+
+
+def _memo_api(world: Any) -> list[Any]:
+    return [_coders_memo(world).pk]
+
+
+def _deleted_memo_page(world: Any) -> list[Any]:
+    from memos import services as memo_services
+
+    memo = _coders_memo(world)
+    memo_services.memo_delete(user=world.users["coder"], memo=memo)
+    return [world.project.pk, memo.pk]
+
+
 def _span(world: Any, needle: str = "Россия") -> dict[str, Any]:
     start = world.document.text.index(needle)
     return {"start": start, "end": start + len(needle), "quote": needle}
@@ -317,6 +346,40 @@ ENDPOINTS = [
     Endpoint(
         "research:passages_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]
     ),
+    # A project's memos: members read them; coders, reviewers and owners write them; a
+    # memo is changed by its author (the coder), reviewers and owners.
+    Endpoint("memos:list", "get", right(Action.READ), _project),
+    Endpoint(
+        "memos:create",
+        "post",
+        right(Action.ANNOTATE),
+        _project,
+        lambda w: {"code": _tag_pk(w), "text": "A new memo."},
+    ),
+    Endpoint(
+        "memos:create",
+        "post",
+        right(Action.ANNOTATE),
+        _project,
+        lambda w: {"code": _tag_pk(w), "text": "A new memo in place."},
+        htmx=True,
+    ),
+    Endpoint("memos:detail", "get", right(Action.READ), _memo_page),
+    Endpoint("memos:detail", "get", right(Action.READ), _memo_page, htmx=True),
+    Endpoint("memos:edit", "get", change_coders, _memo_page, htmx=True),
+    Endpoint(
+        "memos:edit",
+        "post",
+        change_coders,
+        _memo_page,
+        lambda w: {"title": "", "text": "Changed.", "version": 2},
+        htmx=True,
+    ),
+    Endpoint("memos:delete", "post", change_coders, _memo_page, lambda w: {"version": 2}),
+    Endpoint("memos:restore", "post", change_coders, _deleted_memo_page),
+    Endpoint(
+        "memos:revert", "post", change_coders, _memo_page, lambda w: {"version": 2, "revision": 1}
+    ),
     # The API.
     Endpoint("api:project-list", "get", anyone, api=True),
     Endpoint("api:project-detail", "get", right(Action.READ), _project, api=True),
@@ -358,6 +421,29 @@ ENDPOINTS = [
     ),
     Endpoint("api:annotation-detail", "delete", change_coders, _coders, api=True),
     Endpoint("api:annotation-restore", "post", change_coders, _coders, api=True),
+    Endpoint("api:memo-list", "get", right(Action.READ), _project, api=True),
+    Endpoint(
+        "api:memo-list",
+        "post",
+        right(Action.ANNOTATE),
+        _project,
+        lambda w: {"code": _tag_pk(w), "text": "A new memo."},
+        api=True,
+    ),
+    Endpoint("api:memo-detail", "get", right(Action.READ), _memo_api, api=True),
+    Endpoint(
+        "api:memo-detail",
+        "patch",
+        change_coders,
+        _memo_api,
+        lambda w: {"text": "Changed.", "version": 2},
+        api=True,
+    ),
+    Endpoint("api:memo-detail", "delete", change_coders, _memo_api, api=True),
+    Endpoint("api:memo-restore", "post", change_coders, _memo_api, api=True),
+    Endpoint(
+        "api:memo-revert", "post", change_coders, _memo_api, lambda w: {"version": 1}, api=True
+    ),
     Endpoint("api:export-csv", "get", anyone, api=True),
     Endpoint("api:export-jsonl", "get", anyone, api=True),
 ]
@@ -619,6 +705,17 @@ def test_isolation(client, world, name):
         reverse("api:document-original", args=[world.document.pk]),
     ):
         assert client.get(url, headers=headers).status_code == 404
+    # Project B's memos, listed by its members, show nothing of A's.
+    _coders_memo(world)
+    if name != "site-admin":
+        memo_lists = [reverse("api:memo-list", args=[world.other.pk])]
+        if not headers:
+            memo_lists.append(reverse("memos:list", args=[world.other.pk]))
+        for url in memo_lists:
+            listed = client.get(url, {"include_deleted": "true"}, headers=headers)
+            assert listed.status_code == 200, url
+            assert "Secret memo of A" not in listed.content.decode()
+            assert "Second text." not in listed.content.decode()
     filtered = client.get(
         reverse("api:annotation-list"), {"document": world.document.pk}, headers=headers
     )
