@@ -445,7 +445,7 @@ def test_a_csv_with_a_byte_order_mark_semicolons_and_crlf_is_read(
         "row 2 has 3 cells, the header 2: give every row one cell per column (an empty cell "
         "clears the value)."
     ]
-    data = f'document_id;issuer\r\n{charter.pk};"Россия; Китай"\r\n'.encode("utf-8-sig")
+    data = f'document_id;issuer;;\r\n{charter.pk};"Россия; Китай";;\r\n'.encode("utf-8-sig")
     assert _csv(project, owner, data).documents == 1
     assert _values(charter) == {"issuer": "Россия; Китай"}
 

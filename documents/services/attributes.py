@@ -807,15 +807,18 @@ def attributes_from_csv(
             code="empty",
         )
     refusals = _Refusals()
+    header = rows[0]
+    while header and not header[-1].strip():  # empty columns a spreadsheet left at the end
+        header = header[:-1]
     with transaction.atomic():
         attributes = _project_attributes(into.pk)
-        columns = _columns(rows[0], attributes, refusals)
+        columns = _columns(header, attributes, refusals)
         documents = _documents_of(into, columns.by_title)
         changes = _Changes()
         first_row: dict[int, int] = {}
         added: dict[int, list[str]] = {}
         count = 0
-        width = len(rows[0])
+        width = len(header)
         for row_number, row in enumerate(rows[1:], start=2):
             if not any(cell.strip() for cell in row):
                 continue  # a blank line
