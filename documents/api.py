@@ -528,6 +528,7 @@ class DocumentListView(generics.ListAPIView):
         filtering = filters(request, DocumentFilterSerializer, also=("cursor", "page_size"))
         documents = selectors.document_list(user=request.user, filters=filtering.to_filter())
         page = self.paginate_queryset(documents)
+        selectors.attach_attribute_values(page or [])
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
@@ -562,6 +563,8 @@ class DocumentListView(generics.ListAPIView):
             documents = services.documents_create(
                 user=_user(request), items=_documents_to_create(request.data), project=project
             )
+            for created in documents:  # new: no attribute values yet, nothing to read
+                created.attribute_list = []
             body = DocumentsCreatedSerializer(
                 {"count": len(documents), "results": documents},
                 context=self.get_serializer_context(),
@@ -614,13 +617,15 @@ class DocumentDetailView(generics.RetrieveAPIView):
     serializer_class = DocumentDetailSerializer
 
     def get_object(self) -> Document:
-        return found_or_404(
+        document: Document = found_or_404(
             selectors.document_get,
             user=self.request.user,
             pk=self.kwargs["pk"],
             text=True,
             original=True,
         )
+        selectors.attach_attribute_values([document])
+        return document
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -84,6 +84,33 @@ def _published(row: dict[str, Any]) -> str:
     if precision == DatePrecision.MONTH:
         return f"{published.year:04d}-{published.month:02d}"
     return published.isoformat()
+
+
+def attribute_csv_chunks(
+    attributes: Sequence[Any], batches: Iterable[Sequence[Any]]
+) -> Iterator[str]:
+    """A project's documents and their attributes as CSV, the file that
+    services.attributes_from_csv reads back: document_id, title (not read back), then a
+    column per attribute by slug; each document with `attribute_cells`
+    (selectors.attribute_table_batches). Cells that a spreadsheet would read as formulas
+    are escaped with an apostrophe, which the upload takes off again."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")  # Excel reads the file as UTF-8 (see research/exports.py)
+    writer.writerow(["document_id", "title", *(attribute.slug for attribute in attributes)])
+    yield _drain(buffer)
+    for documents in batches:
+        for document in documents:
+            cells = [neutralise(cell) for cell in document.attribute_cells]
+            writer.writerow([document.pk, neutralise(document.title), *cells])
+        yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def jsonl_lines(queryset: Any, urls: Links) -> Iterator[bytes]:

@@ -6,7 +6,9 @@ W3C Web Annotation Data Model's TextPositionSelector.
 
 from __future__ import annotations
 
+import datetime
 import uuid
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -204,6 +206,15 @@ class Document(models.Model):
         if self.date_precision == DatePrecision.MONTH:
             return self.published.strftime("%B %Y")
         return f"{self.published.day} {self.published.strftime('%B %Y')}"
+
+    def attribute_map(self) -> dict[str, Any]:
+        """{slug: value as the API writes it} of the document's attributes that have a
+        value, in the attributes' order: from `attribute_list`, when a selector read the
+        values with the document (selectors.attach_attribute_values), else read here."""
+        values = getattr(self, "attribute_list", None)
+        if values is None:
+            values = list(self.attribute_values.select_related("attribute"))
+        return {value.attribute.slug: value.json_value() for value in values}
 
 
 class SourceFile(models.Model):
@@ -565,6 +576,186 @@ class ApiToken(models.Model):
             return None
         links = ApiToken.projects.through.objects.filter(apitoken_id=self.pk)
         return links.values("project_id")
+
+
+class AttributeKind(models.TextChoices):
+    TEXT = "text", "Text"
+    CHOICE = "choice", "Choice"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+
+
+#: The longest value of a text or choice attribute.
+ATTRIBUTE_TEXT_LENGTH = 500
+#: Numbers of number attributes: up to 14 digits before the point, 4 after it.
+ATTRIBUTE_NUMBER_DIGITS = 18
+ATTRIBUTE_NUMBER_PLACES = 4
+
+
+class AttributeQuerySet(models.QuerySet["Attribute"]):
+    def visible_to(self, user: Any, action: str = Action.READ) -> AttributeQuerySet:
+        """The attributes of the projects whose documents `user` may read (or do `action`
+        with)."""
+        return self.filter(
+            project_id__in=Membership.objects.allowed(user, action).values("project_id")
+        )
+
+
+class Attribute(models.Model):
+    """A typed field that a project's owners define for its documents (a "variable" or
+    "classification" in other QDA tools): country, issuer type, legal status, adoption date."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(
+        max_length=100,
+        help_text="Stable identifier in query strings, CSV headers and the API, unique in the "
+        "project. Fixed once set.",
+    )
+    kind = models.CharField(max_length=10, choices=AttributeKind.choices)
+    choices = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The values a choice attribute allows, in the order offered.",
+    )
+    sort_order = models.IntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AttributeQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["sort_order", "name", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["project", "slug"],
+                name="attribute_slug_unique",
+                violation_error_message="Another attribute of the project has this slug.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="attribute_name_unique",
+                violation_error_message="Another attribute of the project has this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=AttributeKind.values),
+                name="attribute_kind_known",
+                violation_error_message="The kind is text, choice, number or date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def column(self) -> str:
+        """The column of AttributeValue that holds this attribute's values."""
+        return VALUE_COLUMNS[self.kind]
+
+
+#: Which column of AttributeValue holds the values of each kind.
+VALUE_COLUMNS: dict[str, str] = {
+    AttributeKind.TEXT: "value_text",
+    AttributeKind.CHOICE: "value_text",
+    AttributeKind.NUMBER: "value_number",
+    AttributeKind.DATE: "value_date",
+}
+
+
+class AttributeValue(models.Model):
+    """One document's value of one attribute, in the column of the attribute's kind: the
+    database compares numbers as numbers and dates as dates, and each filter reads an
+    index on (attribute, value) by range."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="attribute_values", db_index=False
+    )
+    # No index of its own: the indexes below begin with the attribute.
+    attribute = models.ForeignKey(
+        Attribute, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
+    # NULL, not '': the value is a number or a date (the check below wants one column set).
+    value_text = models.CharField(  # noqa: DJ001
+        max_length=ATTRIBUTE_TEXT_LENGTH, null=True, blank=True
+    )
+    value_number = models.DecimalField(
+        max_digits=ATTRIBUTE_NUMBER_DIGITS,
+        decimal_places=ATTRIBUTE_NUMBER_PLACES,
+        null=True,
+        blank=True,
+    )
+    value_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            # Its index (document, attribute) also serves reading a document's values.
+            models.UniqueConstraint(
+                fields=["document", "attribute"],
+                name="attribute_value_once",
+                violation_error_message="This document has a value of this attribute already.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(value_text__isnull=False, value_number__isnull=True, value_date__isnull=True)
+                    | Q(
+                        value_text__isnull=True,
+                        value_number__isnull=False,
+                        value_date__isnull=True,
+                    )
+                    | Q(
+                        value_text__isnull=True,
+                        value_number__isnull=True,
+                        value_date__isnull=False,
+                    )
+                ),
+                name="attribute_value_one_column",
+                violation_error_message="A value is text, a number or a date: exactly one of them.",
+            ),
+        ]
+        indexes: ClassVar = [
+            # The filters: the documents whose value of an attribute equals, or lies
+            # between, what was asked.
+            models.Index(fields=["attribute", "value_text"], name="attribute_value_text"),
+            models.Index(fields=["attribute", "value_number"], name="attribute_value_number"),
+            models.Index(fields=["attribute", "value_date"], name="attribute_value_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute_id}={self.value!r} of #{self.document_id}"
+
+    @property
+    def value(self) -> str | Decimal | datetime.date | None:
+        """The value, whichever column holds it."""
+        for value in (self.value_text, self.value_number, self.value_date):
+            if value is not None:
+                return value
+        return None
+
+    @property
+    def text(self) -> str:
+        """The value as text: dates as YYYY-MM-DD, numbers without trailing zeros."""
+        return value_text(self.value)
+
+    def json_value(self) -> str | int | float | None:
+        """The value as the API writes it: a number as a JSON number, a date as YYYY-MM-DD."""
+        value = self.value
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        return value
+
+
+def value_text(value: Any) -> str:
+    """An attribute's value as text: dates as YYYY-MM-DD, numbers without trailing zeros
+    (12.5, not 12.5000; 1000, not 1E+3)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        text = f"{value:f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
 
 
 class ImportStatus(models.TextChoices):

@@ -2,8 +2,8 @@
 
 `annotation_json` is the only function that turns an annotation row (selectors.annotation_rows)
 into its JSON object; the JSON Lines export writes the same objects, the CSV export and the
-W3C JSON-LD (webannotation.py) read the same rows. `document_json` and `tag_json` do the same
-for documents and codebook entries.
+W3C JSON-LD (webannotation.py) read the same rows. `document_json`, `tag_json` and
+`attribute_json` do the same for documents, codebook entries and document attributes.
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ def document_json(document: Any, urls: Links, *, annotations_url: str) -> dict[s
         "length": document.length,
         "sha256": document.sha256,
         "annotations_url": f"{annotations_url}?document={document.pk}",
+        "attributes": document.attribute_map(),
         "imported_at": utc(document.imported_at),
         "updated_at": utc(document.updated_at),
     }
@@ -226,5 +227,19 @@ def project_json(project: Any, urls: Links) -> dict[str, Any]:
         "documents_url": f"{root}documents/?project={project.pk}",
         "tags_url": f"{root}tags/?project={project.pk}",
         "annotations_url": f"{root}annotations/?project={project.pk}",
+        "attributes_url": f"{root}projects/{project.pk}/attributes/",
         "created": utc(project.created),
+    }
+
+
+def attribute_json(attribute: Any) -> dict[str, Any]:
+    """A document attribute's definition as the API's JSON object."""
+    return {
+        "id": attribute.pk,
+        "project": attribute.project_id,
+        "slug": attribute.slug,
+        "name": attribute.name,
+        "kind": attribute.kind,
+        "choices": list(attribute.choices),
+        "sort_order": attribute.sort_order,
     }

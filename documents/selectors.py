@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import BigIntegerRangeField
@@ -34,6 +35,8 @@ from .models import (
     Annotation,
     AnnotationQuerySet,
     ApiToken,
+    Attribute,
+    AttributeValue,
     Document,
     DocumentQuerySet,
     ImportBatch,
@@ -47,6 +50,47 @@ from .representations import rfc3339
 # Filters: one object per resource, built by the pages' forms and the API's serializers.
 
 
+class AttributeCondition(NamedTuple):
+    """A condition on a document attribute: `op` is "eq" (a text or choice, case aside),
+    "any" (`value` a tuple of choices), "min" or "max" (a Decimal or a date, inclusive).
+    The type of `value` says which column of AttributeValue is compared."""
+
+    slug: str
+    op: str
+    value: Any
+
+
+_LOOKUPS = {"eq": "iexact", "any": "in", "min": "gte", "max": "lte"}
+
+
+def attribute_matches(
+    conditions: Sequence[AttributeCondition], *, project: int | None = None
+) -> list[models.QuerySet[Any]]:
+    """One subquery of document ids per attribute named in `conditions` (of `project`, if
+    given): a document passes if it is in every one (`document__in=`, `pk__in=`). Each
+    reads the index on (attribute, value)."""
+    by_slug: dict[str, dict[str, Any]] = {}
+    for slug, op, value in conditions:
+        if op not in _LOOKUPS:
+            raise ValueError(f"Unknown attribute condition {op!r}.")
+        if isinstance(value, datetime.date):
+            column = "value_date"
+        elif isinstance(value, int | Decimal):
+            column = "value_number"
+        else:
+            column = "value_text"
+            if op == "any":
+                value = list(value)
+        by_slug.setdefault(slug, {})[f"{column}__{_LOOKUPS[op]}"] = value
+    matches = []
+    for slug, lookups in by_slug.items():
+        values = AttributeValue.objects.filter(attribute__slug=slug, **lookups)
+        if project is not None:
+            values = values.filter(attribute__project_id=project)
+        matches.append(values.values("document_id"))
+    return matches
+
+
 @dataclass(frozen=True)
 class DocumentFilter:
     """Which documents a list shows. Every field left empty filters nothing."""
@@ -58,6 +102,8 @@ class DocumentFilter:
     document_type: str = ""
     published_after: datetime.date | None = None
     published_before: datetime.date | None = None
+    #: Conditions on the documents' attributes, all of which a document meets.
+    attributes: tuple[AttributeCondition, ...] = ()
 
     def apply(self, documents: DocumentQuerySet) -> DocumentQuerySet:
         if self.project is not None:
@@ -72,6 +118,8 @@ class DocumentFilter:
             documents = documents.filter(published__gte=self.published_after)
         if self.published_before is not None:
             documents = documents.filter(published__lte=self.published_before)
+        for matching in attribute_matches(self.attributes, project=self.project):
+            documents = documents.filter(pk__in=matching)
         return documents
 
 
@@ -177,6 +225,85 @@ def document_choices(*, user: Any, field: str) -> list[str]:
     for a filter's drop-down."""
     documents = Document.objects.visible_to(user).exclude(**{field: ""})
     return list(documents.order_by(field).values_list(field, flat=True).distinct())
+
+
+# ---------------------------------------------------------------------------------------
+# Document attributes
+
+
+def attribute_list(*, user: Any, project: int) -> models.QuerySet[Attribute]:
+    """The attributes of a project whose documents `user` reads, in their order."""
+    return Attribute.objects.visible_to(user).filter(project_id=project)
+
+
+def attribute_list_with_counts(*, user: Any, project: int) -> models.QuerySet[Attribute]:
+    """attribute_list, each with `documents`: how many documents have a value of it."""
+    return attribute_list(user=user, project=project).annotate(documents=models.Count("values"))
+
+
+def attach_attribute_values(
+    documents: Sequence[Document], attributes: Sequence[Attribute] = ()
+) -> None:
+    """Read the attribute values of these documents (read through a selector) in one
+    query. Each gets `attribute_list`, its values in the attributes' order (what
+    `Document.attribute_map` and the API's JSON read) and, for `attributes`,
+    `attribute_cells`: the value of each as text, '' for none (a table's columns)."""
+    found: dict[int, list[AttributeValue]] = {document.pk: [] for document in documents}
+    values = (
+        AttributeValue.objects.filter(document_id__in=list(found))
+        .select_related("attribute")
+        .order_by("attribute__sort_order", "attribute__name", "attribute_id")
+    )
+    if found:
+        for value in values:
+            found[value.document_id].append(value)
+    for document in documents:
+        mine = found[document.pk]
+        document.attribute_list = mine  # type: ignore[attr-defined]
+        by_attribute = {value.attribute_id: value.text for value in mine}
+        document.attribute_cells = [  # type: ignore[attr-defined]
+            by_attribute.get(attribute.pk, "") for attribute in attributes
+        ]
+
+
+def attribute_pairs(
+    *, project: int, document_ids: Sequence[int]
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """{document id: ((attribute name, value as text), …)} of these documents (read
+    through a selector) in the attributes' order, the unset ones left out: one query."""
+    if not document_ids:
+        return {}
+    values = (
+        AttributeValue.objects.filter(
+            attribute__project_id=project, document_id__in=list(set(document_ids))
+        )
+        .select_related("attribute")
+        .only("document_id", "value_text", "value_number", "value_date", "attribute__name")
+        .order_by("attribute__sort_order", "attribute__name", "attribute_id")
+    )
+    pairs: dict[int, list[tuple[str, str]]] = {}
+    for value in values:
+        pairs.setdefault(value.document_id, []).append((value.attribute.name, value.text))
+    return {document_id: tuple(found) for document_id, found in pairs.items()}
+
+
+def attribute_table_batches(
+    *, user: Any, project: int, attributes: Sequence[Attribute], size: int = 2000
+) -> Iterator[list[Document]]:
+    """The project's documents `user` reads, by id, `size` at a time (keyset: memory stays
+    flat), each with `attribute_cells` for `attributes` (attach_attribute_values): the
+    rows of the attributes' CSV."""
+    documents = document_list(user=user, filters=DocumentFilter(project=project)).only(
+        "id", "title", "project_id"
+    )
+    last = 0
+    while True:
+        batch = list(documents.filter(pk__gt=last).order_by("pk")[:size])
+        if not batch:
+            return
+        attach_attribute_values(batch, attributes)
+        yield batch
+        last = batch[-1].pk
 
 
 #: How many code points of document text each process keeps (about 32-128 MB).

@@ -16,10 +16,11 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from projects.models import Project
 
-from .models import MAX_ID, MAX_OFFSET, Document, DocumentType, Tag
+from .models import MAX_ID, MAX_OFFSET, AttributeKind, Document, DocumentType, Tag
 from .representations import (
     Links,
     annotation_json,
+    attribute_json,
     document_json,
     original_json,
     project_json,
@@ -122,10 +123,34 @@ class ProjectSerializer(serializers.Serializer):
     documents_url = serializers.URLField(read_only=True)
     tags_url = serializers.URLField(read_only=True)
     annotations_url = serializers.URLField(read_only=True)
+    attributes_url = serializers.URLField(
+        read_only=True, help_text="The attributes its owners defined for its documents."
+    )
     created = serializers.DateTimeField(read_only=True)
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return project_json(instance, links(self.context))
+
+
+class AttributeSerializer(serializers.Serializer):
+    """A document attribute of a project: a typed field its owners defined."""
+
+    id = serializers.IntegerField(read_only=True)
+    project = serializers.IntegerField(read_only=True)
+    slug = serializers.SlugField(
+        read_only=True, help_text="The key in documents' `attributes` and in filters attr.<slug>."
+    )
+    name = serializers.CharField(read_only=True)
+    kind = serializers.ChoiceField(choices=AttributeKind.choices, read_only=True)
+    choices = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The values a choice attribute allows (empty for the other kinds).",
+    )
+    sort_order = serializers.IntegerField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return attribute_json(instance)
 
 
 # ---------------------------------------------------------------------------------------
@@ -294,6 +319,12 @@ class DocumentSerializer(serializers.Serializer):
     length = serializers.IntegerField(read_only=True, help_text="In Unicode code points.")
     sha256 = serializers.CharField(read_only=True, help_text="SHA-256 of the UTF-8 encoded text.")
     annotations_url = serializers.URLField(read_only=True)
+    attributes = serializers.DictField(
+        read_only=True,
+        help_text="The document's attribute values, by the attribute's slug: text and "
+        "choices as strings, numbers as numbers, dates as YYYY-MM-DD. Attributes without a "
+        "value are left out.",
+    )
     imported_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 

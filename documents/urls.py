@@ -31,6 +31,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.annotation_summaries,
         name="annotation_summaries",
     ),
+    path("documents/<int:pk>/attributes/", views.document_attributes, name="attributes"),
     path("annotations/<int:pk>/", views.annotation_card, name="annotation_card"),
     path("annotations/<int:pk>/edit/", views.annotation_edit, name="annotation_edit"),
     path("annotations/<int:pk>/delete/", views.annotation_delete, name="annotation_delete"),
@@ -52,6 +53,11 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         "projects/<int:pk>/",
         login_not_required(project_api.ProjectDetailView.as_view()),
         name="project-detail",
+    ),
+    path(
+        "projects/<int:pk>/attributes/",
+        login_not_required(project_api.AttributeListView.as_view()),
+        name="attribute-list",
     ),
     path(
         "projects/<int:pk>/passages/",

@@ -24,6 +24,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
@@ -35,6 +36,7 @@ from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
     AnnotationVersionForm,
+    AttributeValuesForm,
     DocumentFilterForm,
 )
 from .models import Annotation, Document, Tag
@@ -343,8 +345,12 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
     for document in page:
         per_tag = counts.get(document.pk, {})
         document.tag_counts = [(tag, per_tag[tag.pk]) for tag in tags if tag.pk in per_tag]  # type: ignore[attr-defined]
+    # One project's documents: its attributes are columns.
+    if form.attributes:
+        selectors.attach_attribute_values(list(page), form.attributes)
     template = "documents/document_list.html" + ("#results" if request.htmx else "")
-    return render(request, template, {"form": form, "page": page})
+    context = {"form": form, "page": page, "columns": 7 + len(form.attributes)}
+    return render(request, template, context)
 
 
 @require_GET
@@ -353,7 +359,7 @@ def document_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     text_html, author_ids = _highlighted_text(document, request.user)
     codebook = _Codebook(request.user, document.project_id)
     context = {
-        "document": document,
+        **_metadata(request, document),
         "may_annotate": may(document.role, Action.ANNOTATE),  # type: ignore[attr-defined]
         "codebook": codebook,
         "text_html": mark_safe(text_html),  # noqa: S308 (escaped in paragraphs_html)
@@ -368,6 +374,64 @@ def document_original(request: HttpRequest, pk: int) -> HttpResponse:
     """The file the document was imported from, as a download (every member who reads the
     document), recorded in the access log."""
     return original_response(request, original_or_404(user=request.user, pk=pk))
+
+
+def _metadata(
+    request: HttpRequest, document: Document, form: AttributeValuesForm | None = None
+) -> dict[str, Any]:
+    """What the document's header shows: its metadata, its attributes' values and, for its
+    project's owners, the form that sets them."""
+    attributes = list(selectors.attribute_list(user=request.user, project=document.project_id))
+    selectors.attach_attribute_values([document], attributes)
+    editable = may(document.role, Action.IMPORT) and bool(attributes)  # type: ignore[attr-defined]
+    if editable and form is None:
+        form = AttributeValuesForm(attributes=attributes, document=document)
+    return {
+        "document": document,
+        "attribute_rows": list(zip(attributes, document.attribute_cells, strict=True)),  # type: ignore[attr-defined]
+        "attribute_form": form if editable else None,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def document_attributes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Set a document's attributes (its project's owners): the document page's form and a
+    row of the project's table of documents post here; without htmx, a page of its own."""
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
+    if not may(document.role, Action.IMPORT):  # type: ignore[attr-defined]
+        raise PermissionDenied("Only the project's owners change its documents' attributes.")
+    if request.method == "GET":
+        return render(request, "documents/document_attributes.html", _metadata(request, document))
+    attributes = list(selectors.attribute_list(user=request.user, project=document.project_id))
+    # A row of the table (htmx targets it by id) has its own form ids.
+    row = f"values-{pk}" if request.htmx and request.htmx.target == f"row-{pk}" else ""
+    form = AttributeValuesForm(request.POST, attributes=attributes, document=document, form_id=row)
+    try:
+        services.attribute_values_set(
+            user=request.user,  # type: ignore[arg-type]
+            document=document,
+            values=form.values(),
+        )
+    except ValidationError as exc:
+        form.refused(exc)
+        refused = True
+    else:
+        refused = False
+        if not request.htmx:
+            target = request.POST.get("next", "")
+            if not url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+                target = document.get_absolute_url()
+            return redirect(target)
+    status = UNPROCESSABLE if refused else 200
+    if row:
+        selectors.attach_attribute_values([document], attributes)
+        if not refused:  # the values as saved
+            form = AttributeValuesForm(attributes=attributes, document=document, form_id=row)
+        context = {"document": document, "form": form, "may_edit": True, "saved": not refused}
+        return render(request, "projects/document_attributes.html#row", context, status=status)
+    context = {**_metadata(request, document, form if refused else None), "saved": not refused}
+    template = DETAIL + "#doc-meta" if request.htmx else "documents/document_attributes.html"
+    return render(request, template, context, status=status)
 
 
 #: How long a document's highlighted text stays in the cache unread. Its key names the

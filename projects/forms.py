@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from documents.models import AttributeKind
+
 from .models import Role
 
 #: The codebook copy's choice meaning "the default codebook", not a project.
@@ -77,3 +79,52 @@ class CodeForm(forms.Form):
         field = self.fields["parent"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "None (top level)"), *((str(pk), name) for pk, name in parents)]
+
+
+class AttributeForm(forms.Form):
+    """A document attribute, as an owner defines it; the services check it."""
+
+    name = forms.CharField(max_length=100)
+    slug = forms.SlugField(
+        max_length=100,
+        required=False,
+        help_text="Identifier in filters, CSV headers and the API; made from the name if "
+        "empty. Fixed once set.",
+    )
+    kind = forms.ChoiceField(choices=AttributeKind.choices, initial=AttributeKind.TEXT)
+    choices = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="For a choice attribute: the values it allows, one per line.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own ids: the project page holds the settings form's "name" field too.
+        kwargs.setdefault("auto_id", "attribute_%s")
+        super().__init__(*args, **kwargs)
+
+
+class AttributeEditForm(AttributeForm):
+    sort_order = forms.IntegerField(
+        label="Order",
+        min_value=-(10**6),
+        max_value=10**6,
+        help_text="Attributes are listed by this number, smallest first.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].disabled = True
+
+
+class AttributesUploadForm(forms.Form):
+    file = forms.FileField(label="CSV file")
+    add_choices = forms.BooleanField(
+        required=False,
+        label="Allow new choices: add values that a choice attribute does not list yet to "
+        "its choices",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "upload_%s")
+        super().__init__(*args, **kwargs)

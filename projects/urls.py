@@ -19,4 +19,14 @@ urlpatterns = [
     path("<int:pk>/codebook/copy/", views.codebook_copy, name="codebook_copy"),
     path("<int:pk>/codebook/", views.code_add, name="code_add"),
     path("<int:pk>/codebook/<int:code>/", views.code_edit, name="code_edit"),
+    path("<int:pk>/attributes/", views.attribute_add, name="attribute_add"),
+    path("<int:pk>/attributes/<int:attribute>/", views.attribute_edit, name="attribute_edit"),
+    path(
+        "<int:pk>/attributes/<int:attribute>/delete/",
+        views.attribute_delete,
+        name="attribute_delete",
+    ),
+    path("<int:pk>/attributes/documents/", views.document_attributes, name="document_attributes"),
+    path("<int:pk>/attributes/upload/", views.attributes_upload, name="attributes_upload"),
+    path("<int:pk>/attributes.csv", views.attributes_csv, name="attributes_csv"),
 ]

@@ -9,20 +9,28 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import AccessEvent
 from accounts.services import access_event
+from documents import exports as document_exports
 from documents import refusals
 from documents import selectors as document_selectors
-from documents.models import is_site_admin
+from documents import services as document_services
+from documents.forms import AttributeValuesForm
+from documents.models import Attribute, is_site_admin
 from documents.shortcuts import found_or_404
 
 from . import services
 from .forms import (
     DEFAULT_CODEBOOK,
+    AttributeEditForm,
+    AttributeForm,
+    AttributesUploadForm,
     CodebookCopyForm,
     CodeForm,
     MemberAddForm,
@@ -99,7 +107,12 @@ def _project(request: HttpRequest, pk: int, *, locked_page: bool = False) -> Pro
 
 
 def _page(
-    request: HttpRequest, project: Project, *, errors: list[str] | None = None, **forms: Any
+    request: HttpRequest,
+    project: Project,
+    *,
+    errors: list[str] | None = None,
+    attribute_errors: list[str] | None = None,
+    **forms: Any,
 ) -> HttpResponse:
     """The project page, with any forms sent back as they were filled in."""
     role = project.role  # type: ignore[attr-defined]
@@ -125,12 +138,18 @@ def _page(
         "member_form": forms.get("member_form") or MemberAddForm(),
         "copy_form": forms.get("copy_form") or CodebookCopyForm(sources=others),
         "code_form": forms.get("code_form") or CodeForm(parents=_parents(request, project)),
+        "attributes": document_selectors.attribute_list_with_counts(
+            user=request.user, project=project.pk
+        ),
+        "attribute_errors": attribute_errors or [],
+        "attribute_form": forms.get("attribute_form") or AttributeForm(),
+        "upload_form": forms.get("upload_form") or AttributesUploadForm(),
     }
     return render(
         request,
         "projects/project_detail.html",
         context,
-        status=UNPROCESSABLE if errors else 200,
+        status=UNPROCESSABLE if errors or attribute_errors else 200,
     )
 
 
@@ -289,6 +308,194 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         {"project": project, "tag": tag, "form": form, "errors": errors},
         status=UNPROCESSABLE if errors else 200,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Document attributes
+
+
+def _attributes_url(project: Project) -> str:
+    return project.get_absolute_url() + "#attributes-title"
+
+
+@require_POST
+def attribute_add(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project(request, pk)
+    form = AttributeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_errors(form)
+        attribute = document_services.attribute_create(
+            user=request.user,  # type: ignore[arg-type]
+            project=project,
+            **form.cleaned_data,
+        )
+    except ValidationError as exc:
+        return _page(request, project, attribute_errors=refusals.lines(exc), attribute_form=form)
+    messages.success(request, f"Attribute {attribute.name} added.")
+    return redirect(_attributes_url(project))
+
+
+def _attribute(request: HttpRequest, project: Project, pk: int) -> Attribute:
+    """Attribute `pk` of the project, for its owners; 404 or 403 otherwise."""
+    if not may(project.role, Action.IMPORT):  # type: ignore[attr-defined]
+        raise PermissionDenied("Only the project's owners change its attributes.")
+    found = (
+        document_selectors.attribute_list_with_counts(user=request.user, project=project.pk)
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such attribute in this project.")
+    return found
+
+
+@require_http_methods(["GET", "POST"])
+def attribute_edit(request: HttpRequest, pk: int, attribute: int) -> HttpResponse:
+    project = _project(request, pk)
+    found = _attribute(request, project, attribute)
+    form = AttributeEditForm(
+        request.POST if request.method == "POST" else None,
+        initial={
+            "name": found.name,
+            "slug": found.slug,
+            "kind": found.kind,
+            "choices": "\n".join(found.choices),
+            "sort_order": found.sort_order,
+        },
+    )
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            if not form.is_valid():
+                raise _form_errors(form)
+            data = form.cleaned_data
+            document_services.attribute_update(
+                user=request.user,  # type: ignore[arg-type]
+                attribute=found,
+                name=data["name"],
+                kind=data["kind"],
+                choices=data["choices"],
+                sort_order=data["sort_order"],
+            )
+        except ValidationError as exc:
+            errors = refusals.lines(exc)
+        else:
+            messages.success(request, f"Attribute {form.cleaned_data['name']} saved.")
+            return redirect(_attributes_url(project))
+    return render(
+        request,
+        "projects/attribute_edit.html",
+        {"project": project, "attribute": found, "form": form, "errors": errors},
+        status=UNPROCESSABLE if errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def attribute_delete(request: HttpRequest, pk: int, attribute: int) -> HttpResponse:
+    """A page that asks first (saying how many values go with it), then the delete."""
+    project = _project(request, pk)
+    found = _attribute(request, project, attribute)
+    if request.method == "POST":
+        removed = document_services.attribute_delete(
+            user=request.user,  # type: ignore[arg-type]
+            attribute=found,
+        )
+        messages.success(
+            request,
+            f"Attribute {found.name} deleted, with its {removed} value{'s' if removed != 1 else ''}"
+            " (the activity record keeps them).",
+        )
+        return redirect(_attributes_url(project))
+    return render(
+        request, "projects/attribute_delete.html", {"project": project, "attribute": found}
+    )
+
+
+@require_GET
+def document_attributes(request: HttpRequest, pk: int) -> HttpResponse:
+    """The project's documents × its attributes; for its owners, a form per row."""
+    project = _project(request, pk)
+    attributes = list(document_selectors.attribute_list(user=request.user, project=project.pk))
+    documents = document_selectors.document_list(
+        user=request.user, filters=document_selectors.DocumentFilter(project=project.pk)
+    ).only("id", "title", "project_id")
+    page = Paginator(documents.order_by("title", "pk"), 50).get_page(request.GET.get("page"))
+    rows = list(page)
+    document_selectors.attach_attribute_values(rows, attributes)
+    may_edit = may(project.role, Action.IMPORT)  # type: ignore[attr-defined]
+    for document in rows:
+        if may_edit:
+            document.form = AttributeValuesForm(  # type: ignore[attr-defined]
+                attributes=attributes, document=document, form_id=f"values-{document.pk}"
+            )
+    return render(
+        request,
+        "projects/document_attributes.html",
+        {
+            "project": project,
+            "attributes": attributes,
+            "page": page,
+            "rows": rows,
+            "may_edit": may_edit,
+            "upload_form": AttributesUploadForm(),
+        },
+    )
+
+
+@require_POST
+def attributes_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """The attributes' values from a CSV file: all or none."""
+    project = _project(request, pk)
+    form = AttributesUploadForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise _form_errors(form)
+        upload = form.cleaned_data["file"]
+        done = document_services.attributes_from_csv(
+            user=request.user,  # type: ignore[arg-type]
+            project=project,
+            file=upload,
+            filename=upload.name or "",
+            add_choices=form.cleaned_data["add_choices"],
+        )
+    except ValidationError as exc:
+        return _page(request, project, attribute_errors=refusals.lines(exc), upload_form=form)
+    added = "".join(
+        f" New choices of {name}: {', '.join(values)}."
+        for name, values in done.choices_added.items()
+    )
+    messages.success(
+        request,
+        f"{done.rows} row{'s' if done.rows != 1 else ''} read: {done.documents} "
+        f"document{'s' if done.documents != 1 else ''} changed, {done.values_set} "
+        f"value{'s' if done.values_set != 1 else ''} set, {done.values_cleared} cleared.{added}",
+    )
+    return redirect(reverse("projects:document_attributes", args=[project.pk]))
+
+
+@require_GET
+def attributes_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The project's documents with their attributes' values as CSV: the template that the
+    upload reads back."""
+    project = _project(request, pk)
+    attributes = list(document_selectors.attribute_list(user=request.user, project=project.pk))
+    filename = f"attributes-project-{project.pk}.csv"
+    access_event(
+        kind=AccessEvent.Kind.EXPORT,
+        request=request,
+        detail={"file": filename},
+        project_id=project.pk,
+    )
+    batches = document_selectors.attribute_table_batches(
+        user=request.user, project=project.pk, attributes=attributes
+    )
+    response = StreamingHttpResponse(
+        document_exports.attribute_csv_chunks(attributes, batches),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def membership_event(

@@ -48,6 +48,15 @@ PASSAGE_PARAMETERS = [
 
 _PAGE_PARAMETERS = ("page", "page_size")
 
+#: The attribute filters: their names follow from the project's attributes, so the schema
+#: describes them in words.
+ATTRIBUTE_FILTERS = (
+    "The documents' attributes filter too, by slug (GET /api/v1/projects/{id}/attributes/): "
+    "attr.<slug>=value for a choice (repeat it for any of several) or a text (equal, case "
+    "aside); attr.<slug>.min= and attr.<slug>.max= for a number or a date (YYYY-MM-DD), "
+    "inclusive."
+)
+
 
 def _project(request: Request, pk: int) -> Project:
     project: Project = found_or_404(project_get, user=request.user, pk=pk)
@@ -80,13 +89,17 @@ def _page_number(request: Request, name: str, default: int, most: int) -> int:
 
 
 def passage_json(passage: Any) -> dict[str, Any]:
-    return dataclasses.asdict(passage)
+    out = dataclasses.asdict(passage)
+    # Its document's attributes as an object: {name: value as text}.
+    out["attributes"] = dict(passage.attributes)
+    return out
 
 
 @extend_schema(tags=["research"])
 class PassageListView(APIView):
     @extend_schema(
         summary="A project's passages with their citations, as the passages view lists them",
+        description=ATTRIBUTE_FILTERS,
         parameters=[
             *PASSAGE_PARAMETERS,
             OpenApiParameter("page", int, description="Page number, from 1."),
@@ -130,6 +143,7 @@ class PassageListView(APIView):
 class PassageExportView(APIView):
     @extend_schema(
         summary="A project's passages as a file: CSV, XLSX, DOCX (a report by code) or Markdown",
+        description=ATTRIBUTE_FILTERS,
         parameters=PASSAGE_PARAMETERS,
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
@@ -151,6 +165,7 @@ class PassageExportView(APIView):
 class SearchView(APIView):
     @extend_schema(
         summary="Search a project's documents: the documents that match, each with its hits",
+        description=ATTRIBUTE_FILTERS,
         parameters=[
             OpenApiParameter(
                 "q",

@@ -14,7 +14,7 @@ import io
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
@@ -57,6 +57,8 @@ class Passage:
     coder: str  # username of the annotation's author
     created: str  # RFC 3339 timestamp
     citation: Citation
+    # (name, value as text) of its document's attributes that have a value, in their order
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,9 +156,27 @@ def _spooled() -> IO[bytes]:
     return tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
 
 
-def _cells(passage: Passage, text: Callable[[str], str]) -> list[str | int | None]:
-    """One row of the CSV or spreadsheet, each text cell passed through `text`."""
+def attributes_text(passage: Passage) -> str:
+    """The document's attributes as a sentence for the citation: "Country: China; Adopted:
+    2001-06-15." ('' without any)."""
+    parts = [f"{_one_line(name)}: {_one_line(value)}" for name, value in passage.attributes]
+    return _sentence("; ".join(parts)) if parts else ""
+
+
+def _cited(passage: Passage) -> str:
+    """The citation line's text: the citation, then the document's attributes."""
+    return " ".join(
+        part for part in (citation_text(passage.citation), attributes_text(passage)) if part
+    )
+
+
+def _cells(
+    passage: Passage, text: Callable[[str], str], attributes: Sequence[str] = ()
+) -> list[str | int | None]:
+    """One row of the CSV or spreadsheet, each text cell passed through `text`; then one
+    cell per attribute named in `attributes` (empty where the document has no value)."""
     citation = passage.citation
+    values = dict(passage.attributes)
     return [
         passage.id,
         text("; ".join(passage.codes)),
@@ -172,24 +192,26 @@ def _cells(passage: Passage, text: Callable[[str], str]) -> list[str | int | Non
         text(citation.published),
         citation.page,
         text(citation.url),
+        *(text(values.get(name, "")) for name in attributes),
     ]
 
 
 # CSV -------------------------------------------------------------------------------------
 
 
-def csv_chunks(passages: Iterable[Passage]) -> Iterator[str]:
-    """The header line, then one line per passage, as text chunks to stream."""
+def csv_chunks(passages: Iterable[Passage], *, attributes: Sequence[str] = ()) -> Iterator[str]:
+    """The header line, then one line per passage, as text chunks to stream; a column per
+    document attribute named in `attributes`, after the others."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     # The byte-order mark makes Excel read the file as UTF-8: without it Excel takes the
     # system's code page and garbles Chinese, Russian and Uyghur text. (Python's csv and
     # pandas skip it with encoding="utf-8-sig".)
     buffer.write("\ufeff")
-    writer.writerow(COLUMNS)
+    writer.writerow([*COLUMNS, *(neutralise(name) for name in attributes)])
     yield _drained(buffer)
     for count, passage in enumerate(passages, 1):
-        writer.writerow(_cells(passage, neutralise))
+        writer.writerow(_cells(passage, neutralise, attributes))
         if count % _ROWS_PER_CHUNK == 0:
             yield _drained(buffer)
     if buffer.tell():
@@ -255,7 +277,7 @@ def _md_passage(passage: Passage) -> str:
                 lines.append("")
             lines[-1] += markup(part)
     quote = _md_paragraphs(lines, prefix="> ")
-    citation = _md_escape(citation_text(passage.citation))
+    citation = _md_escape(_cited(passage))
     url = passage.citation.url
     if _linkable(url):
         citation += f" [{_md_escape(url)}]({_md_destination(url)})"
@@ -328,8 +350,15 @@ _XLSX_WIDTHS = {
 }
 
 
-def xlsx_file(passages: Iterable[Passage], *, title: str, description: str) -> IO[bytes]:
-    """The passages as a spreadsheet: a "Passages" sheet (the CSV's columns) and an "About"
+def xlsx_file(
+    passages: Iterable[Passage],
+    *,
+    title: str,
+    description: str,
+    attributes: Sequence[str] = (),
+) -> IO[bytes]:
+    """The passages as a spreadsheet: a "Passages" sheet (the CSV's columns, the attributes'
+    among them) and an "About"
     sheet with the title, the description, the time of export and the number of passages.
 
     openpyxl's write-only mode streams the rows to a temporary file, so memory stays flat.
@@ -342,10 +371,10 @@ def xlsx_file(passages: Iterable[Passage], *, title: str, description: str) -> I
     for name, width in _XLSX_WIDTHS.items():
         sheet.column_dimensions[get_column_letter(COLUMNS.index(name) + 1)].width = width
     sheet.freeze_panes = "A2"
-    sheet.append(COLUMNS)
+    sheet.append([*COLUMNS, *(_xlsx_text(name) for name in attributes)])
     count = 0
     for passage in passages:
-        sheet.append(_cells(passage, _xlsx_text))
+        sheet.append(_cells(passage, _xlsx_text, attributes))
         count += 1
     about = workbook.create_sheet("About")
     about.column_dimensions["B"].width = 80
@@ -439,7 +468,7 @@ def _docx_passage(document: Document, passage: Passage) -> None:
     if rtl:
         _right_to_left(paragraph)
 
-    citation = document.add_paragraph(xml_safe(citation_text(passage.citation)))
+    citation = document.add_paragraph(xml_safe(_cited(passage)))
     url = xml_safe(passage.citation.url)
     if _linkable(url):
         citation.add_run(" ")

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from documents import selectors as document_selectors
+from documents.forms import AttributeFilters
 from documents.models import DocumentType, Tag
 
 from .models import Scope
@@ -15,8 +16,8 @@ from .selectors import PassageFilter, SearchFilter
 from .terms import QueryError, parse_query
 
 
-class _DocumentFields(forms.Form):
-    """The documents' metadata, shared by the search and the passages view."""
+class _DocumentFields(AttributeFilters, forms.Form):
+    """The documents' metadata and attributes, shared by the search and the passages view."""
 
     organisation = forms.ChoiceField(required=False)
     language = forms.ChoiceField(required=False)
@@ -47,12 +48,14 @@ class _DocumentFields(forms.Form):
             field = self.fields[name]
             assert isinstance(field, forms.ChoiceField)
             field.choices = values
+        self.add_attribute_fields(document_selectors.attribute_list(user=user, project=project))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         after, before = data.get("published_after"), data.get("published_before")
         if after and before and after > before:
             raise ValidationError("The first publication date must not come after the last.")
+        self.check_attribute_ranges()
         return data
 
     def document_filters(self) -> dict[str, Any]:
@@ -67,7 +70,7 @@ class _DocumentFields(forms.Form):
                 "published_after",
                 "published_before",
             )
-        }
+        } | {"attributes": self.attribute_conditions()}
 
 
 class SearchForm(_DocumentFields):

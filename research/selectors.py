@@ -19,8 +19,11 @@ from django.db.models import OuterRef, Subquery
 from documents.models import Annotation, Document, DocumentQuerySet, Tag, tag_descendant_ids
 from documents.selectors import (
     AnnotationFilter,
+    AttributeCondition,
     DocumentFilter,
     annotation_list,
+    attribute_matches,
+    attribute_pairs,
     document_list,
     document_texts,
 )
@@ -51,6 +54,8 @@ class SearchFilter:
     coded: str = ""
     #: "title", "published" or "-published".
     sort: str = "title"
+    #: Conditions on the documents' attributes (DocumentFilter.attributes).
+    attributes: tuple[AttributeCondition, ...] = ()
 
     def documents(self, user: Any) -> DocumentQuerySet:
         """The documents that hold every group of the query and no excluded phrase."""
@@ -63,6 +68,7 @@ class SearchFilter:
                 document_type=self.document_type,
                 published_after=self.published_after,
                 published_before=self.published_before,
+                attributes=self.attributes,
             ),
         )
         for group in self.query.groups:
@@ -259,6 +265,8 @@ class PassageFilter:
     q: str = ""
     #: "document", "date", "-date" or "code".
     sort: str = "document"
+    #: Conditions on the documents' attributes (DocumentFilter.attributes).
+    attributes: tuple[AttributeCondition, ...] = ()
 
 
 def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annotation]:
@@ -298,6 +306,8 @@ def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annota
         annotations = annotations.filter(created__date__gte=filters.coded_after)
     if filters.coded_before is not None:
         annotations = annotations.filter(created__date__lte=filters.coded_before)
+    for matching in attribute_matches(filters.attributes, project=filters.project):
+        annotations = annotations.filter(document__in=matching)
     if filters.sort == "date":
         return annotations.order_by("created", "pk")
     if filters.sort == "-date":
@@ -338,9 +348,11 @@ _PASSAGE_COLUMNS = (
 def passages(
     annotations: models.QuerySet[Annotation], *, project: int, base_url: str
 ) -> list[Passage]:
-    """These annotations (a page or a batch of `passage_list`) as passages with citations:
-    two queries. `base_url` is the site's address, for the permalinks."""
+    """These annotations (a page or a batch of `passage_list`) as passages with citations
+    and their documents' attributes: four queries. `base_url` is the site's address, for
+    the permalinks."""
     rows = list(annotations.values(*_PASSAGE_COLUMNS))
+    attributes = attribute_pairs(project=project, document_ids=[r["document_id"] for r in rows])
     names = dict(Tag.objects.filter(project_id=project).values_list("pk", "name"))
     order = {pk: place for place, pk in enumerate(names)}
     codes: dict[int, list[int]] = {}
@@ -375,6 +387,7 @@ def passages(
                     page=document.page_at(row["start"]),
                     url=f"{base_url}/documents/{row['document_id']}/#a{row['id']}",
                 ),
+                attributes=attributes.get(row["document_id"], ()),
             )
         )
     return made

@@ -173,7 +173,9 @@ _SEARCH_FIELDS = (
 
 
 def _search_fields(data: Any) -> list[tuple[str, str]]:
-    return [(name, data.get(name, "")) for name in _SEARCH_FIELDS if data.get(name)]
+    # The attribute filters (attr.<slug>…) come after the fixed ones; a choice may repeat.
+    names = [*_SEARCH_FIELDS, *sorted(name for name in data if name.startswith("attr."))]
+    return [(name, value) for name in names for value in data.getlist(name) if value]
 
 
 def _search_url(project: Project, data: Any) -> str:
@@ -295,13 +297,16 @@ def export_response(
             yield from batch
 
     content_type = EXPORT_FORMATS[fmt][0]
+    attributes = [attribute.name for attribute in form.attributes]
     if fmt == "csv":
         response: HttpResponseBase = StreamingHttpResponse(
-            exports.csv_chunks(all_passages()), content_type=content_type
+            exports.csv_chunks(all_passages(), attributes=attributes), content_type=content_type
         )
     elif fmt == "xlsx":
         response = FileResponse(
-            exports.xlsx_file(all_passages(), title=title, description=description),
+            exports.xlsx_file(
+                all_passages(), title=title, description=description, attributes=attributes
+            ),
             content_type=content_type,
         )
     else:
@@ -364,4 +369,5 @@ def describe(form: PassageForm) -> str:
     ):
         if data.get(name):
             parts.append(f"{label} {data[name]}")
+    parts += form.attribute_descriptions()
     return ("Passages " + "; ".join(parts) + ".") if parts else "Every passage of the project."

@@ -212,6 +212,40 @@ def _deleted_memo_page(world: Any) -> list[Any]:
     return [world.project.pk, memo.pk]
 
 
+def _country(world: Any) -> Any:
+    """Project A's attribute "country" (a choice), made by its owner once."""
+    from documents.models import Attribute
+
+    return Attribute.objects.filter(project=world.project, slug="country").first() or (
+        services.attribute_create(
+            user=world.users["owner"],
+            project=world.project,
+            name="Country",
+            kind="choice",
+            choices=["China", "Russia"],
+        )
+    )
+
+
+def _doc_attributes(world: Any) -> list[Any]:
+    _country(world)
+    return [world.document.pk]
+
+
+def _project_attributes(world: Any) -> list[Any]:
+    _country(world)
+    return [world.project.pk]
+
+
+def _attribute(world: Any) -> list[Any]:
+    return [world.project.pk, _country(world).pk]
+
+
+def _attribute_csv(world: Any) -> dict[str, Any]:
+    body = f"document_id,country\n{world.document.pk},Russia\n".encode()
+    return {"file": SimpleUploadedFile("values.csv", body, content_type="text/csv")}
+
+
 def _span(world: Any, needle: str = "Россия") -> dict[str, Any]:
     start = world.document.text.index(needle)
     return {"start": start, "end": start + len(needle), "quote": needle}
@@ -322,6 +356,46 @@ ENDPOINTS = [
         _code,
         lambda w: {"name": "Renamed code", "colour": "#336699", "is_active": "on"},
     ),
+    # Document attributes: defined and filled in by the owners, read by every member.
+    Endpoint("documents:attributes", "get", right(Action.IMPORT), _doc_attributes),
+    Endpoint(
+        "documents:attributes",
+        "post",
+        right(Action.IMPORT),
+        _doc_attributes,
+        lambda w: {"attr.country": "China"},
+    ),
+    Endpoint(
+        "projects:attribute_add",
+        "post",
+        right(Action.IMPORT),
+        _project,
+        lambda w: {"name": "Issuer", "kind": "text"},
+    ),
+    Endpoint("projects:attribute_edit", "get", right(Action.IMPORT), _attribute),
+    Endpoint(
+        "projects:attribute_edit",
+        "post",
+        right(Action.IMPORT),
+        _attribute,
+        lambda w: {
+            "name": "Country",
+            "kind": "choice",
+            "choices": "China\nRussia\nIndia",
+            "sort_order": 0,
+        },
+    ),
+    Endpoint("projects:attribute_delete", "get", right(Action.IMPORT), _attribute),
+    Endpoint("projects:attribute_delete", "post", right(Action.IMPORT), _attribute),
+    Endpoint("projects:document_attributes", "get", right(Action.READ), _project_attributes),
+    Endpoint(
+        "projects:attributes_upload",
+        "post",
+        right(Action.IMPORT),
+        _project_attributes,
+        _attribute_csv,
+    ),
+    Endpoint("projects:attributes_csv", "get", right(Action.READ), _project_attributes),
     # The research pages of a project.
     Endpoint("research:search", "get", right(Action.READ), _project),
     Endpoint(
@@ -383,6 +457,7 @@ ENDPOINTS = [
     # The API.
     Endpoint("api:project-list", "get", anyone, api=True),
     Endpoint("api:project-detail", "get", right(Action.READ), _project, api=True),
+    Endpoint("api:attribute-list", "get", right(Action.READ), _project_attributes, api=True),
     Endpoint("api:passage-list", "get", right(Action.READ), _project, api=True),
     Endpoint(
         "api:passage-export", "get", right(Action.READ), lambda w: [w.project.pk, "md"], api=True

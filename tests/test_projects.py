@@ -262,6 +262,7 @@ def test_api_lists_projects_with_role_and_counts(client, project, user, annotati
             "documents_url": f"http://testserver/api/v1/documents/?project={project.pk}",
             "tags_url": f"http://testserver/api/v1/tags/?project={project.pk}",
             "annotations_url": f"http://testserver/api/v1/annotations/?project={project.pk}",
+            "attributes_url": f"http://testserver/api/v1/projects/{project.pk}/attributes/",
             "created": listed[0]["created"],
         }
     ]

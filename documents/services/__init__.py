@@ -5,9 +5,9 @@ service validates its input, raises `ValidationError` (with a message per field 
 can) or `PermissionDenied`, changes nothing when it raises, and records an `Activity` in
 the same transaction as the change (`activity.log`).
 
-One module per domain: documents (their text and metadata), imports (files and batches
-of files), annotations, the codebook, API tokens and the versions of the lists of
-annotations. Callers import this package and use
+One module per domain: documents (their text and metadata), their attributes (fields the
+owners define), imports (files and batches of files), annotations, the codebook, API
+tokens and the versions of the lists of annotations. Callers import this package and use
 the names below: `services.annotation_create(...)`.
 """
 
@@ -21,6 +21,17 @@ from .annotations import (
     annotation_restore,
     annotation_update,
     check_span,
+)
+from .attributes import (
+    MAX_CSV_BYTES,
+    AttributeImport,
+    AttributeWrite,
+    attribute_create,
+    attribute_delete,
+    attribute_update,
+    attribute_values_set,
+    attributes_from_csv,
+    parse_value,
 )
 from .codebook import tag_save
 from .documents import (
@@ -55,9 +66,12 @@ from .versions import document_list_changed, shared_list_changed, user_renamed
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "MAX_CSV_BYTES",
     "MAX_DOCUMENTS_AT_ONCE",
     "METADATA_FIELDS",
     "METADATA_FORM_FIELDS",
+    "AttributeImport",
+    "AttributeWrite",
     "CheckedSpan",
     "DocumentMetadata",
     "DuplicateDocument",
@@ -74,6 +88,11 @@ __all__ = [
     "api_token_create",
     "api_token_hash",
     "api_token_revoke",
+    "attribute_create",
+    "attribute_delete",
+    "attribute_update",
+    "attribute_values_set",
+    "attributes_from_csv",
     "check_new_text",
     "check_span",
     "document_create",
@@ -89,6 +108,7 @@ __all__ = [
     "import_preview",
     "parse_document_type",
     "parse_publication_date",
+    "parse_value",
     "shared_list_changed",
     "tag_save",
     "user_renamed",
