@@ -14,10 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 
-from documents.models import Annotation, DocumentType, Tag, tag_descendant_ids
+from documents.models import (
+    Annotation,
+    Attribute,
+    AttributeKind,
+    AttributeValue,
+    DocumentType,
+    Tag,
+    tag_descendant_ids,
+)
 from documents.selectors import tag_list
 
 from .selectors import PassageFilter, passage_list
@@ -89,16 +97,10 @@ def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
     """Passages per code and value of `dimension`, for the passages that pass `filters`
     (codes in `filters` are ignored: every code is a row). One query for the codes without
     children, one per code with children (its passages counted once each)."""
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"No dimension {dimension!r}.")
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
+    column = _column(dimension, filters.project, "annotation__")
     codebook = _codebook(user, filters.project)
     links = _links(user, filters)
-    column = (
-        ExtractYear("annotation__document__published")
-        if dimension == "year"
-        else F(_COLUMN[dimension])
-    )
     counts: dict[int, dict[Any, int]] = defaultdict(dict)
     direct = links.annotate(value=column).values("tag_id", "value").annotate(n=Count("pk"))
     for row in direct.order_by():
@@ -118,11 +120,7 @@ def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
     per_column = (
         passage_list(user=user, filters=filters)
         .order_by()
-        .annotate(
-            value=F(_COLUMN[dimension].removeprefix("annotation__"))
-            if dimension != "year"
-            else ExtractYear("document__published")
-        )
+        .annotate(value=_column(dimension, filters.project, ""))
         .values("value")
         .annotate(n=Count("pk"))
     )
@@ -137,6 +135,44 @@ def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
         rows.append(Row(tag, depth, cells, sum(cells)))
     columns = [(_filter_value(value), labels[value]) for value in values]
     return Matrix(dimension, columns, rows, most, [column_totals[v] for v in values])
+
+
+def attribute_of(dimension: str, project: int) -> Attribute | None:
+    """The attribute a dimension `attr.<slug>` names, in the project; None for a document
+    field."""
+    if not dimension.startswith("attr."):
+        return None
+    found = Attribute.objects.filter(project_id=project, slug=dimension[5:]).first()
+    if found is None:
+        raise ValueError(f"No dimension {dimension!r}.")
+    return found
+
+
+def _column(dimension: str, project: int, prefix: str) -> Any:
+    """The value a passage has in `dimension`, from a query of links (prefix
+    "annotation__") or of annotations (prefix "")."""
+    attribute = attribute_of(dimension, project)
+    if attribute is not None:
+        # A date attribute is compared by year, as publication dates are.
+        value = AttributeValue.objects.filter(
+            document_id=OuterRef(f"{prefix}document_id"), attribute_id=attribute.pk
+        ).values(_ATTRIBUTE_COLUMN[attribute.kind])[:1]
+        if attribute.kind == AttributeKind.DATE:
+            return ExtractYear(Subquery(value))
+        return Subquery(value)
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"No dimension {dimension!r}.")
+    if dimension == "year":
+        return ExtractYear(f"{prefix}document__published")
+    return F(_COLUMN[dimension].replace("annotation__", prefix, 1))
+
+
+_ATTRIBUTE_COLUMN: dict[str, str] = {
+    AttributeKind.TEXT: "value_text",
+    AttributeKind.CHOICE: "value_text",
+    AttributeKind.NUMBER: "value_number",
+    AttributeKind.DATE: "value_date",
+}
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -165,8 +201,16 @@ def _labels(dimension: str, values: Iterable[Any], project: int) -> dict[Any, st
     return {value: ("(none)" if value in (None, "") else str(value)) for value in values}
 
 
-def cell_filter(dimension: str, value: str) -> dict[str, str]:
+def cell_filter(dimension: str, value: str, attribute: Attribute | None = None) -> dict[str, str]:
     """The passages view's query for one column's value."""
+    if attribute is not None:
+        if not value:
+            return {}
+        if attribute.kind == AttributeKind.DATE:
+            return {f"{dimension}.min": f"{value}-01-01", f"{dimension}.max": f"{value}-12-31"}
+        if attribute.kind == AttributeKind.NUMBER:
+            return {f"{dimension}.min": value, f"{dimension}.max": value}
+        return {dimension: value}
     if dimension == "year":
         if not value:
             return {}

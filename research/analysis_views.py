@@ -101,7 +101,13 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
     project = _project(request, pk)
     _check_format(fmt)
     by = request.GET.get("by", "organisation")
-    if by not in analysis.DIMENSIONS:
+    try:
+        attribute = analysis.attribute_of(by, project.pk)
+    except ValueError:
+        raise Http404(
+            f"Matrices are by {', '.join(analysis.DIMENSIONS)} or attr.<slug> of an attribute."
+        ) from None
+    if attribute is None and by not in analysis.DIMENSIONS:
         raise Http404(f"Matrices are by: {', '.join(analysis.DIMENSIONS)}.")
     form, wanted = _filters(request, project)
     if wanted is None:
@@ -111,7 +117,7 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
         wanted,
         lambda: analysis.code_matrix(user=request.user, filters=wanted, dimension=by),
     )
-    label = analysis.DIMENSIONS[by]
+    label = attribute.name if attribute is not None else analysis.DIMENSIONS[by]
     title = f"Passages per code and {label.lower()}: {project.name}"
     if fmt == "csv":
         rows: list[list[Any]] = [["code", *[name for _, name in found.columns], "total"]]
@@ -131,7 +137,9 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
     links = [
         [
             f"{passages}?"
-            + urlencode([("code", row.tag.pk), *kept, *analysis.cell_filter(by, value).items()])
+            + urlencode(
+                [("code", row.tag.pk), *kept, *analysis.cell_filter(by, value, attribute).items()]
+            )
             for value, _ in found.columns
         ]
         for row in found.rows
@@ -144,7 +152,10 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
             "form": form,
             "matrix": found,
             "by": by,
-            "dimensions": analysis.DIMENSIONS,
+            "dimensions": {
+                **analysis.DIMENSIONS,
+                **{f"attr.{a.slug}": a.name for a in form.attributes},
+            },
             "label": label,
             "rows": [
                 (
