@@ -122,10 +122,16 @@ def _columns(text: str, base: int = 0) -> tuple[list[str], list[int], list[int]]
             starts.append(start)
             ends.append(start + len(word))
         else:
-            for token in _cjk_tokens(run, start):
-                terms.append(token.term)
-                starts.append(token.start)
-                ends.append(token.end)
+            # As _cjk_tokens: each pair of ideographs, then the last one alone.
+            folded = unicodedata.normalize("NFKC", run)
+            if len(folded) != len(run):
+                folded = run
+            length = len(run)
+            terms.extend([folded[i : i + 2] for i in range(length - 1)])
+            terms.append(folded[-1])
+            starts.extend(range(start, start + length))
+            ends.extend(range(start + 2, start + length + 1))
+            ends.append(start + length)
     return terms, starts, ends
 
 
