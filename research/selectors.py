@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
 from documents.models import Annotation, Document, DocumentQuerySet, Tag, tag_descendant_ids
 from documents.selectors import (
@@ -121,34 +122,29 @@ def search(*, user: Any, filters: SearchFilter, offset: int = 0, per_page: int =
     """A page of documents with their hits: `per_page` documents from `offset` in the
     filters' order, each with every hit of the query in it. With the coded filter, the
     documents left with no hit are skipped and further documents read in their place."""
-    documents = filters.documents(user)
-    total = documents.count()
+    ids = _matching_ids(filters, user)
+    total = len(ids)
     results: list[DocumentHits] = []
     position = offset
     while len(results) < per_page and position < total:
-        batch = list(documents[position : position + per_page])
+        batch = _documents(ids[position : position + per_page])
         if not batch:
             break
         for place, found in _hits(filters, batch):
             if len(results) == per_page:
                 return SearchPage(results, total, offset, position + place)
             results.append(found)
-        position += len(batch)
+        position += per_page
     return SearchPage(results, total, offset, position if position < total else None)
 
 
 def search_hits(*, user: Any, filters: SearchFilter, limit: int) -> Iterator[Hit]:
     """Every hit of the search (up to `limit`), document after document: what "code all
     hits" codes."""
-    documents = filters.documents(user)
+    ids = _matching_ids(filters, user)
     count = 0
-    position = 0
-    while True:
-        batch = list(documents[position : position + 50])
-        if not batch:
-            return
-        position += len(batch)
-        for _, found in _hits(filters, batch):
+    for position in range(0, len(ids), 50):
+        for _, found in _hits(filters, _documents(ids[position : position + 50])):
             for hit in found.hits:
                 yield hit
                 count += 1
@@ -156,12 +152,26 @@ def search_hits(*, user: Any, filters: SearchFilter, limit: int) -> Iterator[Hit
                     return
 
 
+def _matching_ids(filters: SearchFilter, user: Any) -> list[int]:
+    """The ids of the documents that match, in the filters' order: the search's one run of
+    the full-text query, which gives the count and every page (a count and a page each
+    read the index again)."""
+    return list(filters.documents(user).values_list("pk", flat=True))
+
+
+def _documents(ids: Sequence[int]) -> list[Document]:
+    """These documents (read through `SearchFilter.documents`), in this order, without
+    their text."""
+    found = Document.objects.without_text().in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
 def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[int, DocumentHits]]:
     """The hits in these documents (read through `filters.documents`), each with its place
     among them; documents left without a hit by the coded filter are left out. Two
     queries."""
     by_id = {document.pk: DocumentHits(document) for document in documents}
-    chunks = list(
+    matching = (
         chunks_matching(filters.query.phrases)
         .filter(document_id__in=list(by_id))
         .order_by("document_id", "start")
@@ -176,6 +186,7 @@ def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[in
     )
     for document_id, start, end in annotated:
         spans.setdefault(document_id, _Spans()).add(start, end)
+    chunks = list(matching)
     texts = document_texts([by_id[document_id].document for document_id in {c[0] for c in chunks}])
     for document_id, start, end in chunks:
         found = by_id[document_id]
@@ -302,10 +313,13 @@ def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annota
         annotations = annotations.filter(document__published__gte=filters.published_after)
     if filters.published_before is not None:
         annotations = annotations.filter(document__published__lte=filters.published_before)
+    # Days in the current time zone, as `created__date` would read them, but as a range of
+    # `created` itself, which its index (created, id) serves.
     if filters.coded_after is not None:
-        annotations = annotations.filter(created__date__gte=filters.coded_after)
-    if filters.coded_before is not None:
-        annotations = annotations.filter(created__date__lte=filters.coded_before)
+        annotations = annotations.filter(created__gte=_day_start(filters.coded_after))
+    if filters.coded_before is not None and filters.coded_before < datetime.date.max:
+        after = filters.coded_before + datetime.timedelta(days=1)
+        annotations = annotations.filter(created__lt=_day_start(after))
     for matching in attribute_matches(filters.attributes, project=filters.project):
         annotations = annotations.filter(document__in=matching)
     if filters.sort == "date":
@@ -324,6 +338,11 @@ def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annota
             "first_order", "first_name", "document__title", "document_id", "start", "end", "pk"
         )
     return annotations.order_by("document__title", "document_id", "start", "end", "pk")
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    """The first moment of `day` in the current time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 _PASSAGE_COLUMNS = (

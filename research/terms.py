@@ -109,6 +109,32 @@ def _cjk_tokens(run: str, start: int, query: bool = False) -> Iterator[Token]:
         yield Token(folded[-1], start + len(run) - 1, start + len(run))
 
 
+def _columns(text: str, base: int = 0) -> tuple[list[str], list[int], list[int]]:
+    """What `tokens` gives, as three lists: the terms, their starts and their ends."""
+    terms: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _PIECE.finditer(text):
+        run, word = match.groups()
+        start = base + match.start()
+        if word is not None:
+            terms.append(word_term(word))
+            starts.append(start)
+            ends.append(start + len(word))
+        else:
+            # As _cjk_tokens: each pair of ideographs, then the last one alone.
+            folded = unicodedata.normalize("NFKC", run)
+            if len(folded) != len(run):
+                folded = run
+            length = len(run)
+            terms.extend([folded[i : i + 2] for i in range(length - 1)])
+            terms.append(folded[-1])
+            starts.extend(range(start, start + length))
+            ends.extend(range(start + 2, start + length + 1))
+            ends.append(start + length)
+    return terms, starts, ends
+
+
 def tsvector(terms: Sequence[Token]) -> str:
     """The terms as PostgreSQL's tsvector input ('term':1,4 'other':2), numbered from 1.
 
@@ -141,13 +167,25 @@ class Phrase:
     terms: tuple[str, ...]
     prefix: bool = False
 
-    def matches_at(self, found: Sequence[Token], i: int) -> bool:
+    def positions(self, terms: Sequence[str]) -> list[int]:
+        """Where the phrase starts among a text's terms (in text order): at each of them
+        its terms follow each other, the last one as a prefix if `prefix` is set."""
+        first, last = self.terms[0], len(self.terms) - 1
+        if last == 0:
+            if self.prefix:
+                return [i for i, term in enumerate(terms) if term.startswith(first)]
+            return [i for i, term in enumerate(terms) if term == first]
+        return [i for i, term in enumerate(terms) if term == first and self._follows(terms, i)]
+
+    def _follows(self, terms: Sequence[str], i: int) -> bool:
         last = len(self.terms) - 1
-        if i + last >= len(found):
+        if i + last >= len(terms):
             return False
-        for j, term in enumerate(self.terms):
-            have = found[i + j].term
-            if have != term and not (j == last and self.prefix and have.startswith(term)):
+        for j in range(1, last + 1):
+            have = terms[i + j]
+            if have != self.terms[j] and not (
+                j == last and self.prefix and have.startswith(self.terms[j])
+            ):
                 return False
         return True
 
@@ -168,17 +206,17 @@ class Query:
     def hits(self, text: str, base: int = 0) -> list[tuple[int, int]]:
         """Where any phrase of the query occurs in `text` (offsets plus `base`), in text
         order, overlapping hits joined."""
-        found = list(tokens(text, base))
+        # The terms in three lists, not as Tokens: this runs over every chunk of a page of
+        # results, and making a tuple per term is most of the time it takes.
+        terms, starts, ends = _columns(text, base)
         spans: list[tuple[int, int]] = []
-        phrases = self.phrases
-        for i in range(len(found)):
-            for phrase in phrases:
-                if phrase.matches_at(found, i):
-                    last = found[i + len(phrase.terms) - 1]
-                    # A lone ideograph matched the first of a pair: the hit is that one.
-                    lone = phrase.prefix and _CJK.match(phrase.terms[-1])
-                    end = last.start + len(phrase.terms[-1]) if lone else last.end
-                    spans.append((found[i].start, end))
+        for phrase in self.phrases:
+            last = len(phrase.terms) - 1
+            # A lone ideograph matched the first of a pair: the hit is that one.
+            lone = phrase.prefix and _CJK.match(phrase.terms[-1])
+            for i in phrase.positions(terms):
+                end = starts[i + last] + len(phrase.terms[-1]) if lone else ends[i + last]
+                spans.append((starts[i], end))
         spans.sort()
         joined: list[tuple[int, int]] = []
         for start, end in spans:

@@ -226,6 +226,9 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
             project=project.pk,
             base_url=request.build_absolute_uri("/")[:-1],
         )
+        # The page's rows were read (as passages): the template's `{% if page %}` would read
+        # them again from its query.
+        page.object_list = shown  # type: ignore[assignment]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
