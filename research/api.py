@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpResponseBase, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -113,16 +112,17 @@ class PassageListView(APIView):
         wanted = _checked(form, request.query_params, _PAGE_PARAMETERS)
         size = _page_number(request, "page_size", 50, 500)
         number = _page_number(request, "page", 1, 10**9)
-        paginator = Paginator(selectors.passage_list(user=request.user, filters=wanted), size)
-        try:
-            page = paginator.page(number)
-        except EmptyPage:
-            raise exceptions.NotFound(f"There are {paginator.num_pages} pages.") from None
+        listed = selectors.passage_list(user=request.user, filters=wanted)
+        start = (number - 1) * size
+        # One passage past the page says whether there is a next one.
         passages = selectors.passages(
-            page.object_list,  # type: ignore[arg-type]
+            listed[start : start + size + 1],
             project=project.pk,
             base_url=request.build_absolute_uri("/")[:-1],
         )
+        count, more = selectors.passage_count(listed)
+        if number > 1 and not passages:
+            raise exceptions.NotFound("There are fewer pages: this one is past the last.")
         query = request.query_params.copy()
 
         def link(to: int) -> str:
@@ -131,10 +131,12 @@ class PassageListView(APIView):
 
         return Response(
             {
-                "count": paginator.count,
-                "next": link(page.next_page_number()) if page.has_next() else None,
-                "previous": link(page.previous_page_number()) if page.has_previous() else None,
-                "results": [passage_json(passage) for passage in passages],
+                # Counted up to COUNT_LIMIT: beyond, count_exact is false.
+                "count": count,
+                "count_exact": not more,
+                "next": link(number + 1) if len(passages) > size else None,
+                "previous": link(number - 1) if number > 1 else None,
+                "results": [passage_json(passage) for passage in passages[:size]],
             }
         )
 

@@ -370,7 +370,12 @@ def passages(
     """These annotations (a page or a batch of `passage_list`) as passages with citations
     and their documents' attributes: four queries. `base_url` is the site's address, for
     the permalinks."""
-    rows = list(annotations.values(*_PASSAGE_COLUMNS))
+    return _passages(list(annotations.values(*_PASSAGE_COLUMNS)), project, base_url)
+
+
+def _passages(rows: list[dict[str, Any]], project: int, base_url: str) -> list[Passage]:
+    """Rows of _PASSAGE_COLUMNS as passages: three queries (codes, their names, the
+    documents' attributes)."""
     attributes = attribute_pairs(project=project, document_ids=[r["document_id"] for r in rows])
     names = dict(Tag.objects.filter(project_id=project).values_list("pk", "name"))
     order = {pk: place for place, pk in enumerate(names)}
@@ -428,16 +433,26 @@ def _word_cut(context: str, *, at_start: bool) -> str:
 def passage_batches(
     *, user: Any, filters: PassageFilter, base_url: str, size: int = 2000
 ) -> Iterator[list[Passage]]:
-    """Every passage of `filters`, in its order, `size` at a time (memory stays flat)."""
-    annotations = passage_list(user=user, filters=filters)
-    position = 0
-    while True:
-        batch = passages(
-            annotations[position : position + size], project=filters.project, base_url=base_url
-        )
-        if not batch:
-            return
-        yield batch
-        if len(batch) < size:
-            return
-        position += size
+    """Every passage of `filters`, in its order, `size` at a time: one query read as it
+    goes (a server-side cursor on PostgreSQL), so that memory stays flat and the last
+    batch costs what the first does (OFFSET would read every row before it again)."""
+    rows = passage_list(user=user, filters=filters).values(*_PASSAGE_COLUMNS)
+    batch: list[dict[str, Any]] = []
+    for row in rows.iterator(chunk_size=size):
+        batch.append(row)
+        if len(batch) == size:
+            yield _passages(batch, filters.project, base_url)
+            batch = []
+    if batch:
+        yield _passages(batch, filters.project, base_url)
+
+
+#: Passages counted at most, for a page's total: beyond, "more than" this many. An exact
+#: count reads every matching passage (a million of them take most of a second).
+COUNT_LIMIT = 10_000
+
+
+def passage_count(annotations: models.QuerySet[Annotation]) -> tuple[int, bool]:
+    """How many passages `annotations` holds, up to COUNT_LIMIT: (count, whether more)."""
+    counted = annotations.order_by()[: COUNT_LIMIT + 1].count()
+    return min(counted, COUNT_LIMIT), counted > COUNT_LIMIT

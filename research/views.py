@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
@@ -220,15 +220,17 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
     shown: list[exports.Passage] = []
     if wanted is not None:
         listed = selectors.passage_list(user=request.user, filters=wanted)
-        page = Paginator(listed, PASSAGES_PER_PAGE).get_page(request.GET.get("page"))
+        number = _page_number(request.GET.get("page"))
+        start = (number - 1) * PASSAGES_PER_PAGE
+        # One passage past the page says whether there is a next one.
         shown = selectors.passages(
-            page.object_list,  # type: ignore[arg-type]
+            listed[start : start + PASSAGES_PER_PAGE + 1],
             project=project.pk,
             base_url=request.build_absolute_uri("/")[:-1],
         )
-        # The page's rows were read (as passages): the template's `{% if page %}` would read
-        # them again from its query.
-        page.object_list = shown  # type: ignore[assignment]
+        count, more = selectors.passage_count(listed)
+        page = PassagePage(number, count, more, len(shown) > PASSAGES_PER_PAGE, start + 1)
+        shown = shown[:PASSAGES_PER_PAGE]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -244,6 +246,33 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
             "formats": EXPORT_FORMATS,
         },
     )
+
+
+@dataclass(frozen=True)
+class PassagePage:
+    number: int
+    #: Passages that match, counted up to selectors.COUNT_LIMIT ...
+    count: int
+    #: ... and whether there are more.
+    more: bool
+    has_next: bool
+    start_index: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages, when the count is exact."""
+        return None if self.more else max(1, -(-self.count // PASSAGES_PER_PAGE))
+
+
+def _page_number(value: str | None) -> int:
+    """A page number from the query string; a bad one is the first page."""
+    if value is None or not value.isdigit() or len(value) > 9:
+        return 1
+    return max(1, int(value))
 
 
 EXPORT_FORMATS = {

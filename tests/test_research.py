@@ -623,3 +623,36 @@ def test_the_reindex_command_rebuilds_the_index(corpus, user, project):
     assert set(found(run(user, project, "extradition"))) == {"English report"}
     with pytest.raises(CommandError, match="no project #999"):
         call_command("reindex_search", project=999)
+
+
+@pytest.mark.django_db
+def test_counts_stop_at_the_limit_and_exports_read_every_batch(
+    client, coded, user, project, monkeypatch
+):
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
+    client.force_login(user)
+    page = client.get(reverse("research:passages", args=[project.pk]))
+    assert "More than 2 passages" in page.content.decode()
+    listed = PassageFilter(project=project.pk)
+    batches = list(selectors.passage_batches(user=user, filters=listed, base_url="", size=3))
+    assert [len(batch) for batch in batches] == [3, 1]
+    everything = [p.quote for batch in batches for p in batch]
+    assert everything == quotes(user, project)
+
+
+@pytest.mark.django_db
+def test_passage_pages_follow_each_other(client, coded, user, project, bearer, monkeypatch):
+    from research import views as research_views
+
+    monkeypatch.setattr(research_views, "PASSAGES_PER_PAGE", 3)
+    client.force_login(user)
+    url = reverse("research:passages", args=[project.pk])
+    first = client.get(url).content.decode()
+    assert first.count('class="passage"') == 3 and "Page 1 of 2" in first
+    second = client.get(url, {"page": 2}).content.decode()
+    assert second.count('class="passage"') == 1 and "Previous" in second
+    assert client.get(url, {"page": "x"}).status_code == 200
+    api = reverse("api:passage-list", args=[project.pk])
+    answer = client.get(api, {"page_size": 3, "page": 2}, headers=bearer(user)).json()
+    assert answer["count"] == 4 and answer["count_exact"] and answer["next"] is None
+    assert client.get(api, {"page": 9}, headers=bearer(user)).status_code == 404
