@@ -309,3 +309,11 @@ def test_pages_are_not_gzipped(logged_in, document):
         response = logged_in.get(url, headers={"Accept-Encoding": "gzip"})
         assert response.status_code == 200
         assert "Content-Encoding" not in response
+
+
+def test_the_icon_browsers_ask_for_is_an_empty_answer(client):
+    # The Django admin's pages name no icon: browsers ask for /favicon.ico, which must not
+    # be a 404 (an error in the browser's console and the server's log on every page).
+    response = client.get("/favicon.ico")
+    assert response.status_code == 204
+    assert response["Cache-Control"] == "public, max-age=86400"
