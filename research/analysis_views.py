@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from accounts.models import AccessEvent
+from accounts.services import access_event
 from documents.exports import neutralise
 from documents.models import Activity, SharedVersion
 
@@ -50,7 +52,14 @@ def _kept_query(request: HttpRequest) -> list[tuple[str, str]]:
     return [(name, value) for name in _KEPT for value in request.GET.getlist(name) if value]
 
 
-def _file(content: str, fmt: str, name: str) -> HttpResponse:
+def _file(request: HttpRequest, project: Any, content: str, fmt: str, name: str) -> HttpResponse:
+    """A download of an analysis, recorded in the access log as every export is."""
+    access_event(
+        kind=AccessEvent.Kind.EXPORT,
+        request=request,
+        detail={"file": f"{name}.{fmt}", "query": request.GET.urlencode()[:1000]},
+        project_id=project.pk,
+    )
     response = HttpResponse(content, content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
@@ -65,9 +74,12 @@ def _csv(rows: list[list[Any]]) -> str:
     return "\ufeff" + out.getvalue()
 
 
-#: How long a computed analysis is kept unread. Its key names the newest row of the activity
-#: log, so a kept analysis is never stale: every change to what it counts writes one.
-ANALYSIS_CACHE_SECONDS = 3600
+#: How long a computed analysis is kept. Its key names the newest row of the activity log:
+#: every change to what it counts writes one, so the next read computes afresh. Ids are
+#: handed out before commit, though: a long write (a large batch of coded hits) can commit
+#: after a later, shorter one, and an analysis read in between is kept under the shorter
+#: one's id without the long one's rows. Kept briefly, so that such a miss lasts minutes.
+ANALYSIS_CACHE_SECONDS = 300
 
 
 def _kept(kind: str, wanted: PassageFilter, compute: Callable[[], Any]) -> Any:
@@ -123,7 +135,7 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
         rows: list[list[Any]] = [["code", *[name for _, name in found.columns], "total"]]
         rows += [[row.tag.name, *row.cells, row.total] for row in found.rows]
         rows.append(["passages (each once)", *found.totals, sum(found.totals)])
-        return _file(_csv(rows), fmt, f"matrix-{by}-project-{project.pk}")
+        return _file(request, project, _csv(rows), fmt, f"matrix-{by}-project-{project.pk}")
     if fmt == "svg":
         svg = charts.grid_svg(
             title=title,
@@ -131,17 +143,11 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
             columns=[name for _, name in found.columns],
             most=found.most,
         )
-        return _file(svg, fmt, f"matrix-{by}-project-{project.pk}")
+        return _file(request, project, svg, fmt, f"matrix-{by}-project-{project.pk}")
     kept = _kept_query(request)
     passages = reverse("research:passages", args=[project.pk])
     links = [
-        [
-            f"{passages}?"
-            + urlencode(
-                [("code", row.tag.pk), *kept, *analysis.cell_filter(by, value, attribute).items()]
-            )
-            for value, _ in found.columns
-        ]
+        [_cell_link(passages, row.tag.pk, kept, by, value, attribute) for value, _ in found.columns]
         for row in found.rows
     ]
     return render(
@@ -174,6 +180,31 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
     )
 
 
+def _cell_link(
+    passages: str,
+    code: int,
+    kept: list[tuple[str, str]],
+    by: str,
+    value: str,
+    attribute: Any,
+) -> str:
+    """The passages view of one cell: the page's filters with the column's value in place
+    of any filter on the same field (and the narrower of two date ranges). A cell of
+    passages without a value ("(none)") links nowhere: the view cannot ask for "no value"."""
+    cell = analysis.cell_filter(by, value, attribute)
+    if not cell:
+        return ""
+    query = [(name, kept_value) for name, kept_value in kept if name not in cell]
+    for name, cell_value in cell.items():
+        kept_values = [v for n, v in kept if n == name]
+        if kept_values and name.endswith(("_after", ".min")):
+            cell_value = max(cell_value, *kept_values)
+        elif kept_values and name.endswith(("_before", ".max")):
+            cell_value = min(cell_value, *kept_values)
+        query.append((name, cell_value))
+    return f"{passages}?" + urlencode([("code", code), *query])
+
+
 def _level(count: int, most: int) -> int:
     """The shade class (0-5) of a cell: its count says the same in figures."""
     if not count or not most:
@@ -197,7 +228,7 @@ def cooccurrence(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpR
     if fmt == "csv":
         table: list[list[Any]] = [["code", *[tag.name for tag, _ in codes]]]
         table += [[tag.name, *cells] for (tag, _), cells in zip(codes, grid, strict=True)]
-        return _file(_csv(table), fmt, f"cooccurrence-project-{project.pk}")
+        return _file(request, project, _csv(table), fmt, f"cooccurrence-project-{project.pk}")
     if fmt == "svg":
         svg = charts.grid_svg(
             title=title,
@@ -207,7 +238,7 @@ def cooccurrence(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpR
             columns=[tag.name for tag, _ in codes],
             most=found.most,
         )
-        return _file(svg, fmt, f"cooccurrence-project-{project.pk}")
+        return _file(request, project, svg, fmt, f"cooccurrence-project-{project.pk}")
     kept = _kept_query(request)
     passages = reverse("research:passages", args=[project.pk])
     rows = []
@@ -240,7 +271,7 @@ def timeline(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespo
     if fmt == "csv":
         rows: list[list[Any]] = [["code", *found.years, "total"]]
         rows += [[row.tag.name, *row.cells, row.total] for row in found.rows]
-        return _file(_csv(rows), fmt, f"timeline-project-{project.pk}")
+        return _file(request, project, _csv(rows), fmt, f"timeline-project-{project.pk}")
     svg = charts.timeline_svg(
         title=title,
         years=found.years,
@@ -248,7 +279,7 @@ def timeline(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespo
         most=found.most,
     )
     if fmt == "svg":
-        return _file(svg, fmt, f"timeline-project-{project.pk}")
+        return _file(request, project, svg, fmt, f"timeline-project-{project.pk}")
     kept = _kept_query(request)
     return render(
         request,

@@ -82,7 +82,7 @@ def _page_number(request: Request, name: str, default: int, most: int) -> int:
     value = request.query_params.get(name)
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= most:
+    if not (value.isascii() and value.isdigit() and len(value) < 12) or not 1 <= int(value) <= most:
         raise exceptions.ValidationError({name: [f"Give a whole number from 1 to {most}."]})
     return int(value)
 

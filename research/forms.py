@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef
 
 from documents import selectors as document_selectors
 from documents.forms import AttributeFilters
-from documents.models import DocumentType, Tag
+from documents.models import MAX_ID, DocumentType, Tag
 
 from .models import Scope
 from .selectors import PassageFilter, SearchFilter
@@ -135,7 +135,9 @@ class PassageForm(_DocumentFields):
     coded_before = forms.DateField(
         label="Coded until", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    document = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    document = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
     sort = forms.ChoiceField(
         required=False,
         choices=[
@@ -227,9 +229,13 @@ class CodeHitsForm(forms.Form):
 
     def clean_hit(self) -> list[tuple[int, int, int]]:
         hits = []
-        for value in self.cleaned_data.get("hit", []):
+        # Ticked on the search page (one field each), or all of a preview's (one field).
+        values = [*self.cleaned_data.get("hit", []), *self.data.get("hits", "").split()]
+        for value in values:
             parts = value.split(":")
-            if len(parts) != 3 or not all(part.isdigit() and len(part) < 12 for part in parts):
+            if len(parts) != 3 or not all(
+                part.isascii() and part.isdigit() and len(part) < 12 for part in parts
+            ):
                 raise ValidationError(f"{value!r} names no hit: search again and choose hits.")
             document, start, end = (int(part) for part in parts)
             hits.append((document, start, end))
@@ -238,6 +244,7 @@ class CodeHitsForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if not data.get("every") and not data.get("hit") and "hit" not in self.errors:
+            # (clean_hit put the preview's "hits" into "hit".)
             raise ValidationError("Choose the hits to code, or every hit of the search.")
         return data
 

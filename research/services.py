@@ -146,6 +146,7 @@ def code_hits(
     span (its quote and context taken from the text, an activity row each), spans that
     already carry the code left alone, and one activity row naming the batch. The batch
     can be undone as a whole (`batch_undo`). Raises ValidationError when nothing is new."""
+    _check(user, project, tag, hits, scope)
     # The texts must not change under the new spans: a text changes only while nothing is
     # annotated in it, under this same lock (services.document_update).
     list(
@@ -219,8 +220,9 @@ def code_hits(
         action="codingbatch.create",
         obj=batch,
         document_id=None,
+        # Not the query: rows without a document are read by every site administrator, and
+        # what analysts search for is their project's business (it stays on the batch).
         after={
-            "query": batch.query,
             "code": tag.slug,
             "scope": scope,
             "annotations": [a.pk for a in annotations],

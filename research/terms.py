@@ -18,6 +18,7 @@ and coded where it is.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -57,6 +58,11 @@ class Token(NamedTuple):
     end: int
 
 
+#: The longest term kept, in characters: PostgreSQL refuses a lexeme of 2 KB or more, and
+#: a "word" that long (a PDF's text without spaces) is never searched for whole anyway.
+MAX_TERM = 200
+
+
 @functools.lru_cache(maxsize=200_000)
 def word_term(word: str) -> str:
     """The term of one word (no ideographs in it): its case-folded, stemmed form.
@@ -77,14 +83,17 @@ def word_term(word: str) -> str:
 
 
 def _prefix_term(word: str) -> str:
-    """A word typed as a prefix ("extradi*"): folded like word_term but not stemmed, which
-    would cut a prefix somewhere else than its word."""
+    """A word typed as a prefix ("extradi*", "treaty*"): folded like word_term, and cut
+    where it and its stem part ("treaty" and "treati" give "treat"), so that the stems in
+    the index that start like the word are found."""
     folded = unicodedata.normalize("NFKC", word).casefold()
     if _LATIN.match(folded):
-        return "".join(
+        folded = "".join(
             c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c)
         )
-    return _ARABIC_MARKS.sub("", folded.replace("ё", "е"))
+    else:
+        folded = _ARABIC_MARKS.sub("", folded.replace("ё", "е"))
+    return os.path.commonprefix([folded, word_term(word)])
 
 
 def tokens(text: str, base: int = 0, *, query: bool = False) -> Iterator[Token]:
@@ -94,7 +103,7 @@ def tokens(text: str, base: int = 0, *, query: bool = False) -> Iterator[Token]:
         run, word = match.groups()
         start = base + match.start()
         if word is not None:
-            yield Token(word_term(word), start, start + len(word))
+            yield Token(word_term(word[:MAX_TERM]), start, start + len(word))
         else:
             yield from _cjk_tokens(run, start, query)
 
@@ -282,7 +291,10 @@ def _phrase(part: str, may_be_prefix: bool) -> Phrase | None:
         return None
     terms = tuple(token.term for token in found)
     if prefix and not _CJK.match(terms[-1]):
-        return Phrase((*terms[:-1], _prefix_term(part[found[-1].start : found[-1].end])), True)
+        last = _prefix_term(part[found[-1].start : found[-1].end][:MAX_TERM])
+        if not last:  # nothing left to look for (a tatweel alone)
+            return Phrase(terms[:-1]) if len(terms) > 1 else None
+        return Phrase((*terms[:-1], last), True)
     # A lone ideograph at the end: the first of a pair in the text, or a run's last one.
     lone = len(terms[-1]) == 1 and bool(_CJK.match(terms[-1]))
     return Phrase(terms, prefix=prefix or lone)

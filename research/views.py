@@ -74,7 +74,9 @@ def _search_context(
     request: HttpRequest, project: Project, form: SearchForm, page: Any, **extra: Any
 ) -> dict[str, Any]:
     role = project.role  # type: ignore[attr-defined]
-    query = {k: v for k, v in request.GET.items() if k != "offset"} if request.GET else {}
+    # What the page was asked for (the search and its filters, never a form's hits or
+    # confirmation): the hidden fields of the coding form and the next page's link.
+    fields = _search_fields(form.data) if form.is_bound else []
     batches = CodingBatch.objects.filter(
         project=project, created_by_id=request.user.pk, undone_at__isnull=True
     ).select_related("tag")[:5]
@@ -85,8 +87,9 @@ def _search_context(
         "hits_shown": HITS_SHOWN,
         "may_code": may(role, Action.ANNOTATE),
         "code_form": CodeHitsForm(codebook=_codebook(request, project)),
+        "search_fields": fields,
         "next_url": (
-            "?" + urlencode({**query, "offset": page.next_offset})
+            "?" + urlencode([*fields, ("offset", page.next_offset)])
             if page is not None and page.next_offset is not None
             else ""
         ),
@@ -202,8 +205,9 @@ def batch_undo(request: HttpRequest, pk: int, batch: int) -> HttpResponse:
             request, f"Undone: {deleted} passage{'s' if deleted != 1 else ''} uncoded.{note}"
         )
     target = request.POST.get("next", "")
-    if not target.startswith(reverse("research:search", args=[project.pk])):
-        target = reverse("research:search", args=[project.pk])
+    search_page = reverse("research:search", args=[project.pk])
+    if not (target == search_page or target.startswith(search_page + "?")):
+        target = search_page
     return redirect(target)
 
 
@@ -270,7 +274,7 @@ class PassagePage:
 
 def _page_number(value: str | None) -> int:
     """A page number from the query string; a bad one is the first page."""
-    if value is None or not value.isdigit() or len(value) > 9:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 9:
         return 1
     return max(1, int(value))
 
@@ -362,15 +366,23 @@ def _groups(
 ) -> Iterator[exports.CodeGroup]:
     """The report's sections: one per code asked for (each with the codes below it), or per
     code of the codebook when none was; each section's passages read when it is written."""
-    codes = form.chosen_codes() or [tag for tag in form.codebook if tag.is_active]
 
-    def of(code: Any) -> Iterator[exports.Passage]:
-        one = dataclasses.replace(wanted, codes=(code.pk,), mode="any")
-        for batch in selectors.passage_batches(user=request.user, filters=one, base_url=base_url):
+    def of(filters: selectors.PassageFilter) -> Iterator[exports.Passage]:
+        for batch in selectors.passage_batches(
+            user=request.user, filters=filters, base_url=base_url
+        ):
             yield from batch
 
-    for code in codes:
-        yield exports.CodeGroup(code=code.name, definition=code.definition, passages=of(code))
+    chosen = form.chosen_codes()
+    if chosen and wanted.mode == "all":
+        # Passages with every one of the codes: one section, as the page lists them.
+        names = " and ".join(code.name for code in chosen)
+        yield exports.CodeGroup(code=names, definition="", passages=of(wanted))
+        return
+    # Retired codes too: their passages are in the CSV and must be in the report.
+    for code in chosen or form.codebook:
+        one = dataclasses.replace(wanted, codes=(code.pk,), mode="any")
+        yield exports.CodeGroup(code=code.name, definition=code.definition, passages=of(one))
 
 
 def describe(form: PassageForm) -> str:

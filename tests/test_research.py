@@ -7,6 +7,7 @@ the same terms go into both, so the same queries must find the same hits.
 from __future__ import annotations
 
 import datetime
+import io
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -656,3 +657,54 @@ def test_passage_pages_follow_each_other(client, coded, user, project, bearer, m
     answer = client.get(api, {"page_size": 3, "page": 2}, headers=bearer(user)).json()
     assert answer["count"] == 4 and answer["count_exact"] and answer["next"] is None
     assert client.get(api, {"page": 9}, headers=bearer(user)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_review_cases_answer_clearly(client, coded, user, project, tags, bearer):
+    client.force_login(user)
+    passages = reverse("research:passages", args=[project.pk])
+    assert client.get(passages, {"page": "²"}).status_code == 200
+    big = client.get(passages, {"document": "99999999999999999999"})
+    assert big.status_code == 200 and 'class="errors"' in big.content.decode()
+    api = reverse("api:passage-list", args=[project.pk])
+    assert client.get(api, {"page": "²"}, headers=bearer(user)).status_code == 400
+    # A whole word as a prefix finds its stems' words.
+    text = "The treaty and the treaties."
+    assert [text[s:e] for s, e in parse_query("treaty*").hits(text)] == ["treaty", "treaties"]
+
+
+@pytest.mark.django_db
+def test_a_preview_confirms_its_hits_in_one_field(client, corpus, user, project, tags):
+    client.force_login(user)
+    url = reverse("research:code_hits", args=[project.pk])
+    hits = " ".join(f"{d}:{s}:{e}" for d, s, e in hits_of(user, project, "extradition"))
+    done = client.post(
+        url,
+        {
+            "q": "extradition",
+            "code": tags["extradition"].pk,
+            "scope": "match",
+            "hits": hits,
+            "confirm": "on",
+        },
+    )
+    assert done.status_code == 302
+    assert Annotation.objects.alive().count() == 2
+    row = Activity.objects.get(action="codingbatch.create")
+    assert "query" not in row.after  # site administrators read rows without a document
+
+
+@pytest.mark.django_db
+def test_the_report_of_all_of_two_codes_is_one_section(client, coded, user, project, tags):
+    import docx
+
+    client.force_login(user)
+    url = reverse("research:passages_export", args=[project.pk, "docx"])
+    answer = client.get(
+        url,
+        {"code": [tags["forced-return"].pk, tags["due-process"].pk], "mode": "all"},
+    )
+    report = docx.Document(io.BytesIO(b"".join(answer.streaming_content)))
+    headings = [p.text for p in report.paragraphs if p.style.name.startswith("Heading 1")]
+    assert headings == ["Forced return and Due process and fair trial"]
+    assert "judicial oversight" in "\n".join(p.text for p in report.paragraphs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from xml.etree import ElementTree
 
 import pytest
@@ -318,3 +319,20 @@ def test_the_matrix_by_a_document_attribute(client, coded, user, staff_user, pro
         ).status_code
         == 404
     )
+
+
+@pytest.mark.django_db
+def test_a_cell_link_replaces_the_filter_on_its_own_field(client, coded, user, project, tags):
+    from accounts.models import AccessEvent
+
+    client.force_login(user)
+    page = client.get(
+        reverse("research:matrix", args=[project.pk]),
+        {"by": "coder", "coder": ["analyst", "colleague"]},
+    ).content.decode()
+    passages = reverse("research:passages", args=[project.pk])
+    assert f'{passages}?code={tags["oversight-gap"].pk}&amp;coder=colleague"' in page
+    # No cell links to both coders' passages (the tabs keep the page's filters).
+    assert not re.search(r"code=\d+&amp;coder=analyst&amp;coder=colleague", page)
+    client.get(reverse("research:matrix_export", args=[project.pk, "csv"]))
+    assert AccessEvent.objects.filter(kind="export", project_id=project.pk).exists()
