@@ -15,7 +15,7 @@ from django.db import connection
 from . import sqlite
 from .models import Chunk
 from .search import terms_value
-from .terms import chunk_spans, tokens
+from .terms import chunk_spans, index_terms
 
 
 def index_documents(documents: Iterable[tuple[int, str]], *, new: bool = False) -> int:
@@ -33,7 +33,7 @@ def index_documents(documents: Iterable[tuple[int, str]], *, new: bool = False) 
     terms: list[str] = []
     for document_id, text in documents:
         for start, end in chunk_spans(text):
-            value = terms_value(list(tokens(text[start:end], start)))
+            value = terms_value(index_terms(text[start:end]))
             chunks.append(Chunk(document_id=document_id, start=start, end=end))
             terms.append(value)
     postgresql = connection.vendor == "postgresql"

@@ -15,7 +15,7 @@ from django.db.models import Lookup
 
 from . import sqlite
 from .models import Chunk
-from .terms import Phrase, Token, tsvector
+from .terms import Phrase, tsvector
 
 
 @SearchVectorField.register_lookup
@@ -51,9 +51,9 @@ def chunks_matching(group: Sequence[Phrase]) -> models.QuerySet[Chunk]:
     return Chunk.objects.filter(id__in=sqlite.chunk_ids(group))
 
 
-def terms_value(found: Sequence[Token]) -> str:
-    """What a chunk stores: the tsvector text on PostgreSQL, the terms separated by spaces
-    for SQLite's FTS5 table."""
+def terms_value(found: Sequence[str]) -> str:
+    """What a chunk stores, from its terms (terms.index_terms): the tsvector text on
+    PostgreSQL, the terms separated by spaces for SQLite's FTS5 table."""
     if connection.vendor == "postgresql":
         return tsvector(found)
-    return " ".join(token.term for token in found)
+    return " ".join(found)

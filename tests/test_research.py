@@ -708,3 +708,13 @@ def test_the_report_of_all_of_two_codes_is_one_section(client, coded, user, proj
     headings = [p.text for p in report.paragraphs if p.style.name.startswith("Heading 1")]
     assert headings == ["Forced return and Due process and fair trial"]
     assert "judicial oversight" in "\n".join(p.text for p in report.paragraphs)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [ENGLISH, RUSSIAN, "SCO上海合作x 𠀀𠀁 ئۇيغۇر ﹝x﹞ ｶﾀｶﾅ 👩🏽‍⚖️ " + "a" * 300, ""],
+)
+def test_the_index_stores_the_terms_that_hits_are_found_by(text):
+    from research.terms import index_terms
+
+    assert index_terms(text) == [token.term for token in tokens(text)]
