@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from projects.models import Action, Membership, Project, may
+from sco_annotate.appendonly import AppendOnly, AppendOnlyQuerySet
 
 from . import text as textlib
 
@@ -472,15 +473,7 @@ class SharedVersion(models.Model):
         return str(self.token)
 
 
-class ActivityQuerySet(models.QuerySet["Activity"]):
-    def update(self, **kwargs: Any) -> int:
-        raise TypeError("The activity log is append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("The activity log is append-only.")
-
-
-class Activity(models.Model):
+class Activity(AppendOnly, models.Model):
     """One change to research data: who did what to which object, values before and after.
 
     Written by the services in the same transaction as the change; never edited or deleted
@@ -505,7 +498,9 @@ class Activity(models.Model):
     after = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = ActivityQuerySet.as_manager()
+    append_only = "The activity log is"
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["-created", "-id"]
@@ -517,14 +512,6 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} #{self.object_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("The activity log is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("The activity log is append-only.")
 
 
 class ApiToken(models.Model):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from documents.models import Document, Tag
 from projects.models import Action, Membership, Project, may
+from sco_annotate.appendonly import AppendOnly, AppendOnlyQuerySet
 
 #: Longest title and text a memo may have (in characters).
 MAX_TITLE = 200
@@ -149,15 +150,7 @@ class Memo(models.Model):
         }
 
 
-class MemoRevisionQuerySet(models.QuerySet["MemoRevision"]):
-    def update(self, **kwargs: Any) -> int:
-        raise TypeError("A memo's revisions are append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("A memo's revisions are append-only.")
-
-
-class MemoRevision(models.Model):
+class MemoRevision(AppendOnly, models.Model):
     """One version of a memo: its title and whole text as they were after a change, who made
     the change and when. Written by memos.services in the same transaction as the change;
     never edited or deleted."""
@@ -177,7 +170,9 @@ class MemoRevision(models.Model):
         null=True, blank=True, help_text="The earlier version this one brought back, if any."
     )
 
-    objects = MemoRevisionQuerySet.as_manager()
+    append_only = "A memo's revisions are"
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["memo", "version"]
@@ -187,11 +182,3 @@ class MemoRevision(models.Model):
 
     def __str__(self) -> str:
         return f"Memo #{self.memo_id}, version {self.version}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("A memo's revisions are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("A memo's revisions are append-only.")
