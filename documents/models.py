@@ -154,6 +154,9 @@ class Document(models.Model):
             models.Index(fields=["published"]),
             models.Index(fields=["organisation"]),
             models.Index(fields=["language"]),
+            # Lists by title (the passages view, the search): read in order, not sorted.
+            # Made by research/0002 (which measured the need); documents/0015 records it.
+            models.Index(fields=["title", "id"], name="document_title_order"),
         ]
 
     def __str__(self) -> str:

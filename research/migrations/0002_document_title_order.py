@@ -7,8 +7,8 @@ with it, it reads the documents in title order and each one's passages through
 `annotation_text_order`, and stops once the page is full (under 5 ms). The search lists
 its documents in the same order.
 
-The index is on the documents' table but made here, by the views that need it: the model
-state of documents.Document does not list it, so makemigrations leaves it alone.
+The index is on the documents' table and made here, by the views that need it; the model
+state records it in documents/0015, and Document.Meta declares it.
 """
 
 from django.db import migrations, models
