@@ -196,6 +196,8 @@ class SearchView(APIView):
             {
                 "documents": page.documents,
                 "next_offset": page.next_offset,
+                # Documents just imported whose text is still being indexed: not searched.
+                "waiting": page.waiting,
                 "results": [
                     {
                         "document": {

@@ -41,6 +41,20 @@ class Chunk(models.Model):
         return f"#{self.document_id} [{self.start}:{self.end}]"
 
 
+class QueuedDocument(models.Model):
+    """A document whose text waits to be indexed for search by the background worker
+    (research/tasks.py). Its row is written in the transaction that stores the text, so a
+    document is never stored unindexed without one; search says how many are waiting."""
+
+    document = models.OneToOneField(
+        Document, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"#{self.document_id} queued {self.queued_at:%Y-%m-%d %H:%M}"
+
+
 class Scope(models.TextChoices):
     """How much of the text around a search hit a batch codes."""
 

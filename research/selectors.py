@@ -30,6 +30,7 @@ from documents.selectors import (
 )
 
 from .exports import Citation, Passage
+from .models import QueuedDocument
 from .search import chunks_matching
 from .terms import Query
 
@@ -116,6 +117,8 @@ class SearchPage:
     offset: int
     #: Where the next page starts, None on the last page.
     next_offset: int | None
+    #: The project's documents whose text waits to be indexed: not searched yet.
+    waiting: int = 0
 
 
 def search(*, user: Any, filters: SearchFilter, offset: int = 0, per_page: int = 20) -> SearchPage:
@@ -124,6 +127,7 @@ def search(*, user: Any, filters: SearchFilter, offset: int = 0, per_page: int =
     documents left with no hit are skipped and further documents read in their place."""
     ids = _matching_ids(filters, user)
     total = len(ids)
+    waiting = QueuedDocument.objects.filter(document__project_id=filters.project).count()
     results: list[DocumentHits] = []
     position = offset
     while len(results) < per_page and position < total:
@@ -132,10 +136,10 @@ def search(*, user: Any, filters: SearchFilter, offset: int = 0, per_page: int =
             break
         for place, found in _hits(filters, batch):
             if len(results) == per_page:
-                return SearchPage(results, total, offset, position + place)
+                return SearchPage(results, total, offset, position + place, waiting)
             results.append(found)
         position += per_page
-    return SearchPage(results, total, offset, position if position < total else None)
+    return SearchPage(results, total, offset, position if position < total else None, waiting)
 
 
 def search_hits(*, user: Any, filters: SearchFilter, limit: int) -> Iterator[Hit]:

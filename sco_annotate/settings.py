@@ -111,6 +111,8 @@ INSTALLED_APPS = [
     "documents",
     "research",
     "memos",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +241,20 @@ def _caches() -> dict[str, dict[str, object]]:
 
 
 CACHES = _caches()
+
+# Work that need not hold up a response (indexing long imports for search). With
+# BACKGROUND_TASKS=1 (bin/serve sets it) it is queued in the database, in the transaction
+# that asked for it, and `manage.py db_worker` does it; otherwise the request does it.
+BACKGROUND_TASKS = envbool("BACKGROUND_TASKS", False)
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks_db.DatabaseBackend"
+            if BACKGROUND_TASKS
+            else "django_tasks.backends.immediate.ImmediateBackend"
+        )
+    }
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

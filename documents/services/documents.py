@@ -19,7 +19,7 @@ from documents import text as textlib
 from documents.models import Activity, DatePrecision, Document, DocumentType, SourceFile
 from projects.models import Action, Project
 from projects.selectors import project_for
-from research.index import index_documents
+from research.index import index_or_queue
 
 from .activity import entry, log, log_all
 
@@ -302,7 +302,7 @@ def document_create(
                     data=source.data,
                 )
             log_all([_import_entry(document, user=user, source=source)])
-            index_documents([(document.pk, document.text)], new=True)
+            index_or_queue([(document.pk, document.text)], new=True)
     except IntegrityError:
         # Another import stored the same text between the check above and this insert.
         existing = (
@@ -363,7 +363,7 @@ def documents_create(
         with transaction.atomic():
             Document.objects.bulk_create(documents)
             log_all([_import_entry(document, user=user, source=None) for document in documents])
-            index_documents(((d.pk, d.text) for d in documents), new=True)
+            index_or_queue([(d.pk, d.text) for d in documents], new=True)
     except IntegrityError:
         # Another import stored one of these texts between the check above and the insert.
         _check_distinct(into, documents)
@@ -485,7 +485,7 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
             Document.objects.select_for_update().filter(pk=document.pk).exists()
         document.save()
         if "text" in changed:
-            index_documents([(document.pk, document.text)])
+            index_or_queue([(document.pk, document.text)])
         log(
             actor=user,
             action="document.update",

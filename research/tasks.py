@@ -1,0 +1,37 @@
+"""Background work of the research app, run by `manage.py db_worker` (bin/serve starts it)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_tasks import task
+
+from documents.models import Document
+
+from .index import index_documents
+from .models import QueuedDocument
+
+# Documents indexed in one transaction: a batch's chunks become searchable together.
+BATCH = 50
+
+
+@task()
+def index_queued() -> int:
+    """Index every queued document; how many were indexed.
+
+    Any number of workers may run it at once: each takes a batch of queue rows under lock,
+    skipping those another holds. A task that fails leaves its rows queued; the next import
+    enqueues a task that takes them too, and `reindex_search --queued` does it at once.
+    """
+    indexed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                QueuedDocument.objects.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:BATCH]
+            )
+            if not ids:
+                return indexed
+            index_documents(Document.objects.filter(pk__in=ids).values_list("pk", "text"))
+            QueuedDocument.objects.filter(pk__in=ids).delete()
+            indexed += len(ids)

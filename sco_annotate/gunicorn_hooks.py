@@ -1,0 +1,37 @@
+"""gunicorn's hooks for bin/serve: the background worker (`manage.py db_worker`, which
+indexes long imports for search) starts with the server and stops with it, so that one
+command, and one process to signal, runs the whole app."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_worker: subprocess.Popen[bytes] | None = None
+
+
+def on_starting(server: Any) -> None:
+    global _worker
+    if os.environ.get("BACKGROUND_TASKS") != "1" or os.environ.get("RUN_WORKER", "1") != "1":
+        return
+    _worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "*"],
+        cwd=BASE_DIR,
+    )
+    server.log.info("Started the background worker (pid %s)", _worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _worker is None or _worker.poll() is not None:
+        return
+    # db_worker finishes the task in hand on SIGTERM, then exits.
+    _worker.terminate()
+    try:
+        _worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        _worker.kill()
