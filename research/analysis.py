@@ -4,16 +4,22 @@ timeline of codes by publication date.
 Counts are of live passages (annotations) of one project. A code counts the passages
 carrying it or any code below it, as the passages view does, so that each count is the
 length of the list its cell links to.
+
+Filtered by documents and coders, a comparison adds up the documents' kept summaries
+(research/summaries.py); filtered by the passages' own dates or text, it counts the
+passages that pass (`_live_matrix`, `_live_cooccurrence`). Both count the same way, which
+tests/test_research_analysis.py checks.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 
@@ -26,9 +32,16 @@ from documents.models import (
     Tag,
     tag_descendant_ids,
 )
-from documents.selectors import tag_list
+from documents.selectors import DocumentFilter, document_list, tag_list
 
 from .selectors import PassageFilter, passage_list
+from .summaries import (
+    Counts,
+    Passage,
+    count_overlaps,
+    document_summaries,
+    passages_in_text_order,
+)
 
 #: What a matrix's columns can be: a document field (or the coder), its label, and how a
 #: cell's value becomes the passages view's filter.
@@ -39,14 +52,6 @@ DIMENSIONS: dict[str, str] = {
     "document_type": "Type",
     "year": "Year of publication",
     "coder": "Coder",
-}
-
-_COLUMN = {
-    "organisation": "annotation__document__organisation",
-    "document": "annotation__document_id",
-    "language": "annotation__document__language",
-    "document_type": "annotation__document__document_type",
-    "coder": "annotation__author__username",
 }
 
 
@@ -95,9 +100,91 @@ def _codebook(user: Any, project: int) -> list[tuple[Tag, int]]:
 
 def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
     """Passages per code and value of `dimension`, for the passages that pass `filters`
-    (codes in `filters` are ignored: every code is a row). One query for the codes without
-    children, one per code with children (its passages counted once each)."""
+    (codes in `filters` are ignored: every code is a row)."""
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
+    if _by_documents(filters):
+        return _summed_matrix(user, filters, dimension)
+    return _live_matrix(user, filters, dimension)
+
+
+def _by_documents(filters: PassageFilter) -> bool:
+    """Whether the documents' summaries answer `filters`: they count by document and by
+    coder, not by the passages' dates or text."""
+    return not filters.q and filters.coded_after is None and filters.coded_before is None
+
+
+def _summed_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
+    """code_matrix from the documents' summaries: three queries when they are all kept."""
+    codebook = _codebook(user, filters.project)
+    documents = _documents(user, filters)
+    by_coder = dimension == "coder"
+    rows = documents.annotate(
+        value=F("pk") if by_coder else _column(dimension, filters.project, "", document=True)
+    ).values_list("pk", "annotations_version", "value")
+    values_of = {pk: value for pk, _, value in rows}
+    summaries = document_summaries(
+        [(pk, version) for pk, version, _ in rows], project=filters.project
+    )
+    coders = _coder_ids(filters.coders)
+    counts: dict[int, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+    column_totals: dict[Any, int] = defaultdict(int)
+    for pk, summary in summaries.items():
+        value = values_of[pk]
+        for coder, passages in summary.passages.items():
+            if coders is None or coder in coders:
+                column_totals[coder if by_coder else value] += passages
+        for coder, per_code in summary.codes.items():
+            if coders is not None and coder not in coders:
+                continue
+            column = coder if by_coder else value
+            for tag, n in per_code.items():
+                counts[tag][column] += n
+    if by_coder:
+        # Coders are columns by name, as the live count groups them.
+        names = dict(
+            get_user_model()
+            .objects.filter(pk__in=[c for c in column_totals if c is not None])
+            .values_list("pk", "username")
+        )
+        counts = {tag: _renamed(cells, names) for tag, cells in counts.items()}
+        column_totals = _renamed(column_totals, names)
+    return _matrix(dimension, filters.project, codebook, counts, column_totals)
+
+
+def _renamed(cells: dict[Any, int], names: dict[int, str]) -> dict[Any, int]:
+    renamed: dict[Any, int] = defaultdict(int)
+    for coder, n in cells.items():
+        renamed[names.get(coder)] += n
+    return renamed
+
+
+def _documents(user: Any, filters: PassageFilter) -> Any:
+    documents = document_list(
+        user=user,
+        filters=DocumentFilter(
+            project=filters.project,
+            organisation=filters.organisation,
+            language=filters.language,
+            document_type=filters.document_type,
+            published_after=filters.published_after,
+            published_before=filters.published_before,
+            attributes=filters.attributes,
+        ),
+    ).order_by()
+    if filters.document is not None:
+        documents = documents.filter(pk=filters.document)
+    return documents
+
+
+def _coder_ids(usernames: tuple[str, ...]) -> set[int | None] | None:
+    if not usernames:
+        return None
+    return set(get_user_model().objects.filter(username__in=usernames).values_list("pk", flat=True))
+
+
+def _live_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
+    """code_matrix from the passages themselves: one query for the codes without children,
+    one per code with children (its passages counted once each)."""
     column = _column(dimension, filters.project, "annotation__")
     codebook = _codebook(user, filters.project)
     links = _links(user, filters)
@@ -125,12 +212,24 @@ def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
         .annotate(n=Count("pk"))
     )
     column_totals = {row["value"]: row["n"] for row in per_column}
+    return _matrix(dimension, filters.project, codebook, counts, column_totals)
+
+
+def _matrix(
+    dimension: str,
+    project: int,
+    codebook: list[tuple[Tag, int]],
+    counts: dict[int, dict[Any, int]],
+    column_totals: dict[Any, int],
+) -> Matrix:
+    # A column for each value some passage has; none for a value without passages.
+    column_totals = {value: n for value, n in column_totals.items() if n}
     values = sorted(column_totals, key=_sort_key)
-    labels = _labels(dimension, values, filters.project)
+    labels = _labels(dimension, values, project)
     rows = []
     most = 0
     for tag, depth in codebook:
-        cells = [counts[tag.pk].get(value, 0) for value in values]
+        cells = [counts.get(tag.pk, {}).get(value, 0) for value in values]
         most = max([most, *cells])
         rows.append(Row(tag, depth, cells, sum(cells)))
     columns = [(_filter_value(value), labels[value]) for value in values]
@@ -148,23 +247,30 @@ def attribute_of(dimension: str, project: int) -> Attribute | None:
     return found
 
 
-def _column(dimension: str, project: int, prefix: str) -> Any:
+def _column(dimension: str, project: int, prefix: str, *, document: bool = False) -> Any:
     """The value a passage has in `dimension`, from a query of links (prefix
-    "annotation__") or of annotations (prefix "")."""
+    "annotation__") or of annotations (prefix ""); or a document's, from a query of
+    documents (`document`)."""
+    document_id = "pk" if document else f"{prefix}document_id"
+    field_prefix = "" if document else f"{prefix}document__"
     attribute = attribute_of(dimension, project)
     if attribute is not None:
         # A date attribute is compared by year, as publication dates are.
         value = AttributeValue.objects.filter(
-            document_id=OuterRef(f"{prefix}document_id"), attribute_id=attribute.pk
+            document_id=OuterRef(document_id), attribute_id=attribute.pk
         ).values(_ATTRIBUTE_COLUMN[attribute.kind])[:1]
         if attribute.kind == AttributeKind.DATE:
             return ExtractYear(Subquery(value))
         return Subquery(value)
-    if dimension not in DIMENSIONS:
+    if dimension not in DIMENSIONS or (document and dimension == "coder"):
         raise ValueError(f"No dimension {dimension!r}.")
     if dimension == "year":
-        return ExtractYear(f"{prefix}document__published")
-    return F(_COLUMN[dimension].replace("annotation__", prefix, 1))
+        return ExtractYear(f"{field_prefix}published")
+    if dimension == "document":
+        return F(document_id)
+    if dimension == "coder":
+        return F(f"{prefix}author__username")
+    return F(field_prefix + dimension)
 
 
 _ATTRIBUTE_COLUMN: dict[str, str] = {
@@ -234,58 +340,48 @@ class Cooccurrence:
 
 
 def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
-    """How often each two codes are applied to overlapping passages (or to the same one).
-
-    One pass over the passages' (annotation, code) links in text order, a sweep line per
-    document: a passage overlaps those still open where it starts. One query, streamed.
-    """
+    """How often each two codes are applied to overlapping passages (or to the same one):
+    the documents' summaries added up, or, filtered by coders or by the passages' dates or
+    text, the passages that pass swept in one streamed query."""
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
     codebook = _codebook(user, filters.project)
+    if _by_documents(filters) and not filters.coders:
+        counts = _summed_pairs(user, filters)
+    else:
+        counts = _live_pairs(user, filters)
+    most = max((n for row in counts.values() for n in row.values()), default=0)
+    return Cooccurrence(codebook, counts, most)
+
+
+def _summed_pairs(user: Any, filters: PassageFilter) -> Counts:
+    documents = _documents(user, filters).values_list("pk", "annotations_version")
+    summaries = document_summaries(list(documents), project=filters.project)
+    counts: defaultdict[int, defaultdict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for summary in summaries.values():
+        for a, row in summary.pairs.items():
+            into = counts[a]
+            for b, n in row.items():
+                into[b] += n
+    return {a: dict(row) for a, row in counts.items()}
+
+
+def _live_pairs(user: Any, filters: PassageFilter) -> Counts:
     links = (
         _links(user, filters)
         .order_by("annotation__document_id", "annotation__start", "annotation_id")
         .values_list(
             "annotation_id",
             "annotation__document_id",
+            "annotation__author_id",
             "annotation__start",
             "annotation__end",
             "tag_id",
         )
     )
-    counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    open_spans: list[tuple[int, list[int]]] = []
-    current_document = current_annotation = None
-    tags: list[int] = []
-    end = 0
-
-    def close() -> None:
-        # The passage read so far (all its codes): count it, then keep it open.
-        for a in tags:
-            counts[a][a] += 1
-            for b in tags:
-                if b != a:
-                    counts[a][b] += 1
-            for _, other in open_spans:
-                for b in other:
-                    if b != a:
-                        counts[a][b] += 1
-                        counts[b][a] += 1
-        open_spans.append((end, tags))
-
-    for annotation_id, document_id, start, span_end, tag_id in links.iterator(chunk_size=10000):
-        if annotation_id != current_annotation:
-            if current_annotation is not None:
-                close()
-            if document_id != current_document:
-                current_document, open_spans[:] = document_id, []
-            # Passages that ended before this one starts no longer overlap anything.
-            open_spans[:] = [(e, other) for e, other in open_spans if e > start]
-            current_annotation, tags, end = annotation_id, [], span_end
-        tags.append(tag_id)
-    if current_annotation is not None:
-        close()
-    most = max((n for row in counts.values() for n in row.values()), default=0)
-    return Cooccurrence(codebook, {k: dict(v) for k, v in counts.items()}, most)
+    counts: defaultdict[int, defaultdict[int, int]] = defaultdict(lambda: defaultdict(int))
+    passages: Iterator[Passage] = passages_in_text_order(links.iterator(chunk_size=10000))
+    count_overlaps(passages, lambda _: counts)
+    return {a: dict(row) for a, row in counts.items()}
 
 
 # ---------------------------------------------------------------------------------------

@@ -55,6 +55,33 @@ class QueuedDocument(models.Model):
         return f"#{self.document_id} queued {self.queued_at:%Y-%m-%d %H:%M}"
 
 
+class DocumentCodes(models.Model):
+    """What the code comparisons add up for one document: its live passages counted by
+    coder and code (a code counting the passages carrying it or a code below it, each
+    once), by coder alone, and its codes applied to overlapping passages.
+
+    Derived data (research/summaries.py), kept under the document's annotations_version
+    (read before the passages) and a fingerprint of the codebook's tree: a summary whose
+    version is not the document's current one is made again when next read, so a
+    comparison after a write reads again only the documents written to.
+    """
+
+    document = models.OneToOneField(
+        Document, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    annotations_version = models.UUIDField()
+    tree_token = models.UUIDField()
+    #: {coder id or "": {code id: passages}}
+    codes = models.JSONField(default=dict)
+    #: {coder id or "": passages}
+    passages = models.JSONField(default=dict)
+    #: {code id: {code id: overlaps}}, as research.analysis.cooccurrence counts them.
+    pairs = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"codes of #{self.document_id}"
+
+
 class Scope(models.TextChoices):
     """How much of the text around a search hit a batch codes."""
 

@@ -6,18 +6,21 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import random
 import re
 from xml.etree import ElementTree
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from documents import services
-from documents.models import Document
+from documents.models import Annotation, Document
 from projects.models import Project
 from research import analysis, charts
+from research.models import DocumentCodes
 from research.selectors import PassageFilter
 from tests.conftest import member
 from tests.helpers import annotate
@@ -336,3 +339,118 @@ def test_a_cell_link_replaces_the_filter_on_its_own_field(client, coded, user, p
     assert not re.search(r"code=\d+&amp;coder=analyst&amp;coder=colleague", page)
     client.get(reverse("research:matrix_export", args=[project.pk, "csv"]))
     assert AccessEvent.objects.filter(kind="export", project_id=project.pk).exists()
+
+
+# ---------------------------------------------------------------------------------------
+# The documents' summaries count as the passages do
+
+
+@pytest.fixture
+def random_corpus(project, user, other_user, tags):
+    """Six documents with random overlapping passages of three coders, with one code
+    or several (a parent with its child among them), some deleted."""
+    rng = random.Random(7)
+    slugs = sorted(tags)
+    coders = [user, other_user, member(project, User.objects.create_user("third"))]
+    documents = []
+    for i in range(6):
+        text = "".join(f"Line {n} of report {i} on extradition and oversight.\n" for n in range(30))
+        documents.append(
+            services.document_create(
+                user=None,
+                project=project,
+                text=text,
+                metadata=services.DocumentMetadata(
+                    title=f"Report {i}",
+                    organisation=["HRW", "FIDH", ""][i % 3],
+                    language=["en", "ru"][i % 2],
+                    published=datetime.date(2000 + i % 4, 1, 1) if i != 5 else None,
+                    date_precision="year" if i != 5 else "",
+                ),
+            )
+        )
+    for document in documents:
+        for _ in range(25):
+            start = rng.randrange(0, len(document.text) - 200)
+            end = start + rng.randrange(1, 200)
+            chosen = rng.sample(slugs, rng.choice([1, 1, 2, 3]))
+            if rng.random() < 0.15:
+                chosen = ["extradition", "forced-return"]  # a parent and its child
+            made = services.annotation_create(
+                user=rng.choice(coders), document=document, start=start, end=end, tags=chosen
+            )
+            if rng.random() < 0.1:
+                services.annotation_delete(user=made.author, annotation=made)
+    return documents
+
+
+def _cells(found):
+    return (found.columns, [(row.tag.pk, row.cells, row.total) for row in found.rows], found.totals)
+
+
+def _compare(user, filters):
+    for dimension in analysis.DIMENSIONS:
+        summed = analysis._summed_matrix(user, filters, dimension)
+        live = analysis._live_matrix(user, filters, dimension)
+        assert _cells(summed) == _cells(live), dimension
+    if not filters.coders:  # pairs are kept for all coders together
+        assert analysis._summed_pairs(user, filters) == analysis._live_pairs(user, filters)
+
+
+@pytest.mark.django_db
+def test_summed_comparisons_equal_the_passages_counted(random_corpus, user, other_user, project):
+    _compare(user, PassageFilter(project=project.pk))
+    _compare(user, PassageFilter(project=project.pk, organisation="HRW"))
+    _compare(user, PassageFilter(project=project.pk, language="ru", coders=("colleague",)))
+    _compare(
+        user,
+        PassageFilter(
+            project=project.pk,
+            published_after=datetime.date(2001, 1, 1),
+            published_before=datetime.date(2002, 12, 31),
+            document=random_corpus[1].pk,
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_summaries_follow_writes_and_the_codebook(random_corpus, user, project, tags):
+    filters = PassageFilter(project=project.pk)
+    _compare(user, filters)
+    kept = dict(DocumentCodes.objects.values_list("document_id", "annotations_version"))
+    assert len(kept) == 6
+    # A write to one document: only its summary is made again.
+    annotate(user, random_corpus[2], "Line 3 of", tags=["oversight-gap", "extradition"])
+    with CaptureQueriesContext(connection) as queries:
+        analysis.code_matrix(user=user, filters=filters, dimension="document")
+    upserts = [q["sql"] for q in queries if "INSERT" in q["sql"]]
+    assert len(upserts) == 1 and upserts[0].count("INSERT") == 1
+    changed = dict(DocumentCodes.objects.values_list("document_id", "annotations_version"))
+    assert [pk for pk in kept if kept[pk] != changed[pk]] == [random_corpus[2].pk]
+    _compare(user, filters)
+    # A deleted passage leaves the counts.
+    victim = Annotation.objects.filter(document=random_corpus[0], deleted_at__isnull=True).first()
+    services.annotation_delete(user=victim.author, annotation=victim)
+    _compare(user, filters)
+    # A renamed code keeps every summary; a code moved under another changes its new
+    # parents' counts: all are made again.
+    before = dict(DocumentCodes.objects.values_list("document_id", "tree_token"))
+    renamed = tags["definition-of-extremism"]
+    renamed.name = "Extremism, defined"
+    services.tag_save(user=None, tag=renamed)
+    analysis.code_matrix(user=user, filters=filters, dimension="document")
+    assert dict(DocumentCodes.objects.values_list("document_id", "tree_token")) == before
+    oversight = tags["oversight-gap"]
+    oversight.parent = tags["extradition"]
+    services.tag_save(user=None, tag=oversight)
+    _compare(user, filters)
+
+
+@pytest.mark.django_db
+def test_a_kept_comparison_reads_three_queries(random_corpus, user, project):
+    filters = PassageFilter(project=project.pk)
+    analysis.code_matrix(user=user, filters=filters, dimension="organisation")
+    with CaptureQueriesContext(connection) as queries:
+        analysis.code_matrix(user=user, filters=filters, dimension="organisation")
+    # The codebook, the documents, the codes' tree, the summaries.
+    assert len(queries) == 4

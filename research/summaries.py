@@ -1,0 +1,232 @@
+"""Each document's passages summed up for the code comparisons (research/analysis.py), and
+kept: a matrix, a timeline or a co-occurrence table over 10,000 documents then adds up
+10,000 small summaries instead of reading a million passages.
+
+A summary (`DocumentCodes`) is kept under its document's `annotations_version`, read before
+the passages as the document's list is, and a fingerprint of the codebook's tree (which
+code is below which): renaming or re-colouring a code keeps every summary, moving one
+makes them all again. Reading summaries makes again, in a few queries per 500
+documents, those whose versions moved since: after a write, the documents written to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count
+
+from documents.models import Annotation, Tag
+
+from .models import DocumentCodes
+
+#: Documents summed up by one pass (two queries and one write).
+BATCH = 500
+
+Counts = dict[int, dict[int, int]]
+
+
+@dataclass
+class Passage:
+    """One live annotation with its codes, as the sweep reads it."""
+
+    document: int
+    author: int | None
+    start: int
+    end: int
+    tags: list[int] = field(default_factory=list)
+
+
+def passages_in_text_order(
+    rows: Iterable[tuple[int, int, Any, int, int, int]],
+) -> Iterator[Passage]:
+    """Passages from (annotation, document, author, start, end, tag) links ordered by
+    document, start and annotation: one per annotation, with all its codes."""
+    current: Passage | None = None
+    current_id = None
+    for annotation_id, document_id, author_id, start, end, tag_id in rows:
+        if annotation_id != current_id:
+            if current is not None:
+                yield current
+            current_id = annotation_id
+            current = Passage(document_id, author_id, start, end)
+        assert current is not None
+        current.tags.append(tag_id)
+    if current is not None:
+        yield current
+
+
+def count_overlaps(
+    passages: Iterable[Passage], counts_of: Callable[[int], defaultdict[int, defaultdict[int, int]]]
+) -> None:
+    """Add to `counts_of(document)[a][b]` the overlaps of a passage coded a with one coded
+    b (a passage coded with both counts once), and to [a][a] the passages coded a.
+
+    A sweep line per document, passages in text order: a passage overlaps those still
+    open where it starts."""
+    open_spans: list[tuple[int, list[int]]] = []
+    document = None
+    for passage in passages:
+        if passage.document != document:
+            document, open_spans = passage.document, []
+        counts = counts_of(passage.document)
+        # Passages that ended before this one starts no longer overlap anything.
+        open_spans = [(end, tags) for end, tags in open_spans if end > passage.start]
+        for a in passage.tags:
+            counts[a][a] += 1
+            for b in passage.tags:
+                if b != a:
+                    counts[a][b] += 1
+            for _, other in open_spans:
+                for b in other:
+                    if b != a:
+                        counts[a][b] += 1
+                        counts[b][a] += 1
+        open_spans.append((passage.end, passage.tags))
+
+
+def tree_token(parents: Mapping[int, int | None]) -> uuid.UUID:
+    """A fingerprint of the codebook's tree: its codes and the parent of each."""
+    digest = hashlib.sha256(repr(sorted(parents.items(), key=str)).encode()).digest()
+    return uuid.UUID(bytes=digest[:16])
+
+
+@dataclass(frozen=True)
+class Summary:
+    #: {coder id or None: {code id: passages}}
+    codes: dict[int | None, dict[int, int]]
+    #: {coder id or None: passages}
+    passages: dict[int | None, int]
+    pairs: Counts
+
+
+def document_summaries(
+    documents: Sequence[tuple[int, uuid.UUID]], *, project: int
+) -> dict[int, Summary]:
+    """The summaries of these (document id, annotations_version) of `project`: kept ones as
+    they are, the others made now and kept."""
+    wanted = dict(documents)
+    parents: dict[int, int | None] = dict(
+        Tag.objects.filter(project_id=project).values_list("pk", "parent_id")
+    )
+    token = tree_token(parents)
+    kept = DocumentCodes.objects.filter(document__project_id=project).values_list(
+        "document_id", "annotations_version", "tree_token", "codes", "passages", "pairs"
+    )
+    found: dict[int, Summary] = {}
+    for document_id, version, kept_token, codes, passages, pairs in kept:
+        if wanted.get(document_id) == version and kept_token == token:
+            found[document_id] = Summary(
+                {_coder(coder): _ints(counts) for coder, counts in codes.items()},
+                {_coder(coder): n for coder, n in passages.items()},
+                {int(a): _ints(row) for a, row in pairs.items()},
+            )
+    stale = sorted(pk for pk in wanted if pk not in found)
+    if stale:
+        for at in range(0, len(stale), BATCH):
+            batch = {pk: wanted[pk] for pk in stale[at : at + BATCH]}
+            found.update(_summarise(batch, parents, token))
+    return found
+
+
+def _coder(key: str) -> int | None:
+    return int(key) if key else None
+
+
+def _ints(counts: dict[str, int]) -> dict[int, int]:
+    return {int(key): n for key, n in counts.items()}
+
+
+def _summarise(
+    versions: dict[int, uuid.UUID], parents: Mapping[int, int | None], token: uuid.UUID
+) -> dict[int, Summary]:
+    """Sum up these documents (their versions read before this) and keep the sums."""
+    ids = list(versions)
+    live = Annotation.objects.filter(document_id__in=ids, deleted_at__isnull=True)
+    passages: dict[int, dict[int | None, int]] = {pk: {} for pk in ids}
+    per_coder = live.order_by().values_list("document_id", "author_id").annotate(n=Count("pk"))
+    for document_id, author_id, n in per_coder:
+        passages[document_id][author_id] = n
+    rows = (
+        Annotation.tags.through.objects.filter(
+            annotation__document_id__in=ids, annotation__deleted_at__isnull=True
+        )
+        .order_by("annotation__document_id", "annotation__start", "annotation_id")
+        .values_list(
+            "annotation_id",
+            "annotation__document_id",
+            "annotation__author_id",
+            "annotation__start",
+            "annotation__end",
+            "tag_id",
+        )
+    )
+    codes: dict[int, defaultdict[int | None, defaultdict[int, int]]] = {
+        pk: defaultdict(lambda: defaultdict(int)) for pk in ids
+    }
+    pairs: dict[int, defaultdict[int, defaultdict[int, int]]] = {
+        pk: defaultdict(lambda: defaultdict(int)) for pk in ids
+    }
+    closures: dict[tuple[int, ...], set[int]] = {}
+
+    def tally(found: Iterable[Passage]) -> Iterator[Passage]:
+        # Each passage once for each of its codes and every code above them.
+        for passage in found:
+            key = tuple(passage.tags)
+            closure = closures.get(key)
+            if closure is None:
+                closure = closures[key] = _with_ancestors(passage.tags, parents)
+            counts = codes[passage.document][passage.author]
+            for tag in closure:
+                counts[tag] += 1
+            yield passage
+
+    count_overlaps(
+        tally(passages_in_text_order(rows.iterator(chunk_size=10000))), pairs.__getitem__
+    )
+    summaries = {
+        pk: Summary(
+            {coder: dict(counts) for coder, counts in codes[pk].items()},
+            passages[pk],
+            {a: dict(row) for a, row in pairs[pk].items()},
+        )
+        for pk in ids
+    }
+    DocumentCodes.objects.bulk_create(
+        [
+            DocumentCodes(
+                document_id=pk,
+                annotations_version=versions[pk],
+                tree_token=token,
+                codes={_key(coder): counts for coder, counts in summary.codes.items()},
+                passages={_key(coder): n for coder, n in summary.passages.items()},
+                pairs=summary.pairs,
+            )
+            for pk, summary in summaries.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["document"],
+        update_fields=["annotations_version", "tree_token", "codes", "passages", "pairs"],
+    )
+    return summaries
+
+
+def _key(coder: int | None) -> str:
+    return "" if coder is None else str(coder)
+
+
+def _with_ancestors(tags: Iterable[int], parents: Mapping[int, int | None]) -> set[int]:
+    found: set[int] = set()
+    for tag in tags:
+        current: int | None = tag
+        # The codebook refuses cycles; the bound only keeps a corrupt tree from hanging.
+        for _ in range(len(parents) + 1):
+            if current is None or current in found:
+                break
+            found.add(current)
+            current = parents.get(current)
+    return found
