@@ -41,6 +41,32 @@ class Chunk(models.Model):
         return f"#{self.document_id} [{self.start}:{self.end}]"
 
 
+class DocumentTerms(models.Model):
+    """Every term of a document once, without positions, under a GIN index (PostgreSQL
+    only): which documents hold a word, one of several words or an excluded word, read
+    from the index alone instead of from every chunk holding it. Phrases, and the offsets
+    of hits, need the chunks. A text of very many distinct terms has several rows."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    part = models.PositiveSmallIntegerField(default=0)
+    terms = SearchVectorField()
+
+    class Meta:
+        verbose_name_plural = "document terms"
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["document", "part"], name="document_terms_part")
+        ]
+        indexes: ClassVar = [
+            # Made on PostgreSQL only (migration 0005): SQLite searches its FTS5 table.
+            GinIndex(fields=["terms"], name="document_terms"),
+        ]
+
+    def __str__(self) -> str:
+        return f"terms of #{self.document_id} ({self.part})"
+
+
 class QueuedDocument(models.Model):
     """A document whose text waits to be indexed for search by the background worker
     (research/tasks.py). Its row is written in the transaction that stores the text, so a

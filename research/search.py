@@ -14,7 +14,7 @@ from django.db import connection, models
 from django.db.models import Lookup
 
 from . import sqlite
-from .models import Chunk
+from .models import Chunk, DocumentTerms
 from .terms import Phrase, tsvector
 
 
@@ -49,6 +49,15 @@ def chunks_matching(group: Sequence[Phrase]) -> models.QuerySet[Chunk]:
     if connection.vendor == "postgresql":
         return Chunk.objects.filter(terms__matches=tsquery(group))
     return Chunk.objects.filter(id__in=sqlite.chunk_ids(group))
+
+
+def documents_matching(group: Sequence[Phrase]) -> models.QuerySet[Any]:
+    """The ids (`document_id`) of the documents that hold any phrase of `group`: on
+    PostgreSQL, words alone from the documents' terms (one index, one row a document),
+    phrases of several terms from the chunks, which keep the terms' positions."""
+    if connection.vendor == "postgresql" and all(len(phrase.terms) == 1 for phrase in group):
+        return DocumentTerms.objects.filter(terms__matches=tsquery(group)).values("document_id")
+    return chunks_matching(group).values("document_id")
 
 
 def terms_value(found: Sequence[str]) -> str:

@@ -31,7 +31,7 @@ from documents.selectors import (
 
 from .exports import Citation, Passage
 from .models import QueuedDocument
-from .search import chunks_matching
+from .search import chunks_matching, documents_matching
 from .terms import Query
 
 # ---------------------------------------------------------------------------------------
@@ -74,10 +74,9 @@ class SearchFilter:
             ),
         )
         for group in self.query.groups:
-            documents = documents.filter(pk__in=chunks_matching(group).values("document_id"))
+            documents = documents.filter(pk__in=documents_matching(group))
         if self.query.excluded:
-            excluded = chunks_matching(self.query.excluded).values("document_id")
-            documents = documents.exclude(pk__in=excluded)
+            documents = documents.exclude(pk__in=documents_matching(self.query.excluded))
         order = {
             "published": ("published", "title", "pk"),
             "-published": ("-published", "title", "pk"),

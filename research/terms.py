@@ -21,7 +21,7 @@ import functools
 import os
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -173,6 +173,29 @@ def tsvector(terms: Sequence[Token | str]) -> str:
         term = token if isinstance(token, str) else token.term
         positions.setdefault(term, []).append(str(min(position, MAX_POSITION)))
     return " ".join(f"'{_quoted(term)}':{','.join(places)}" for term, places in positions.items())
+
+
+#: The most characters of lexemes in one row of a document's terms: PostgreSQL refuses a
+#: tsvector of 1 MB or more.
+LEXEMES_PER_ROW = 400_000
+
+
+def lexeme_parts(terms: Iterable[str]) -> list[str]:
+    """Every distinct term once, without positions, as tsvector input ('a' 'b'), cut into
+    parts that PostgreSQL takes (a text of many distinct terms needs several)."""
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for term in sorted(set(terms)):
+        lexeme = f"'{_quoted(term)}'"
+        if current and size + len(lexeme) > LEXEMES_PER_ROW:
+            parts.append(" ".join(current))
+            current, size = [], 0
+        current.append(lexeme)
+        size += len(lexeme) + 1
+    if current:
+        parts.append(" ".join(current))
+    return parts
 
 
 def _quoted(term: str) -> str:

@@ -22,9 +22,18 @@ from projects.models import Project, Role
 from research import selectors
 from research import services as research_services
 from research.index import index_documents
-from research.models import Chunk, CodingBatch
+from research.models import Chunk, CodingBatch, DocumentTerms
+from research.search import chunks_matching, documents_matching
 from research.selectors import PassageFilter, SearchFilter
-from research.terms import QueryError, chunk_spans, parse_query, tokens, tsvector
+from research.terms import (
+    LEXEMES_PER_ROW,
+    QueryError,
+    chunk_spans,
+    lexeme_parts,
+    parse_query,
+    tokens,
+    tsvector,
+)
 from tests.conftest import member
 from tests.helpers import annotate
 
@@ -718,3 +727,34 @@ def test_the_index_stores_the_terms_that_hits_are_found_by(text):
     from research.terms import index_terms
 
     assert index_terms(text) == [token.term for token in tokens(text)]
+
+
+def test_lexeme_parts_hold_every_term_once_within_postgresql_limits():
+    terms = [f"term{i:06d}" for i in range(120_000)] + ["term000001"]
+    parts = lexeme_parts(terms)
+    assert len(parts) > 1
+    assert all(len(part) <= LEXEMES_PER_ROW for part in parts)
+    lexemes = [lexeme for part in parts for lexeme in part.split(" ")]
+    assert len(lexemes) == len(set(lexemes)) == 120_000
+
+
+@pytest.mark.django_db
+def test_words_find_the_same_documents_from_document_terms_as_from_chunks(corpus, project):
+    # Many distinct terms: the document's terms take several rows on PostgreSQL.
+    many = services.document_create(
+        user=None,
+        project=project,
+        text=" ".join(f"w{i:06d}" for i in range(100_000)) + "\nzzzlast\n",
+        metadata=services.DocumentMetadata(title="Many terms"),
+    )
+    queries = ["extradition", "выдача", "extradition OR выдача", "ban*", "法", "zzzlast", "w099999"]
+    for text in queries:
+        for group in parse_query(text).groups:
+            by_documents = set(documents_matching(group).values_list("document_id", flat=True))
+            by_chunks = set(chunks_matching(group).values_list("document_id", flat=True))
+            assert by_documents == by_chunks, text
+    assert set(
+        documents_matching(parse_query("zzzlast").groups[0]).values_list("document_id", flat=True)
+    ) == {many.pk}
+    if connection.vendor == "postgresql":
+        assert DocumentTerms.objects.filter(document=many).count() > 1
