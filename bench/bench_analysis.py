@@ -110,6 +110,7 @@ def main() -> None:
         flush=True,
     )
     filters = PassageFilter(project=project.pk)
+
     def matrix(dimension: str) -> Callable[[], Any]:
         return lambda: analysis.code_matrix(user=user, filters=filters, dimension=dimension)
 

@@ -68,9 +68,7 @@ class Migration(migrations.Migration):
             options={
                 "verbose_name_plural": "document terms",
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("document", "part"), name="document_terms_part"
-                    )
+                    models.UniqueConstraint(fields=("document", "part"), name="document_terms_part")
                 ],
             },
         ),
