@@ -114,44 +114,64 @@ def _by_documents(filters: PassageFilter) -> bool:
 
 
 def _summed_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
-    """code_matrix from the documents' summaries: three queries when they are all kept."""
+    """code_matrix from the documents' summaries: four queries when they are all kept.
+
+    Without coders to tell apart, each document's passages and counts by code are added
+    to its column; with them, its counts by coder."""
     codebook = _codebook(user, filters.project)
-    documents = _documents(user, filters)
     by_coder = dimension == "coder"
-    rows = documents.annotate(
-        value=F("pk") if by_coder else _column(dimension, filters.project, "", document=True)
-    ).values_list("pk", "annotations_version", "value")
-    values_of = {pk: value for pk, _, value in rows}
-    summaries = document_summaries(
-        [(pk, version) for pk, version, _ in rows], project=filters.project
+    rows = (
+        _documents(user, filters)
+        .annotate(
+            value=F("pk") if by_coder else _column(dimension, filters.project, "", document=True)
+        )
+        .values_list("pk", "annotations_version", "value")
     )
-    coders = _coder_ids(filters.coders)
-    counts: dict[int, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+    values_of = {pk: value for pk, _, value in rows}
+    versions = [(pk, version) for pk, version, _ in rows]
+    counts: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
     column_totals: dict[Any, int] = defaultdict(int)
-    for pk, summary in summaries.items():
-        value = values_of[pk]
-        for coder, passages in summary.passages.items():
-            if coders is None or coder in coders:
-                column_totals[coder if by_coder else value] += passages
-        for coder, per_code in summary.codes.items():
-            if coders is not None and coder not in coders:
-                continue
-            column = coder if by_coder else value
-            for tag, n in per_code.items():
-                counts[tag][column] += n
+    if not by_coder and not filters.coders:
+        found = document_summaries(versions, project=filters.project, parts=("total", "codes"))
+        for pk, (total, codes) in found.items():
+            value = values_of[pk]
+            column_totals[value] += total
+            for tag, n in codes.items():
+                counts[tag][value] += n
+    else:
+        wanted = _coder_keys(filters.coders)
+        found = document_summaries(versions, project=filters.project, parts=("passages", "coders"))
+        for pk, (passages, coders) in found.items():
+            value = values_of[pk]
+            for coder, n in passages.items():
+                if wanted is None or coder in wanted:
+                    column_totals[coder if by_coder else value] += n
+            for coder, per_code in coders.items():
+                if wanted is not None and coder not in wanted:
+                    continue
+                column = coder if by_coder else value
+                for tag, n in per_code.items():
+                    counts[tag][column] += n
     if by_coder:
         # Coders are columns by name, as the live count groups them.
         names = dict(
             get_user_model()
-            .objects.filter(pk__in=[c for c in column_totals if c is not None])
+            .objects.filter(pk__in=[int(c) for c in column_totals if c])
             .values_list("pk", "username")
         )
-        counts = {tag: _renamed(cells, names) for tag, cells in counts.items()}
-        column_totals = _renamed(column_totals, names)
-    return _matrix(dimension, filters.project, codebook, counts, column_totals)
+        named = {str(pk): name for pk, name in names.items()}
+        counts = {tag: _renamed(cells, named) for tag, cells in counts.items()}
+        column_totals = _renamed(column_totals, named)
+    return _matrix(
+        dimension,
+        filters.project,
+        codebook,
+        {int(tag): cells for tag, cells in counts.items()},
+        column_totals,
+    )
 
 
-def _renamed(cells: dict[Any, int], names: dict[int, str]) -> dict[Any, int]:
+def _renamed(cells: dict[Any, int], names: dict[str, str]) -> dict[Any, int]:
     renamed: dict[Any, int] = defaultdict(int)
     for coder, n in cells.items():
         renamed[names.get(coder)] += n
@@ -176,10 +196,12 @@ def _documents(user: Any, filters: PassageFilter) -> Any:
     return documents
 
 
-def _coder_ids(usernames: tuple[str, ...]) -> set[int | None] | None:
+def _coder_keys(usernames: tuple[str, ...]) -> set[str] | None:
+    """The coders a filter names, as the summaries key them."""
     if not usernames:
         return None
-    return set(get_user_model().objects.filter(username__in=usernames).values_list("pk", flat=True))
+    ids = get_user_model().objects.filter(username__in=usernames).values_list("pk", flat=True)
+    return {str(pk) for pk in ids}
 
 
 def _live_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
@@ -355,14 +377,14 @@ def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
 
 def _summed_pairs(user: Any, filters: PassageFilter) -> Counts:
     documents = _documents(user, filters).values_list("pk", "annotations_version")
-    summaries = document_summaries(list(documents), project=filters.project)
-    counts: defaultdict[int, defaultdict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for summary in summaries.values():
-        for a, row in summary.pairs.items():
+    found = document_summaries(list(documents), project=filters.project, parts=("pairs",))
+    counts: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (pairs,) in found.values():
+        for a, row in pairs.items():
             into = counts[a]
             for b, n in row.items():
                 into[b] += n
-    return {a: dict(row) for a, row in counts.items()}
+    return {int(a): {int(b): n for b, n in row.items()} for a, row in counts.items()}
 
 
 def _live_pairs(user: Any, filters: PassageFilter) -> Counts:

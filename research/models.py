@@ -97,8 +97,12 @@ class DocumentCodes(models.Model):
     )
     annotations_version = models.UUIDField()
     tree_token = models.UUIDField()
-    #: {coder id or "": {code id: passages}}
+    #: Passages (research/summaries.py says what each field holds).
+    total = models.PositiveIntegerField(default=0)
+    #: {code id: passages}
     codes = models.JSONField(default=dict)
+    #: {coder id or "": {code id: passages}}
+    coders = models.JSONField(default=dict)
     #: {coder id or "": passages}
     passages = models.JSONField(default=dict)
     #: {code id: {code id: overlaps}}, as research.analysis.cooccurrence counts them.

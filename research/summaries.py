@@ -95,55 +95,42 @@ def tree_token(parents: Mapping[int, int | None]) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16])
 
 
-@dataclass(frozen=True)
-class Summary:
-    #: {coder id or None: {code id: passages}}
-    codes: dict[int | None, dict[int, int]]
-    #: {coder id or None: passages}
-    passages: dict[int | None, int]
-    pairs: Counts
+#: What a summary holds, each kept as stored: JSON objects keyed by ids as text ("" for
+#: passages whose coder was deleted), added up key by key without reading them as numbers.
+#: "total": passages; "codes": {code: passages} (each passage once for each of its codes
+#: and every code above them); "coders": {coder: that by code}; "passages": {coder:
+#: passages}; "pairs": {code: {code: overlaps}}, as research.analysis.cooccurrence counts.
+PARTS = ("total", "codes", "coders", "passages", "pairs")
 
 
 def document_summaries(
-    documents: Sequence[tuple[int, uuid.UUID]], *, project: int
-) -> dict[int, Summary]:
-    """The summaries of these (document id, annotations_version) of `project`: kept ones as
-    they are, the others made now and kept."""
+    documents: Sequence[tuple[int, uuid.UUID]], *, project: int, parts: Sequence[str]
+) -> dict[int, tuple[Any, ...]]:
+    """`parts` of the summaries of these (document id, annotations_version) of `project`:
+    kept ones as they are (only those parts read), the others made now and kept."""
     wanted = dict(documents)
     parents: dict[int, int | None] = dict(
         Tag.objects.filter(project_id=project).values_list("pk", "parent_id")
     )
     token = tree_token(parents)
     kept = DocumentCodes.objects.filter(document__project_id=project).values_list(
-        "document_id", "annotations_version", "tree_token", "codes", "passages", "pairs"
+        "document_id", "annotations_version", "tree_token", *parts
     )
-    found: dict[int, Summary] = {}
-    for document_id, version, kept_token, codes, passages, pairs in kept:
-        if wanted.get(document_id) == version and kept_token == token:
-            found[document_id] = Summary(
-                {_coder(coder): _ints(counts) for coder, counts in codes.items()},
-                {_coder(coder): n for coder, n in passages.items()},
-                {int(a): _ints(row) for a, row in pairs.items()},
-            )
+    found: dict[int, tuple[Any, ...]] = {}
+    for document_id, version, kept_token, *values in kept:
+        if kept_token == token and wanted.get(document_id) == version:
+            found[document_id] = tuple(values)
     stale = sorted(pk for pk in wanted if pk not in found)
-    if stale:
-        for at in range(0, len(stale), BATCH):
-            batch = {pk: wanted[pk] for pk in stale[at : at + BATCH]}
-            found.update(_summarise(batch, parents, token))
+    for at in range(0, len(stale), BATCH):
+        batch = {pk: wanted[pk] for pk in stale[at : at + BATCH]}
+        for pk, made in _summarise(batch, parents, token).items():
+            found[pk] = tuple(made[part] for part in parts)
     return found
-
-
-def _coder(key: str) -> int | None:
-    return int(key) if key else None
-
-
-def _ints(counts: dict[str, int]) -> dict[int, int]:
-    return {int(key): n for key, n in counts.items()}
 
 
 def _summarise(
     versions: dict[int, uuid.UUID], parents: Mapping[int, int | None], token: uuid.UUID
-) -> dict[int, Summary]:
+) -> dict[int, dict[str, Any]]:
     """Sum up these documents (their versions read before this) and keep the sums."""
     ids = list(versions)
     live = Annotation.objects.filter(document_id__in=ids, deleted_at__isnull=True)
@@ -188,29 +175,33 @@ def _summarise(
     count_overlaps(
         tally(passages_in_text_order(rows.iterator(chunk_size=10000))), pairs.__getitem__
     )
-    summaries = {
-        pk: Summary(
-            {coder: dict(counts) for coder, counts in codes[pk].items()},
-            passages[pk],
-            {a: dict(row) for a, row in pairs[pk].items()},
-        )
-        for pk in ids
-    }
+    summaries: dict[int, dict[str, Any]] = {}
+    for pk in ids:
+        by_coder = {
+            _key(coder): {str(tag): n for tag, n in counts.items()}
+            for coder, counts in codes[pk].items()
+        }
+        everyone: dict[str, int] = defaultdict(int)
+        for counts in by_coder.values():
+            for tag, n in counts.items():
+                everyone[tag] += n
+        summaries[pk] = {
+            "total": sum(passages[pk].values()),
+            "codes": dict(everyone),
+            "coders": by_coder,
+            "passages": {_key(coder): n for coder, n in passages[pk].items()},
+            "pairs": {str(a): {str(b): n for b, n in row.items()} for a, row in pairs[pk].items()},
+        }
     DocumentCodes.objects.bulk_create(
         [
             DocumentCodes(
-                document_id=pk,
-                annotations_version=versions[pk],
-                tree_token=token,
-                codes={_key(coder): counts for coder, counts in summary.codes.items()},
-                passages={_key(coder): n for coder, n in summary.passages.items()},
-                pairs=summary.pairs,
+                document_id=pk, annotations_version=versions[pk], tree_token=token, **summary
             )
             for pk, summary in summaries.items()
         ],
         update_conflicts=True,
         unique_fields=["document"],
-        update_fields=["annotations_version", "tree_token", "codes", "passages", "pairs"],
+        update_fields=["annotations_version", "tree_token", *PARTS],
     )
     return summaries
 

@@ -50,47 +50,113 @@ def index_existing(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> 
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('documents', '0012_annotation_text_order_index'),
-        ('projects', '0002_analyze_memberships'),
+        ("documents", "0012_annotation_text_order_index"),
+        ("projects", "0002_analyze_memberships"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CodingBatch',
+            name="CodingBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('query', models.CharField(max_length=1000)),
-                ('scope', models.CharField(choices=[('match', 'the words found'), ('sentence', 'the sentence'), ('paragraph', 'the paragraph')], default='sentence', max_length=10)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('undone_at', models.DateTimeField(blank=True, null=True)),
-                ('annotations', models.ManyToManyField(related_name='+', to='documents.annotation')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
-                ('tag', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='documents.tag')),
-                ('undone_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("query", models.CharField(max_length=1000)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("match", "the words found"),
+                            ("sentence", "the sentence"),
+                            ("paragraph", "the paragraph"),
+                        ],
+                        default="sentence",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "created",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("undone_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "annotations",
+                    models.ManyToManyField(related_name="+", to="documents.annotation"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="documents.tag",
+                    ),
+                ),
+                (
+                    "undone_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'coding batches',
-                'ordering': ['-created', '-id'],
+                "verbose_name_plural": "coding batches",
+                "ordering": ["-created", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Chunk',
+            name="Chunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.PositiveIntegerField()),
-                ('end', models.PositiveIntegerField()),
-                ('terms', django.contrib.postgres.search.SearchVectorField(blank=True, null=True)),
-                ('document', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='documents.document')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.PositiveIntegerField()),
+                ("end", models.PositiveIntegerField()),
+                ("terms", django.contrib.postgres.search.SearchVectorField(blank=True, null=True)),
+                (
+                    "document",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="documents.document",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['document', 'start'],
-                'indexes': [models.Index(fields=['document', 'start'], name='chunk_document_start')],
+                "ordering": ["document", "start"],
+                "indexes": [
+                    models.Index(fields=["document", "start"], name="chunk_document_start")
+                ],
             },
         ),
         migrations.SeparateDatabaseAndState(

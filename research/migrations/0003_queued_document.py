@@ -6,18 +6,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('documents', '0015_document_title_order_state'),
-        ('research', '0002_document_title_order'),
+        ("documents", "0015_document_title_order_state"),
+        ("research", "0002_document_title_order"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='QueuedDocument',
+            name="QueuedDocument",
             fields=[
-                ('document', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='documents.document')),
-                ('queued_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "document",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="documents.document",
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
     ]
