@@ -512,11 +512,15 @@
     // A refused write (422) counts as "successful" for htmx: it swapped in the message.
     if (!form || event.detail.elt !== form || event.detail.xhr.status !== 200) return;
     const chosen = pressedTags(form).map((button) => button.dataset.tag);
+    const end = Number(form.elements.end.value);
     store(recentKey(form), [...chosen, ...recentCodes(form).filter((code) => !chosen.includes(code))].slice(0, RECENT_LIMIT));
     closeChooser();
     resetChooser(form);
-    if (keyMode) document.getSelection()?.collapseToEnd();
-    else document.getSelection()?.removeAllRanges();
+    document.getSelection()?.removeAllRanges();
+    // Selecting with keys goes on from the end of the passage just tagged.
+    const root = byId("document-text");
+    const caret = keyMode && root ? domPosition(root, end) : null;
+    if (caret) document.getSelection()?.collapse(caret[0], caret[1]);
     const status = byId("workspace-status");
     if (status?.dataset.created) {
       flash(status.dataset.created, false);
