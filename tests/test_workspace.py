@@ -270,3 +270,38 @@ def test_chooser_offers_active_codes_in_tree_order_with_their_parents(logged_in,
     assert child.get("data-name") == "definition of terrorism three evils"
     button = child.xpath('.//button[contains(@class, "tag-button")]')[0]
     assert button.get("aria-description") == "in Three evils"
+
+
+def test_api_patch_of_the_offsets_changes_the_extent_and_the_w3c_selectors(
+    client, bearer, user, annotation
+):
+    headers = bearer(user)
+    url = f"/api/v1/annotations/{annotation.pk}/"
+    needle = "Extradition under the Shanghai Convention"
+    response = client.patch(
+        url,
+        {"start": 0, "end": len(needle), "quote": needle},
+        content_type="application/json",
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["tags"]) == (annotation.pk, ["extradition"])
+    jsonld = client.get(url + "?format=jsonld", headers=headers).json()
+    selectors_ = {s["type"]: s for s in jsonld["target"]["selector"]}
+    assert selectors_["TextPositionSelector"] == {
+        "type": "TextPositionSelector",
+        "start": 0,
+        "end": len(needle),
+    }
+    assert selectors_["TextQuoteSelector"]["exact"] == needle
+    assert selectors_["TextQuoteSelector"]["prefix"] == ""
+    # A quote from another text is refused, and nothing changes.
+    refused = client.patch(
+        url,
+        {"start": 0, "end": 5, "quote": "Extra"[:4] + "X"},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert refused.status_code == 400
+    assert "quote" in refused.json()
+    assert Annotation.objects.get(pk=annotation.pk).quote == needle
