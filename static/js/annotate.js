@@ -380,7 +380,8 @@
   function selectionSettled() {
     const form = chooser();
     // Never while the mouse is still selecting: focusing the chooser would end the drag.
-    if (pointerDown || keyMode) return;
+    // While selecting with keys, the caret moves at every key: Enter opens the chooser.
+    if (pointerDown || (keyMode && !pointerSelection)) return;
     if (form?.contains(document.activeElement) && form.contains(document.getSelection()?.anchorNode))
       return;
     const found = readSelection();
