@@ -547,7 +547,8 @@ def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     for tag in selectors.tag_list(user=request.user):
         rules.append(f".t{tag.pk}{{--tag:{tag.colour}}}")
         # The underlines of overlapping highlights (views._mark_openers), one per layer.
-        rules.extend(f".u{layer}-{tag.pk}{{--u{layer}:{tag.colour}}}" for layer in range(1, UNDERLINES + 1))
+        layers = range(1, UNDERLINES + 1)
+        rules.extend(f".u{layer}-{tag.pk}{{--u{layer}:{tag.colour}}}" for layer in layers)
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, max-age=60"
     return response
