@@ -768,6 +768,14 @@ _ACTION_LABELS = {
     "annotation.extent": "Extent changed",
     "annotation.delete": "Deleted (moved to the deleted annotations)",
     "annotation.restore": "Restored",
+    "document.import": "Document imported",
+    "document.update": "Document changed",
+    "document.attributes": "Attributes set",
+    "memo.create": "Memo written",
+    "memo.update": "Memo changed",
+    "memo.revert": "Memo brought back to an earlier version",
+    "memo.delete": "Memo deleted",
+    "memo.restore": "Memo restored",
 }
 
 
@@ -844,7 +852,7 @@ def _entries(rows: Iterable[Activity], codebook: _Codebook) -> list[_Entry]:
     for row in rows:
         label = _ACTION_LABELS.get(row.action, row.action)
         annotation = row.object_type == "annotation"
-        if not annotation:
+        if not annotation and row.action not in _ACTION_LABELS:
             label = f"{label} ({row.object_type} #{row.object_id})"
         entries.append(
             _Entry(

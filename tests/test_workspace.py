@@ -170,6 +170,7 @@ def test_document_activity_pages_in_constant_queries(logged_in, user, document, 
     assert b"Page 1 of 2" in response.content
     second = logged_in.get(url, {"page": "2"})
     assert b"Page 2 of 2" in second.content
+    assert b"Document imported" in second.content
     assert logged_in.get(url, {"page": "x"}).status_code == 200
 
 
