@@ -58,6 +58,29 @@ class AnnotationVersionForm(forms.Form):
     version = forms.IntegerField(min_value=1)
 
 
+_SELECT_FIRST = {"required": "Select the new extent in the text first."}
+
+
+class AnnotationExtentForm(forms.Form):
+    """A new extent for an annotation, selected in the text."""
+
+    version = forms.IntegerField(min_value=1)
+    start = forms.IntegerField(
+        min_value=0, error_messages={"required": "Select the new extent in the text first."}
+    )
+    end = forms.IntegerField(
+        min_value=1, error_messages={"required": "Select the new extent in the text first."}
+    )
+    quote = forms.CharField(
+        strip=False, error_messages={"required": "Select the new extent in the text first."}
+    )
+
+    def clean_quote(self) -> str:
+        # As AnnotationCreateForm: the stored text has only LF.
+        quote: str = self.cleaned_data["quote"]
+        return quote.replace("\r\n", "\n")
+
+
 # ---------------------------------------------------------------------------------------
 # Document attributes
 

@@ -32,6 +32,7 @@ from sco_annotate.lru import BoundedCache
 
 from .models import (
     MAX_ID,
+    Activity,
     Annotation,
     AnnotationQuerySet,
     ApiToken,
@@ -504,6 +505,29 @@ def annotation_row(annotation: Annotation) -> dict[str, Any]:
     row["created"] = rfc3339(annotation.created)
     row["updated"] = rfc3339(annotation.updated)
     return row
+
+
+def annotation_history(annotation: Annotation, limit: int) -> list[Activity]:
+    """The latest `limit` + 1 activity rows of an annotation that `annotation_get` returned
+    (so the user may read it), newest first, each with its actor: one query."""
+    rows = Activity.objects.filter(object_type="annotation", object_id=annotation.pk)
+    return list(rows.select_related("actor").order_by("-created", "-id")[: limit + 1])
+
+
+def document_activity(document: Document) -> models.QuerySet[Activity]:
+    """The activity rows of a document that `document_get` returned (so the user may read
+    it), newest first, each with its actor: its annotations' changes and its own."""
+    rows = Activity.objects.filter(document_id=document.pk).select_related("actor")
+    return rows.order_by("-created", "-id")
+
+
+def document_trash(document: Document, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Rows (as `annotation_rows`, with `deleted_by__username`) of the deleted annotations
+    of a document that `document_get` returned, last deleted first: `limit` + 1 of them
+    from `offset`, so that the caller knows whether more follow. Two queries."""
+    deleted = Annotation.objects.filter(document_id=document.pk, deleted_at__isnull=False)
+    page = deleted.order_by("-deleted_at", "-id")[offset : offset + limit + 1]
+    return annotation_rows(page, "deleted_by__username")
 
 
 #: Rows per database round trip of an export: large enough to amortise it, small enough

@@ -35,11 +35,12 @@ from . import refusals, selectors, services
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
+    AnnotationExtentForm,
     AnnotationVersionForm,
     AttributeValuesForm,
     DocumentFilterForm,
 )
-from .models import Annotation, Document, Tag
+from .models import Activity, Annotation, Document, Tag
 from .originals import original_or_404, original_response
 from .representations import REPRESENTATION_VERSION
 from .selectors import AnnotationFilter, Highlight
@@ -145,10 +146,22 @@ def _as_is(text: str, quote: bool = False) -> str:
     return text
 
 
+#: Overlapping annotations each draw a line under the text, in their first code's colour,
+#: stacked outermost first; beyond this many, the innermost's fill tells the rest.
+UNDERLINES = 3
+
+
 def _mark_openers(spans: list[_Span]) -> tuple[str, str]:
-    """The <mark> tag for a run covered by `spans` (outermost first): (inside, at a start)."""
+    """The <mark> tag for a run covered by `spans` (outermost first): (inside, at a start).
+
+    Its fill is the innermost annotation's first code (class t<tag>); each annotation over
+    the run also draws a line under it (u<layer>-<tag>), so that an annotation covered by
+    another stays visible over its whole extent. Colour is never all: hovering or focusing
+    a highlight names its codes, as its card does."""
     inner = spans[-1]
     classes = f"hl t{inner.tag_id} d{min(len(spans), 3)}"
+    for layer, span in enumerate(spans[:UNDERLINES], start=1):
+        classes += f" u{layer}-{span.tag_id}"
     if any(span.own for span in spans):
         classes += " own"
     ids = " ".join(str(span.pk) for span in spans)
@@ -188,6 +201,45 @@ class _Codebook:
         self.tags = list(tags)
         self.by_slug = {tag.slug: tag for tag in self.tags}
         self.active = [tag for tag in self.tags if tag.is_active]
+
+    @property
+    def choices(self) -> list[_Choice]:
+        """The active codes in tree order (each parent, then its children), each with its
+        depth and its ancestors' names: what the tag chooser shows. A retired code is not
+        offered, but its active children are, under its name."""
+        children: dict[int | None, list[Tag]] = {}
+        known = {tag.pk for tag in self.tags}
+        for tag in self.tags:
+            parent = tag.parent_id if tag.parent_id in known else None
+            children.setdefault(parent, []).append(tag)
+        out: list[_Choice] = []
+        # Depth-first, iteratively; `seen` guards against a cycle that slipped past clean().
+        pending: list[tuple[Tag, int, tuple[str, ...]]] = [
+            (tag, 0, ()) for tag in reversed(children.get(None, []))
+        ]
+        seen: set[int] = set()
+        while pending:
+            tag, depth, path = pending.pop()
+            if tag.pk in seen:
+                continue
+            seen.add(tag.pk)
+            if tag.is_active:
+                out.append(_Choice(tag=tag, depth=min(depth, 3), path=" › ".join(path)))
+            below = (*path, tag.name)
+            pending.extend(
+                (child, depth + 1, below) for child in reversed(children.get(tag.pk, []))
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """A code as the tag chooser offers it."""
+
+    tag: Tag
+    depth: int
+    #: The names of its parent codes, outermost first ("Three evils › …"), or "".
+    path: str
 
 
 @dataclass
@@ -434,6 +486,9 @@ def document_attributes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+#: The version of the highlights' markup (`paragraphs_html`), part of the cached text's key:
+#: raise it when the markup changes, so that no server shows a text drawn the old way.
+MARKUP_VERSION = 2
 #: How long a document's highlighted text stays in the cache unread. Its key names the
 #: document's list version, so a kept text is never stale.
 PAGE_CACHE_SECONDS = 3600
@@ -445,7 +500,7 @@ def _highlighted_text(document: Any, user: Any) -> tuple[str, list[int]]:
     shows, the document's list version (its annotations, the codebook's order) and the
     reader (their own highlights are marked)."""
     version = selectors.ListVersion(document, document.shared_token or "0")
-    key = f"page:{document.pk}:{REPRESENTATION_VERSION}.{version.key}:{user.pk}"
+    key = f"page:{document.pk}:{REPRESENTATION_VERSION}.{MARKUP_VERSION}.{version.key}:{user.pk}"
     kept = cache.get(key)
     if kept is not None:
         return kept
@@ -488,7 +543,12 @@ def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     """The codebook's colours as a stylesheet (the pages carry no inline style for them)."""
-    rules = [f".t{tag.pk}{{--tag:{tag.colour}}}" for tag in selectors.tag_list(user=request.user)]
+    rules = []
+    for tag in selectors.tag_list(user=request.user):
+        rules.append(f".t{tag.pk}{{--tag:{tag.colour}}}")
+        # The underlines of overlapping highlights (views._mark_openers), one per layer.
+        layers = range(1, UNDERLINES + 1)
+        rules.extend(f".u{layer}-{tag.pk}{{--u{layer}:{tag.colour}}}" for layer in layers)
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, max-age=60"
     return response
@@ -647,3 +707,219 @@ def _changed(request: HtmxHttpRequest, annotation: Annotation) -> HttpResponse:
     }
     partial = "#deleted-response" if annotation.is_deleted else "#changed-response"
     return render(request, DETAIL + partial, context)
+
+
+@require_http_methods(["GET", "POST"])
+def annotation_extent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Change an annotation's extent: its card asks for a new selection (GET), whose offsets
+    and quote come back here (POST); the codes, note and id stay."""
+    annotation = _annotation(request, pk)
+    if not annotation.can_change(request.user, annotation.role):  # type: ignore[attr-defined]
+        raise PermissionDenied("You can change only your own annotations.")
+    if request.method == "GET":
+        return _extent_form(request, annotation, {"version": annotation.version})
+    form = AnnotationExtentForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_errors(form)
+        data = form.cleaned_data
+        services.annotation_change_extent(
+            user=request.user,  # type: ignore[arg-type]
+            annotation=annotation,
+            start=data["start"],
+            end=data["end"],
+            quote=data["quote"],
+            expected_version=data["version"],
+        )
+    except ValidationError as exc:
+        return _extent_form(request, annotation, request.POST, refusals.lines(exc))
+    return _changed(request, annotation)
+
+
+def _extent_form(
+    request: HtmxHttpRequest,
+    annotation: Annotation,
+    values: Any,
+    errors: list[str] | None = None,
+) -> HttpResponse:
+    context = {
+        "a": _card(annotation, request.user),
+        "version": values.get("version", ""),
+        "start": values.get("start", ""),
+        "end": values.get("end", ""),
+        "quote": values.get("quote", ""),
+        "errors": errors,
+    }
+    status = UNPROCESSABLE if errors else 200
+    return render(request, DETAIL + "#extent-form", context, status=status)
+
+
+# ---------------------------------------------------------------------------------------
+# History: an annotation's changes, a document's activity, its deleted annotations
+
+#: Changes an annotation's card lists; the document's activity page has them all.
+HISTORY_LIMIT = 20
+#: Rows per page of a document's activity and of its deleted annotations.
+ACTIVITY_PAGE = 50
+
+_ACTION_LABELS = {
+    "annotation.create": "Created",
+    "annotation.update": "Changed",
+    "annotation.extent": "Extent changed",
+    "annotation.delete": "Deleted (moved to the deleted annotations)",
+    "annotation.restore": "Restored",
+    "document.import": "Document imported",
+    "document.update": "Document changed",
+    "document.attributes": "Attributes set",
+    "memo.create": "Memo written",
+    "memo.update": "Memo changed",
+    "memo.revert": "Memo brought back to an earlier version",
+    "memo.delete": "Memo deleted",
+    "memo.restore": "Memo restored",
+}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One activity row as the history and the activity page show it."""
+
+    label: str
+    actor: str
+    created: datetime.datetime
+    changes: list[str]
+    #: The annotation's permalink, for an annotation's row.
+    link: str
+    object_id: int
+
+
+def _quoted(text: Any) -> str:
+    text = str(text)
+    return f"“{text if len(text) <= 80 else text[:79] + '…'}”"
+
+
+def _span_text(values: dict[str, Any]) -> str:
+    return f"[{values.get('start')}, {values.get('end')}) {_quoted(values.get('quote', ''))}"
+
+
+def _changes(before: Any, after: Any, names: dict[str, str]) -> list[str]:
+    """What an activity row's before and after differ in, as sentences."""
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+
+    def tags(values: dict[str, Any]) -> list[str]:
+        slugs = values.get("tags") or []
+        return (
+            [names.get(str(slug), str(slug)) for slug in slugs] if isinstance(slugs, list) else []
+        )
+
+    if not before:  # a creation: what it was made with
+        out = []
+        if after.get("tags"):
+            out.append("Codes: " + ", ".join(tags(after)))
+        if "quote" in after:
+            out.append(
+                f"Passage [{after.get('start')}, {after.get('end')}): {_quoted(after['quote'])}"
+            )
+        if after.get("note"):
+            out.append(f"Note: {_quoted(after['note'])}")
+        return out
+    out = []
+    added = [tag for tag in tags(after) if tag not in tags(before)]
+    removed = [tag for tag in tags(before) if tag not in tags(after)]
+    if added:
+        out.append("Codes added: " + ", ".join(added))
+    if removed:
+        out.append("Codes removed: " + ", ".join(removed))
+    if (before.get("start"), before.get("end")) != (after.get("start"), after.get("end")):
+        out.append(f"Passage {_span_text(before)} → {_span_text(after)}")
+    if before.get("note") != after.get("note") and "note" in after:
+        out.append(f"Note: {_quoted(after['note'])}" if after["note"] else "Note removed")
+    others = sorted(
+        key
+        for key in set(before) | set(after)
+        if key not in {"tags", "start", "end", "quote", "note", "version", "deleted"}
+        and before.get(key) != after.get(key)
+    )
+    if others:
+        out.append("Changed: " + ", ".join(others))
+    return out
+
+
+def _entries(rows: Iterable[Activity], codebook: _Codebook) -> list[_Entry]:
+    names = {tag.slug: tag.name for tag in codebook.tags}
+    document_url = reverse("documents:detail", args=[0]).removesuffix("0/")
+    entries = []
+    for row in rows:
+        label = _ACTION_LABELS.get(row.action, row.action)
+        annotation = row.object_type == "annotation"
+        if not annotation and row.action not in _ACTION_LABELS:
+            label = f"{label} ({row.object_type} #{row.object_id})"
+        entries.append(
+            _Entry(
+                label=label,
+                actor=row.actor.username if row.actor else "(a command)",
+                created=row.created,
+                changes=_changes(row.before, row.after, names),
+                link=f"{document_url}{row.document_id}/#a{row.object_id}" if annotation else "",
+                object_id=row.object_id,
+            )
+        )
+    return entries
+
+
+@require_GET
+def annotation_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """An annotation's changes, newest first, shown in its card (htmx)."""
+    annotation = _annotation(request, pk)
+    if not request.htmx:
+        return redirect(reverse("documents:activity", args=[annotation.document_id]))
+    rows = selectors.annotation_history(annotation, HISTORY_LIMIT)
+    codebook = _Codebook(request.user, annotation.document.project_id)
+    context = {
+        "entries": _entries(rows[:HISTORY_LIMIT], codebook),
+        "more": len(rows) > HISTORY_LIMIT,
+        "annotation_id": pk,
+        "document_id": annotation.document_id,
+    }
+    return render(request, DETAIL + "#history", context)
+
+
+@require_GET
+def document_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Everything done to a document and its annotations, newest first, a page at a time:
+    for every member who reads it."""
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
+    page = Paginator(selectors.document_activity(document), ACTIVITY_PAGE).get_page(
+        request.GET.get("page")
+    )
+    codebook = _Codebook(request.user, document.project_id)
+    context = {"document": document, "page": page, "entries": _entries(page, codebook)}
+    return render(request, "documents/document_activity.html", context)
+
+
+@require_GET
+def document_trash(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A document's deleted annotations, last deleted first, each with a button that restores
+    it for those who may (its author, reviewers and owners)."""
+    document = found_or_404(selectors.document_get, user=request.user, pk=pk)
+    number = parse_whole_number(request.GET.get("page", "1")) or 1
+    number = min(number, MAX_PAGE)
+    rows = selectors.document_trash(document, ACTIVITY_PAGE, (number - 1) * ACTIVITY_PAGE)
+    codebook = _Codebook(request.user, document.project_id)
+    cards = _cards(rows[:ACTIVITY_PAGE], request.user, codebook, document.role)  # type: ignore[attr-defined]
+    deleted = [
+        (card, row["deleted_at"], row["deleted_by__username"])
+        for card, row in zip(cards, rows, strict=False)
+    ]
+    context = {
+        "document": document,
+        "deleted": deleted,
+        "number": number,
+        "previous": number - 1 if number > 1 else None,
+        "next": number + 1 if len(rows) > ACTIVITY_PAGE else None,
+    }
+    return render(request, "documents/document_trash.html", context)
+
+
+#: The last page number the trash answers: beyond, its offset would read past any trash.
+MAX_PAGE = 10_000

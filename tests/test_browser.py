@@ -17,7 +17,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from documents import services
-from documents.models import Annotation, Document
+from documents.models import Activity, Annotation, Document
 from tests.browser import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -153,8 +153,9 @@ def select(page, needle, occurrence=0):
 def save_with_tags(page, *names, note=None):
     chooser = page.locator("#highlight-form")
     expect(chooser).to_be_visible()
+    # Shift+click chooses several codes; a plain click saves the first at once.
     for name in names:
-        chooser.get_by_role("button", name=name, exact=True).click()
+        chooser.get_by_role("button", name=name, exact=True).click(modifiers=["Shift"])
     if note is not None:
         chooser.get_by_label("Note (optional)").fill(note)
     before = Annotation.objects.count()
@@ -435,8 +436,9 @@ def test_permalink_and_side_panel(page, log_in, user, other_user, document, tags
     page.locator(f"#card-{mine.pk} .card-link").click()
     expect(mark_of(page, mine)).to_have_class(re.compile(r"\bflash\b"))
     assert page.url.endswith(f"#a{mine.pk}")
-    # Someone else's annotation cannot be changed from here.
-    expect(page.locator(f"#card-{theirs.pk}").get_by_role("button")).to_have_count(0)
+    # Someone else's annotation cannot be changed from here; its history can be read.
+    theirs_card = page.locator(f"#card-{theirs.pk}")
+    expect(theirs_card.get_by_role("button")).to_have_text(["History"])
 
 
 def test_side_panel_pages_hover_summary_and_new_card_in_text_order(
@@ -567,3 +569,277 @@ def test_an_original_file_is_downloaded_never_shown(page, log_in, staff_user, us
     expect(page).to_have_url(re.compile(re.escape(document.get_absolute_url()) + "$"))
     assert page.evaluate("() => window.ran") is None
     assert page.title() != "ran"
+
+
+# ---------------------------------------------------------------------------------------
+# The tag chooser, keyboard selection, overlaps, extents, history and deleted annotations
+
+# The code the chooser shows first (recent and matching codes are moved up by CSS `order`).
+FIRST_SHOWN_JS = """(form) => [...form.querySelectorAll('.tag-choice:not([hidden])')]
+  .sort((a, b) => (+a.style.order || 0) - (+b.style.order || 0))[0].dataset.tag"""
+
+LONG_TEXT = "".join(
+    f"Paragraph {line}: the SCO treaty on extradition of persons, clause {line}.\n"
+    for line in range(120)
+)
+
+
+def _screenshot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _in_viewport(page, locator):
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["x"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and box["x"] + box["width"] <= size["width"]
+    )
+
+
+def test_chooser_at_the_bottom_of_the_viewport_fits_and_saves(page, log_in, user, project, tags):
+    document = services.document_create(
+        user=None, project=project, text=LONG_TEXT, metadata=services.DocumentMetadata(title="Long")
+    )
+    page.set_viewport_size({"width": 1200, "height": 560})
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    # The last line in view: the chooser cannot fit below it.
+    page.evaluate(
+        """(start) => {
+          document.getElementById('p' + start).scrollIntoView({block: 'end'});
+          // Not at the very edge, where a drag scrolls the page.
+          window.scrollBy(0, 40);
+        }""",
+        document.text.index("Paragraph 60:"),
+    )
+    drag_points = page.evaluate(
+        """(start) => {
+          const paragraph = document.getElementById('p' + start);
+          const text = paragraph.firstChild;
+          const range = document.createRange();
+          range.setStart(text, 0);
+          range.setEnd(text, 12);
+          const r = range.getBoundingClientRect();
+          return [r.left + 1, r.top + r.height / 2, r.right - 1, r.top + r.height / 2];
+        }""",
+        document.text.index("Paragraph 60:"),
+    )
+    x1, y1, x2, y2 = drag_points
+    assert y1 > 560 - 100  # the selection is at the bottom of the viewport
+    page.mouse.move(x1, y1)
+    page.mouse.down()
+    page.mouse.move(x2, y2, steps=5)
+    page.mouse.up()
+    chooser = page.locator("#highlight-form")
+    expect(chooser).to_be_visible()
+    _screenshot(page, "workspace-chooser-at-the-bottom")
+    assert _in_viewport(page, chooser)
+    save = chooser.get_by_role("button", name="Save", exact=True)
+    assert _in_viewport(page, save)
+    # Flipped above the selection.
+    assert chooser.bounding_box()["y"] + chooser.bounding_box()["height"] <= y1
+
+    # The filter narrows the codes, by name or parent's name, and by shortcut key.
+    chooser.get_by_label("Find a code by name or shortcut").fill("separ")
+    shown = chooser.locator(".tag-choice:not([hidden]) .tag-name")
+    expect(shown).to_have_text(["Definition of separatism"])
+    chooser.get_by_label("Find a code by name or shortcut").fill("three")
+    expect(shown).to_have_count(4)  # Three evils and its three children
+    expect(chooser.locator(".tag-choice:not([hidden]).depth-1")).to_have_count(3)
+    chooser.get_by_label("Find a code by name or shortcut").fill("o")
+    assert chooser.evaluate(FIRST_SHOWN_JS) == "oversight-gap"  # its shortcut comes first
+    page.keyboard.press("Enter")
+    expect(page.locator("#workspace-status")).to_have_text(re.compile(r"Saved annotation #\d+"))
+    made = Annotation.objects.get()
+    assert made.quote == "Paragraph 60"
+    assert list(made.tags.values_list("slug", flat=True)) == ["oversight-gap"]
+
+    # The next time, the code used last comes first, under "Recently used".
+    select(page, "Paragraph 61")
+    expect(chooser).to_be_visible()
+    expect(chooser.locator("#recent-heading")).to_be_visible()
+    assert chooser.evaluate(FIRST_SHOWN_JS) == "oversight-gap"
+    page.keyboard.press("Escape")
+    expect(chooser).to_be_hidden()
+
+
+def test_one_click_on_a_code_saves_and_retired_codes_are_not_offered(
+    page, log_in, user, document, tags
+):
+    retired = tags["due-process"]
+    retired.is_active = False
+    services.tag_save(user=None, tag=retired)
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    drag_select(page, "Россия и Китай")
+    chooser = page.locator("#highlight-form")
+    expect(chooser).to_be_visible()
+    expect(chooser.get_by_role("button", name="Due process and fair trial")).to_have_count(0)
+    chooser.get_by_role("button", name="Three evils", exact=True).click()
+    expect(page.locator("#workspace-status")).to_have_text(re.compile(r"Saved annotation #\d+"))
+    expect(chooser).to_be_hidden()
+    made = Annotation.objects.get()
+    assert made.quote == "Россия и Китай"
+    assert list(made.tags.values_list("slug", flat=True)) == ["three-evils"]
+
+
+def test_drag_starting_on_the_first_character_of_a_highlight(page, log_in, user, annotation):
+    """The highlight's first character is focusable (for the keyboard): a press on it must
+    still start a selection."""
+    document = annotation.document
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    expect(mark_of(page, annotation).first).to_have_attribute("tabindex", "0")
+    for _attempt in range(3):
+        drag_select(page, "Shanghai Convention.")
+        made = save_with_tags(page, "Oversight gap")
+        assert made.quote == "Shanghai Convention."
+        assert made.start == annotation.start
+        made.delete()
+        page.reload()
+    # The highlight can still be focused from the keyboard afterwards.
+    expect(mark_of(page, annotation).first).to_have_attribute("tabindex", "0")
+
+
+def test_keyboard_only_tagging(page, log_in, user, document, tags):
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    toggle = page.get_by_role("button", name="Select with keys")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    status = page.locator("#key-select-status")
+    expect(status).to_contain_text("Selecting with keys")
+    # The caret is at the start of the text: one word right, then select two words.
+    page.keyboard.press("ArrowRight")
+    expect(status).to_contain_text("Caret before")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    expect(status).to_contain_text("Selected")
+    expect(status).to_contain_text("under the")
+    page.keyboard.press("Enter")
+    chooser = page.locator("#highlight-form")
+    expect(chooser).to_be_visible()
+    expect(chooser.get_by_label("Find a code by name or shortcut")).to_be_focused()
+    # A code's key in the search box puts that code first; arrows, Space and Enter do the rest.
+    page.keyboard.type("t")
+    page.keyboard.press("ArrowDown")
+    expect(chooser.get_by_role("button", name="Three evils", exact=True)).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")
+    expect(page.locator("#workspace-status")).to_have_text(re.compile(r"Saved annotation #\d+"))
+    expect(chooser).to_be_hidden()
+    made = Annotation.objects.get()
+    assert made.quote == "under the"
+    assert list(made.tags.values_list("slug", flat=True)) == ["three-evils"]
+    # Still selecting with keys: the focus is back in the text.
+    expect(page.locator("#document-text")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+
+
+def test_overlapping_annotations_each_stay_visible(page, log_in, user, document, tags):
+    start = document.text.index("Extradition")
+    outer = services.annotation_create(
+        user=user, document=document, start=start, end=start + 30, tags=["extradition"]
+    )
+    inner_start = document.text.index("Shanghai")
+    inner = services.annotation_create(
+        user=user,
+        document=document,
+        start=inner_start,
+        end=inner_start + len("Shanghai Convention"),
+        tags=["three-evils"],
+    )
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    _screenshot(page, "workspace-overlap")
+    style = """(el) => {
+      const s = getComputedStyle(el);
+      return {u1: s.getPropertyValue('--u1').trim(), u2: s.getPropertyValue('--u2').trim(),
+              shadows: s.boxShadow.split(/,(?![^(]*\\))/).length};
+    }"""
+    only_outer = page.locator(f'#document-text mark[data-a="{outer.pk}"]')
+    both = page.locator(f'#document-text mark[data-a="{outer.pk} {inner.pk}"]')
+    only_inner = page.locator(f'#document-text mark[data-a="{inner.pk}"]')
+    expect(only_outer).to_have_text("Extradition under the ")
+    expect(both).to_have_text("Shanghai")
+    outer_style, both_style, inner_style = (
+        only_outer.evaluate(style),
+        both.evaluate(style),
+        only_inner.evaluate(style),
+    )
+    colour = {slug: tags[slug].colour.lower() for slug in ("extradition", "three-evils")}
+    # The outer annotation's line runs under the whole of its extent, the overlap included,
+    # where the inner one draws a second line.
+    assert outer_style["u1"].lower() == colour["extradition"]
+    assert both_style["u1"].lower() == colour["extradition"]
+    assert both_style["u2"].lower() == colour["three-evils"]
+    assert both_style["shadows"] == 2
+    assert inner_style["u1"].lower() == colour["three-evils"]
+    assert outer_style["shadows"] == 1
+    # Not by colour alone: focusing the overlap names both codes.
+    both.evaluate("(el) => el.removeAttribute('tabindex')")
+    mark_of(page, outer).first.focus()
+    expect(page.locator("#hover-card")).to_contain_text("Extradition")
+
+
+def test_change_extent_keeps_id_codes_and_note(page, log_in, user, annotation, tags):
+    document = annotation.document
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    card = page.locator(f"#card-{annotation.pk}")
+    card.get_by_role("button", name="Change extent").click()
+    save = card.get_by_role("button", name="Save extent")
+    expect(save).to_be_disabled()
+    # A selection now goes to the card, not to the tag chooser.
+    drag_select(page, "Extradition under the Shanghai Convention")
+    expect(save).to_be_enabled()
+    expect(card.locator(".extent-new")).to_have_text("Extradition under the Shanghai Convention")
+    expect(page.locator("#highlight-form")).to_be_hidden()
+    _screenshot(page, "workspace-change-extent")
+    save.click()
+    expect(card.get_by_role("button", name="Change extent")).to_be_visible()
+    expect(mark_of(page, annotation).first).to_contain_text("Extradition")
+    changed = Annotation.objects.get(pk=annotation.pk)
+    assert changed.quote == "Extradition under the Shanghai Convention"
+    assert (changed.start, changed.end) == (0, len("Extradition under the Shanghai Convention"))
+    assert list(changed.tags.values_list("slug", flat=True)) == ["extradition"]
+    assert changed.note == "Treaty basis."
+    assert changed.version == 2
+    assert Activity.objects.filter(action="annotation.extent", object_id=annotation.pk).exists()
+    assert text_content(page) == document.text
+    # The card's history shows the change.
+    card.get_by_role("button", name="History").click()
+    expect(card.locator(".history-list")).to_contain_text("Extent changed")
+    expect(card.locator(".history-list")).to_contain_text("Created")
+    _screenshot(page, "workspace-history")
+
+
+def test_delete_then_restore_from_the_deleted_annotations(page, log_in, user, annotation):
+    document = annotation.document
+    log_in(user)
+    page.goto(document.get_absolute_url())
+    page.locator(f"#card-{annotation.pk}").get_by_role("button", name="Delete").click()
+    expect(mark_of(page, annotation)).to_have_count(0)
+    page.get_by_role("link", name="Deleted annotations").click()
+    row = page.locator(f"#trash-{annotation.pk}")
+    expect(row).to_contain_text("Shanghai Convention")
+    expect(row).to_contain_text("deleted by analyst")
+    _screenshot(page, "workspace-trash")
+    row.get_by_role("button", name=f"Restore annotation {annotation.pk}").click()
+    expect(page).to_have_url(
+        re.compile(re.escape(document.get_absolute_url()) + f"#a{annotation.pk}$")
+    )
+    expect(mark_of(page, annotation).first).to_be_visible()
+    assert not Annotation.objects.get(pk=annotation.pk).is_deleted
+    page.get_by_role("link", name="Activity").click()
+    feed = page.locator(".activity-feed")
+    expect(feed).to_contain_text("Restored")
+    expect(feed).to_contain_text("Deleted")
+    _screenshot(page, "workspace-activity")

@@ -63,6 +63,25 @@ def _change_cases(listed, user, other_user, staff_user, client, headers, tags):
         "API tags",
         lambda: client.patch(url, {"tags": ["due-process"]}, content_type=json, headers=headers),
     )
+    yield (
+        "extent changed",
+        lambda: services.annotation_change_extent(
+            user=user,
+            annotation=Annotation.objects.get(pk=mine.pk),
+            start=listed.text.index("the Shanghai"),
+            end=listed.text.index("the Shanghai") + len("the Shanghai"),
+            quote="the Shanghai",
+        ),
+    )
+    yield (
+        "API extent",
+        lambda: client.patch(
+            url,
+            {"start": 0, "end": 20, "quote": listed.text[:20]},
+            content_type=json,
+            headers=headers,
+        ),
+    )
     yield "API delete", lambda: client.delete(url, headers=headers)
     yield (
         "restore",

@@ -293,6 +293,20 @@ ENDPOINTS = [
         lambda w: {"version": 1},
         htmx=True,
     ),
+    # Changing the extent of the coder's annotation, its history, the document's activity
+    # and deleted annotations.
+    Endpoint("documents:annotation_extent", "get", change_coders, _coders, htmx=True),
+    Endpoint(
+        "documents:annotation_extent",
+        "post",
+        change_coders,
+        _coders,
+        lambda w: {"version": 1, **_span(w, "Shanghai Convention")},
+        htmx=True,
+    ),
+    Endpoint("documents:annotation_history", "get", right(Action.READ), _coders, htmx=True),
+    Endpoint("documents:activity", "get", right(Action.READ), _doc),
+    Endpoint("documents:trash", "get", right(Action.READ), _doc),
     Endpoint("documents:tag_styles", "get", anyone),
     Endpoint("documents:import", "get", import_page),
     Endpoint(

@@ -274,9 +274,15 @@ def test_document_page_lists_annotations_in_text_order(logged_in, document, user
         str(late.start),
         str(late.end),
     )
-    # Only the author (or an admin) gets the buttons to change an annotation.
-    assert not cards[0].xpath(".//button")
-    assert [b.text for b in cards[1].xpath(".//button")] == ["Edit", "Delete"]
+    # Only the author (or an admin) gets the buttons to change an annotation; everyone
+    # reads its history.
+    assert [b.text for b in cards[0].xpath(".//button")] == ["History"]
+    assert [b.text for b in cards[1].xpath(".//button")] == [
+        "Edit",
+        "Change extent",
+        "Delete",
+        "History",
+    ]
     link = cards[1].xpath(".//a[@class='card-link']")[0]
     assert (
         link.get("href") == late.get_absolute_url() == f"{document.get_absolute_url()}#a{late.pk}"
@@ -300,7 +306,8 @@ def test_document_page_offers_every_active_tag_with_its_definition(logged_in, do
     buttons = tree.xpath(
         "//form[@id='highlight-form']//button[@class and contains(@class, 'tag-button')]"
     )
-    names = [button.text_content() for button in buttons]
+    # A code's parents are named in its button, shown when it comes up among recent codes.
+    names = [button.xpath(".//span[@class='tag-name']")[0].text for button in buttons]
     assert names == [tag.name for tag in tags.values() if tag.is_active]
     assert "Oversight gap" not in names
     definition = tree.xpath("//p[@id='definition-extradition']")[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .annotations import (
     CheckedSpan,
     StaleAnnotation,
+    annotation_change_extent,
     annotation_create,
     annotation_delete,
     annotation_restore,
@@ -83,6 +84,7 @@ __all__ = [
     "Upload",
     "annotation_create",
     "annotation_delete",
+    "annotation_change_extent",
     "annotation_restore",
     "annotation_update",
     "api_token_create",

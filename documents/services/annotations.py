@@ -416,3 +416,44 @@ def annotation_restore(
         action="annotation.restore",
         values={"deleted_at": None, "deleted_by": None},
     )
+
+
+@transaction.atomic
+def annotation_change_extent(
+    *,
+    user: User,
+    annotation: Annotation,
+    start: Any,
+    end: Any,
+    quote: str | None,
+    expected_version: int | None = None,
+) -> Annotation:
+    """Grow or shrink an annotation to text[start:end], keeping its id, codes and note.
+
+    The same checks as a create (offsets in the text, the quote, the right to annotate,
+    the document's row locked), and the right to change this annotation; refused if it
+    changed since `expected_version`. Logged as "annotation.extent", before and after.
+    """
+    _require_change_right(user, annotation)
+    if annotation.is_deleted:
+        raise ValidationError("This annotation is deleted; restore it before changing it.")
+    span = check_span(
+        user=user, document_id=annotation.document_id, start=start, end=end, quote=quote
+    )
+    if (span.start, span.end) == (annotation.start, annotation.end):
+        raise ValidationError(
+            {"end": ["The new extent is the same as the current one: select a different one."]}
+        )
+    return _change(
+        user=user,
+        annotation=annotation,
+        expected_version=expected_version,
+        action="annotation.extent",
+        values={
+            "start": span.start,
+            "end": span.end,
+            "quote": span.quote,
+            "prefix": span.prefix,
+            "suffix": span.suffix,
+        },
+    )
