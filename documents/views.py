@@ -31,7 +31,7 @@ from django_htmx.middleware import HtmxDetails
 
 from projects.models import Action, may
 
-from . import refusals, selectors, services
+from . import colours, refusals, selectors, services
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
@@ -488,7 +488,12 @@ def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     """The codebook's colours as a stylesheet (the pages carry no inline style for them)."""
-    rules = [f".t{tag.pk}{{--tag:{tag.colour}}}" for tag in selectors.tag_list(user=request.user)]
+    # The ink (black or white) that contrasts more with the colour: text drawn over a code's
+    # colour stays readable (WCAG AA) whatever colour the owners chose.
+    rules = [
+        f".t{tag.pk}{{--tag:{tag.colour};--tag-ink:{colours.ink_for(tag.colour)}}}"
+        for tag in selectors.tag_list(user=request.user)
+    ]
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, max-age=60"
     return response
