@@ -38,4 +38,6 @@ def contrast_ratio(first: str, second: str) -> float:
 
 def ink_for(background: str) -> str:
     """Black or white: the text colour that contrasts more with `background`."""
-    return BLACK if contrast_ratio(BLACK, background) >= contrast_ratio(WHITE, background) else WHITE
+    return (
+        BLACK if contrast_ratio(BLACK, background) >= contrast_ratio(WHITE, background) else WHITE
+    )
