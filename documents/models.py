@@ -344,14 +344,14 @@ class Tag(models.Model):
     def clean(self) -> None:
         if self.parent is not None and self.parent.project_id != self.project_id:
             raise ValidationError({"parent": "The parent must be a code of the same project."})
-        ancestor = self.parent
-        while ancestor is not None:
+        parent = ancestor = self.parent
+        while parent is not None and ancestor is not None:
             if ancestor.pk == self.pk:
-                if self.parent.pk == self.pk:
+                if parent.pk == self.pk:
                     message = f"{self.name} cannot go under itself."
                 else:
                     message = (
-                        f"{self.name} cannot go under {self.parent.name}: {self.parent.name} "
+                        f"{self.name} cannot go under {parent.name}: {parent.name} "
                         f"is below {self.name} already. Choose a code that is not below it."
                     )
                 raise ValidationError({"parent": message})

@@ -371,8 +371,9 @@ def import_batch_list(*, user: Any) -> models.QuerySet[ImportBatch]:
 
 def tag_list(*, user: Any, project: int | None = None) -> models.QuerySet[Tag]:
     """The codebooks of the projects `user` reads (of one project if given), retired tags
-    included, each tag with its parent, in codebook order."""
-    tags = Tag.objects.visible_to(user).select_related("parent")
+    included, each tag with its parent and the code it was merged into, in codebook
+    order."""
+    tags = Tag.objects.visible_to(user).select_related("parent", "merged_into")
     return tags if project is None else tags.filter(project_id=project)
 
 
@@ -418,7 +419,7 @@ def codebook(*, user: Any, project: int) -> Codebook:
     """A project's codebook (`codebook_with_counts`: each tag with `passages`) with each
     tag's example passage and the code it was merged into: the same few queries for any
     number of codes. A code in use under a retired one stands at the top of the tree."""
-    tags = codebook_with_counts(user=user, project=project, related=("example", "merged_into"))
+    tags = codebook_with_counts(user=user, project=project, related=("example",))
     active = [tag for tag in tags if tag.is_active]
     shown = {tag.pk for tag in active}
     children: dict[int | None, list[Tag]] = {}
@@ -447,7 +448,7 @@ def tag_get(*, user: Any, project: int, pk: int) -> Tag:
         raise Tag.DoesNotExist(f"No code #{pk}.")
     return (
         tag_list(user=user, project=project)
-        .select_related("example", "merged_into")
+        .select_related("example")
         .annotate(
             passages=models.Count(
                 "annotations", filter=Q(annotations__deleted_at__isnull=True), distinct=True

@@ -396,6 +396,8 @@ def code_save(
     tag.parent_id = parent_id
     tag.shortcut = values.get("shortcut", "")
     tag.is_active = bool(values.get("is_active"))
+    if "example" in values:
+        tag.example_id = values["example"]
     if tag._state.adding:
         last = Tag.objects.filter(project=project).order_by("-sort_order").first()
         tag.sort_order = (last.sort_order + 10) if last else 0
