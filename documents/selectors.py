@@ -435,9 +435,10 @@ def codebook(*, user: Any, project: int) -> Codebook:
 
     for tag in children.get(None, ()):
         visit(tag, 0)
-    for node, following in zip(tree, [*tree[1:], None], strict=True):
+    for index, node in enumerate(tree):
         if not node.has_children:
-            node.closes = range(node.depth - (following.depth if following else 0))
+            following = tree[index + 1].depth if index + 1 < len(tree) else 0
+            node.closes = range(node.depth - following)
     return Codebook(tree, [tag for tag in tags if not tag.is_active])
 
 
