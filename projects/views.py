@@ -566,12 +566,14 @@ def history_lines(rows: Any, names: dict[int, str]) -> list[dict[str, Any]]:
             changes: list[str] = []
         else:
             what = _ACTIONS.get(row.action, row.action)
+            # A new code's values as they were set; a change's as before → after.
             changes = [
-                f"{_FIELD_NAMES.get(name, name)}: {shown(name, before.get(name))} → "
+                f"{_FIELD_NAMES.get(name, name)}: {shown(name, value)}"
+                if not before
+                else f"{_FIELD_NAMES.get(name, name)}: {shown(name, before.get(name))} → "
                 f"{shown(name, value)}"
                 for name, value in after.items()
-                if name != "project" and (not before or before.get(name) != value)
-                if before or value not in (None, "", 0)
+                if name != "project" and (before.get(name) != value if before else value)
             ]
         lines.append(
             {
