@@ -416,6 +416,15 @@ def test_too_many_codes_are_refused(project, owner, monkeypatch):
         services.codebook_import(user=owner, project=project, data=CODEBOOK.format(codes).encode())
 
 
+def test_codes_nested_too_deep_are_refused(project, owner):
+    nested = ""
+    for level in range(refiqda.MAX_DEPTH + 1):
+        nested = _code(guid=f"6b3d9b8e-1c0f-4a5e-9f7e-{level:012d}", name=f"L{level}", inner=nested)
+    with pytest.raises(ValidationError, match=f"at most {refiqda.MAX_DEPTH}"):
+        services.codebook_import(user=owner, project=project, data=CODEBOOK.format(nested).encode())
+    assert not Tag.objects.filter(project=project).exists()
+
+
 def test_import_is_all_or_nothing_when_a_name_is_taken(project, owner, tags):
     codes = _code(name="Torture") + _code(
         guid="7b3d9b8e-1c0f-4a5e-9f7e-2d1c0b9a8f7e", name="Extradition"
