@@ -201,6 +201,14 @@ def test_the_example_must_be_a_passage_carrying_the_code(project, owner, user, d
         services.tag_set_example(user=owner, tag=tags["due-process"], annotation=other.pk)
     services.tag_set_example(user=owner, tag=tags["due-process"], annotation=coded.pk)
     assert _tag(project, "due-process").example_id == coded.pk
+    # Its passage deleted later, the code is still changed.
+    services.annotation_delete(user=user, annotation=coded)
+    tag = _tag(project, "due-process")
+    tag.definition = "Changed."
+    services.tag_save(user=owner, tag=tag)
+    services.tag_set_example(user=owner, tag=tag, annotation=None)
+    with pytest.raises(ValidationError, match="not a live passage"):
+        services.tag_set_example(user=owner, tag=tag, annotation=coded.pk)
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -47,13 +48,13 @@ def tag_save(*, user: User | None, tag: Tag, action: str = "") -> Tag:
     if user is not None:
         project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
     tag.full_clean()
-    _check_links(tag)
     adding = tag._state.adding
     before = None
     if not adding:
         before = Tag.objects.filter(pk=tag.pk).values(*_TAG_FIELDS).first()
         if before is not None and before["project"] != tag.project_id:
             raise ValidationError({"project": ["A code stays in the project it was made in."]})
+    _check_links(tag, before)
     with transaction.atomic():
         tag.save()
         after = {
@@ -73,10 +74,12 @@ def tag_save(*, user: User | None, tag: Tag, action: str = "") -> Tag:
     return tag
 
 
-def _check_links(tag: Tag) -> None:
-    """The example passage and the code merged into belong to the code's project; the
-    example carries the code."""
-    if tag.example_id is not None:
+def _check_links(tag: Tag, before: dict[str, Any] | None) -> None:
+    """A new example passage or code merged into belongs to the code's project; the example
+    carries the code. (An example chosen earlier may have been deleted since: the code's
+    other changes are still saved, and the page leaves it out.)"""
+    before = before or {}
+    if tag.example_id is not None and tag.example_id != before.get("example"):
         example = (
             Annotation.objects.alive()
             .filter(pk=tag.example_id, document__project_id=tag.project_id)
@@ -90,8 +93,10 @@ def _check_links(tag: Tag) -> None:
             raise ValidationError(
                 {"example": [f"Choose a passage coded {tag.name} as its example."]}
             )
-    if tag.merged_into_id is not None and not (
-        Tag.objects.filter(pk=tag.merged_into_id, project_id=tag.project_id).exists()
+    if (
+        tag.merged_into_id is not None
+        and tag.merged_into_id != before.get("merged_into")
+        and not Tag.objects.filter(pk=tag.merged_into_id, project_id=tag.project_id).exists()
     ):
         raise ValidationError({"merged_into": ["A code merges into a code of its own project."]})
 
