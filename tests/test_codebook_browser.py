@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from documents import services
 from documents.models import Tag
 from tests.helpers import annotate
 from tests.test_browser import ARTIFACTS, browser, log_in, page  # noqa: F401 (fixtures)
@@ -30,6 +31,9 @@ def test_an_owner_merges_two_codes_on_the_codebook_page(
     document = sample_corpus[0]
     word = next(w for w in ("extradition", "Shanghai", "SCO") if w in document.text)
     passage = annotate(user, document, word, tags=["forced-return"])
+    dark = tags["due-process"]
+    dark.colour = "#1a237e"  # a dark blue: its name is drawn in white
+    services.tag_save(user=None, tag=dark)
     log_in(staff_user)  # the project's owner
     page.goto(project.get_absolute_url())
     page.get_by_role("link", name="The codebook page").click()
@@ -57,6 +61,9 @@ def test_an_owner_merges_two_codes_on_the_codebook_page(
     retired = page.locator("section", has=page.get_by_role("heading", name="Retired codes"))
     expect(retired).to_contain_text("Forced return")
     expect(retired).to_contain_text("merged into Extradition")
+    chip = page.locator(f"#code-{dark.pk} a.chip")
+    assert chip.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    shot(page, "retired")
 
     # Its passage now carries Extradition, on the passages page of that code.
     extradition.locator("a", has_text="passage").first.click()
