@@ -185,7 +185,11 @@ class TagAdmin(admin.ModelAdmin):
     list_select_related = ["parent", "project"]
     list_editable = ["sort_order", "is_active"]
     list_filter = ["project", "is_active"]
-    search_fields = ["name", "slug", "definition"]
+    search_fields = ["name", "slug", "definition", "inclusion", "exclusion"]
+    # The example by id: a list of every passage would be long, and would show the
+    # passages of projects the admin user is not in. A merge is made on the codebook page.
+    raw_id_fields = ["example"]
+    readonly_fields = ["merged_into", "uuid"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
         # The codebooks the admin user may change (as an owner of their projects).

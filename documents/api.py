@@ -44,12 +44,15 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from projects.models import Action, Project
+from projects.selectors import project_for
+from projects.services import code_save
 from sco_annotate.middleware import accepts_gzip, gzip_bytes
 
 from . import api_schema, refusals, selectors, services, webannotation
 from .api_schema import JSON, JSONLD, errors
 from .models import Annotation, Document
-from .representations import REPRESENTATION_VERSION, Links, annotation_json, utc
+from .representations import REPRESENTATION_VERSION, Links, annotation_json, tag_json, utc
 from .serializers import (
     AnnotationCreateSerializer,
     AnnotationFilterSerializer,
@@ -63,7 +66,11 @@ from .serializers import (
     DocumentUploadSerializer,
     NoParameters,
     ProjectParameter,
+    TagCreateSerializer,
+    TagMergeResultSerializer,
+    TagMergeSerializer,
     TagSerializer,
+    TagUpdateSerializer,
 )
 from .services import idempotency
 from .shortcuts import found_or_404
@@ -635,18 +642,65 @@ class DocumentDetailView(generics.RetrieveAPIView):
 # Codebook
 
 
-@extend_schema(
-    tags=["codebook"],
-    summary="The codebooks of your projects (of one with ?project=), retired tags included",
-    responses={200: TagSerializer(many=True), **errors(400, 401)},
-)
+def _tag_response(request: Request, tag: Any, code: int = status.HTTP_200_OK) -> Response:
+    found = selectors.tag_list(user=request.user, project=tag.project_id).get(pk=tag.pk)
+    return Response(tag_json(found, Links.for_request(request)), status=code)
+
+
+def _code_values(request: Request, project: int, data: dict[str, Any]) -> dict[str, Any]:
+    """What the API sent, as projects.services.code_save takes it: the parent's slug as
+    its id (a code of the same project)."""
+    values = dict(data)
+    if values.get("parent") is not None:
+        parent = (
+            selectors.tag_list(user=request.user, project=project)
+            .filter(slug=values["parent"])
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if parent is None:
+            raise exceptions.ValidationError(
+                {"parent": [f"No code {values['parent']!r} in the project's codebook."]}
+            )
+        values["parent"] = parent
+    return values
+
+
+@extend_schema(tags=["codebook"])
 class TagListView(generics.ListAPIView):
     serializer_class = TagSerializer
     pagination_class = None
+    parser_classes = [JSONParser]
 
-    @extend_schema(parameters=[ProjectParameter])
+    @extend_schema(
+        summary="The codebooks of your projects (of one with ?project=), retired tags included",
+        parameters=[ProjectParameter],
+        responses={200: TagSerializer(many=True), **errors(400, 401)},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Add a code to a project's codebook (its owners)",
+        request=TagCreateSerializer,
+        responses={201: TagSerializer, **errors(400, 401, 403)},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        reject_unknown(request.data, TagCreateSerializer, read_only=_TAG_READ_ONLY)
+        serializer = TagCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        project = project_for(
+            user=request.user, project=data.pop("project", None), action=Action.CODEBOOK
+        )
+        data.setdefault("colour", "#ffd54f")
+        data["is_active"] = True
+        tag = code_save(
+            user=request.user, project=project, values=_code_values(request, project.pk, data)
+        )
+        response = _tag_response(request, tag, status.HTTP_201_CREATED)
+        response["Location"] = Links.for_request(request).tag(tag.slug) + f"?project={project.pk}"
+        return response
 
     def get_queryset(self) -> Any:
         project = filters(self.request, ProjectParameter).validated_data.get("project")
@@ -656,36 +710,151 @@ class TagListView(generics.ListAPIView):
         return _context(self)
 
 
-@extend_schema(
-    tags=["codebook"],
-    summary="One codebook entry (the IRI of a tagging body)",
-    responses={200: TagSerializer, **errors(400, 401, 404)},
-)
+def _tag(request: Request, slug: str) -> Any:
+    """The code with this slug in the codebooks the caller reads (?project= when several
+    have it): 404 when none, 400 when ambiguous."""
+    project = filters(request, ProjectParameter).validated_data.get("project")
+    found = list(selectors.tag_list(user=request.user, project=project).filter(slug=slug)[:2])
+    if not found:
+        raise exceptions.NotFound("No such code in the codebooks you can read.")
+    if len(found) > 1:
+        raise exceptions.ValidationError(
+            {"project": ["Codes of several of your projects have this slug: add ?project=ID."]}
+        )
+    return found[0]
+
+
+#: Fields of a code's JSON that a write may not set.
+_TAG_READ_ONLY = frozenset(TagSerializer().fields) - set(TagCreateSerializer().fields) - {"example"}
+
+
+@extend_schema(tags=["codebook"], parameters=[ProjectParameter])
 class TagDetailView(generics.RetrieveAPIView):
     serializer_class = TagSerializer
     lookup_field = "slug"
+    parser_classes = [JSONParser]
 
-    @extend_schema(parameters=[ProjectParameter])
+    @extend_schema(
+        summary="One codebook entry (the IRI of a tagging body)",
+        responses={200: TagSerializer, **errors(400, 401, 404)},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_object(self) -> Any:
-        project = filters(self.request, ProjectParameter).validated_data.get("project")
-        found = list(
-            selectors.tag_list(user=self.request.user, project=project).filter(
-                slug=self.kwargs["slug"]
-            )[:2]
-        )
-        if not found:
-            raise exceptions.NotFound("No such code in the codebooks you can read.")
-        if len(found) > 1:
+    @extend_schema(
+        summary="Rename, re-define, re-colour or move a code, or choose its example passage "
+        "(the project's owners)",
+        request=TagUpdateSerializer,
+        responses={200: TagSerializer, **errors(400, 401, 403, 404)},
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tag = self.get_object()
+        reject_unknown(request.data, TagUpdateSerializer, read_only=_TAG_READ_ONLY | {"slug"})
+        serializer = TagUpdateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        if not serializer.validated_data:
             raise exceptions.ValidationError(
-                {"project": ["Codes of several of your projects have this slug: add ?project=ID."]}
+                {
+                    "non_field_errors": [
+                        "Nothing to change: send name, definition, inclusion, "
+                        "exclusion, colour, parent, shortcut or example."
+                    ]
+                }
             )
-        return found[0]
+        values = {
+            "name": tag.name,
+            "definition": tag.definition,
+            "inclusion": tag.inclusion,
+            "exclusion": tag.exclusion,
+            "colour": tag.colour,
+            "parent": tag.parent.slug if tag.parent_id else None,
+            "shortcut": tag.shortcut,
+            "is_active": tag.is_active,
+            **serializer.validated_data,
+        }
+        code_save(
+            user=request.user,
+            project=Project(pk=tag.project_id),
+            values=_code_values(request, tag.project_id, values),
+            pk=tag.pk,
+        )
+        return _tag_response(request, tag)
+
+    def get_object(self) -> Any:
+        return _tag(self.request, self.kwargs["slug"])
 
     def get_serializer_context(self) -> dict[str, Any]:
         return _context(self)
+
+
+@extend_schema(tags=["codebook"], parameters=[ProjectParameter])
+class TagMergeView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Merge a code into another: its passages carry the other code instead, and "
+        "it is retired (the project's owners)",
+        request=TagMergeSerializer,
+        responses={200: TagMergeResultSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        tag = _tag(request, slug)
+        reject_unknown(request.data, TagMergeSerializer, read_only=frozenset())
+        serializer = TagMergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        into = (
+            selectors.tag_list(user=request.user, project=tag.project_id)
+            .filter(slug=serializer.validated_data["into"])
+            .first()
+        )
+        if into is None:
+            raise exceptions.ValidationError(
+                {
+                    "into": [
+                        f"No code {serializer.validated_data['into']!r} in the project's codebook."
+                    ]
+                }
+            )
+        moved = services.tag_merge(user=_user(request), tag=tag, into=into)
+        urls = Links.for_request(request)
+        both = selectors.tag_list(user=request.user, project=tag.project_id).in_bulk(
+            [tag.pk, into.pk]
+        )
+        return Response(
+            {
+                "merged": tag_json(both[tag.pk], urls),
+                "into": tag_json(both[into.pk], urls),
+                "passages": moved,
+            }
+        )
+
+
+@extend_schema(tags=["codebook"], parameters=[ProjectParameter])
+class TagRetireView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Retire a code: no longer applied, it stays on its passages (the project's owners)",
+        request=None,
+        responses={200: TagSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        tag = services.tag_retire(user=_user(request), tag=_tag(request, slug))
+        return _tag_response(request, tag)
+
+
+@extend_schema(tags=["codebook"], parameters=[ProjectParameter])
+class TagRestoreView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Put a retired code back in use (the project's owners)",
+        request=None,
+        responses={200: TagSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        tag = services.tag_restore(user=_user(request), tag=_tag(request, slug))
+        return _tag_response(request, tag)
 
 
 # ---------------------------------------------------------------------------------------

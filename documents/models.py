@@ -262,6 +262,14 @@ class Tag(models.Model):
     definition = models.TextField(
         blank=True, help_text="For coders: what the tag covers and what it does not."
     )
+    inclusion = models.TextField(
+        "when to use", blank=True, help_text="Inclusion criteria: passages that get this code."
+    )
+    exclusion = models.TextField(
+        "when not to use",
+        blank=True,
+        help_text="Exclusion criteria: passages that look alike but do not get this code.",
+    )
     colour = models.CharField(max_length=7, default="#ffd54f", validators=[_colour])
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
@@ -275,6 +283,29 @@ class Tag(models.Model):
         help_text="Inactive tags stay on old passages but cannot be applied.",
     )
     sort_order = models.IntegerField(default=0)
+    example = models.ForeignKey(
+        "Annotation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A passage that shows the code well, chosen by the codebook's editors.",
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        help_text="The code that took over this one's passages when it was merged.",
+    )
+    uuid = models.UUIDField(
+        "REFI-QDA guid",
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Names the code in REFI-QDA codebook exchange (.qdc), so that a codebook "
+        "exported and imported again keeps its codes' identity.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -299,6 +330,11 @@ class Tag(models.Model):
                 name="tag_shortcut_unique",
                 violation_error_message="Another code of the project has this shortcut.",
             ),
+            models.UniqueConstraint(
+                fields=["project", "uuid"],
+                name="tag_uuid_unique",
+                violation_error_message="Another code of the project has this REFI-QDA guid.",
+            ),
             models.CheckConstraint(condition=~Q(parent=F("pk")), name="tag_not_own_parent"),
         ]
 
@@ -308,10 +344,17 @@ class Tag(models.Model):
     def clean(self) -> None:
         if self.parent is not None and self.parent.project_id != self.project_id:
             raise ValidationError({"parent": "The parent must be a code of the same project."})
-        ancestor = self.parent
-        while ancestor is not None:
+        parent = ancestor = self.parent
+        while parent is not None and ancestor is not None:
             if ancestor.pk == self.pk:
-                raise ValidationError({"parent": "A tag cannot be its own ancestor."})
+                if parent.pk == self.pk:
+                    message = f"{self.name} cannot go under itself."
+                else:
+                    message = (
+                        f"{self.name} cannot go under {parent.name}: {parent.name} "
+                        f"is below {self.name} already. Choose a code that is not below it."
+                    )
+                raise ValidationError({"parent": message})
             ancestor = ancestor.parent
 
 

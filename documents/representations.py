@@ -195,7 +195,8 @@ def original_json(document: Any, urls: Links) -> dict[str, Any] | None:
 
 
 def tag_json(tag: Any, urls: Links) -> dict[str, Any]:
-    """A codebook entry (its parent selected with it) as the API's JSON object."""
+    """A codebook entry (its parent and the code it was merged into selected with it) as
+    the API's JSON object."""
     return {
         "id": tag.pk,
         "url": urls.tag(tag.slug),
@@ -203,9 +204,15 @@ def tag_json(tag: Any, urls: Links) -> dict[str, Any]:
         "slug": tag.slug,
         "name": tag.name,
         "definition": tag.definition,
+        "inclusion": tag.inclusion,
+        "exclusion": tag.exclusion,
         "colour": tag.colour,
         "parent": tag.parent.slug if tag.parent_id else None,
+        "shortcut": tag.shortcut,
         "is_active": tag.is_active,
+        "merged_into": tag.merged_into.slug if tag.merged_into_id else None,
+        "example": urls.annotation(tag.example_id) if tag.example_id else None,
+        "guid": str(tag.uuid),
     }
 
 

@@ -371,15 +371,16 @@ def import_batch_list(*, user: Any) -> models.QuerySet[ImportBatch]:
 
 def tag_list(*, user: Any, project: int | None = None) -> models.QuerySet[Tag]:
     """The codebooks of the projects `user` reads (of one project if given), retired tags
-    included, each tag with its parent, in codebook order."""
-    tags = Tag.objects.visible_to(user).select_related("parent")
+    included, each tag with its parent and the code it was merged into, in codebook
+    order."""
+    tags = Tag.objects.visible_to(user).select_related("parent", "merged_into")
     return tags if project is None else tags.filter(project_id=project)
 
 
-def codebook_with_counts(*, user: Any, project: int) -> list[Tag]:
-    """A project's codebook (tag_list) with `passages` on each tag: how many live
-    annotations carry it. Two queries."""
-    tags = list(tag_list(user=user, project=project))
+def codebook_with_counts(*, user: Any, project: int, related: Sequence[str] = ()) -> list[Tag]:
+    """A project's codebook (tag_list, with the `related` objects selected too) with
+    `passages` on each tag: how many live annotations carry it. Two queries."""
+    tags = list(tag_list(user=user, project=project).select_related(*related))
     links = Annotation.tags.through.objects.filter(
         tag_id__in=[tag.pk for tag in tags], annotation__deleted_at__isnull=True
     )
@@ -388,6 +389,109 @@ def codebook_with_counts(*, user: Any, project: int) -> list[Tag]:
     for tag in tags:
         tag.passages = counts.get(tag.pk, 0)  # type: ignore[attr-defined]
     return tags
+
+
+@dataclass
+class CodebookNode:
+    """A code's place in the codebook's tree, as the page draws it in nested lists: its
+    depth, whether a list of children opens after it, and how many lists close after it."""
+
+    tag: Tag
+    depth: int
+    has_children: bool = False
+    closes: range = range(0)
+
+
+@dataclass
+class Codebook:
+    """A project's codebook as its page shows it: the codes in use as a tree (in codebook
+    order, depth first), and the retired ones apart."""
+
+    tree: list[CodebookNode]
+    retired: list[Tag]
+
+    @property
+    def size(self) -> int:
+        return len(self.tree) + len(self.retired)
+
+
+def codebook(*, user: Any, project: int) -> Codebook:
+    """A project's codebook (`codebook_with_counts`: each tag with `passages`) with each
+    tag's example passage and the code it was merged into: the same few queries for any
+    number of codes. A code in use under a retired one stands at the top of the tree."""
+    tags = codebook_with_counts(user=user, project=project, related=("example",))
+    active = [tag for tag in tags if tag.is_active]
+    shown = {tag.pk for tag in active}
+    children: dict[int | None, list[Tag]] = {}
+    for tag in active:
+        children.setdefault(tag.parent_id if tag.parent_id in shown else None, []).append(tag)
+    tree: list[CodebookNode] = []
+
+    def visit(tag: Tag, depth: int) -> None:
+        node = CodebookNode(tag, depth, has_children=tag.pk in children)
+        tree.append(node)
+        for child in children.get(tag.pk, ()):
+            visit(child, depth + 1)
+
+    for tag in children.get(None, ()):
+        visit(tag, 0)
+    for index, node in enumerate(tree):
+        if not node.has_children:
+            following = tree[index + 1].depth if index + 1 < len(tree) else 0
+            node.closes = range(node.depth - following)
+    return Codebook(tree, [tag for tag in tags if not tag.is_active])
+
+
+def tag_get(*, user: Any, project: int, pk: int) -> Tag:
+    """Code `pk` of the project's codebook (with its parent, example passage and the code
+    it was merged into) if `user` reads the project; raises DoesNotExist."""
+    if not 0 < pk <= MAX_ID:
+        raise Tag.DoesNotExist(f"No code #{pk}.")
+    return (
+        tag_list(user=user, project=project)
+        .select_related("example")
+        .annotate(
+            passages=models.Count(
+                "annotations", filter=Q(annotations__deleted_at__isnull=True), distinct=True
+            )
+        )
+        .get(pk=pk)
+    )
+
+
+def tag_example_choices(*, user: Any, tag: Tag, limit: int = 50) -> list[tuple[int, str]]:
+    """The live passages carrying `tag` (one `tag_get` returned) that may be its example,
+    newest first, at most `limit`, each as (id, its quote shortened and its document)."""
+    found = (
+        Annotation.objects.visible_to(user)
+        .alive()
+        .filter(tags=tag.pk)
+        .order_by("-created", "-pk")
+        .values_list("pk", "quote", "document__title")[:limit]
+    )
+    choices = [
+        (pk, f"“{quote if len(quote) <= 80 else quote[:79] + '…'}” in {title}")
+        for pk, quote, title in found
+    ]
+    if tag.example_id is not None and tag.example_id not in {pk for pk, _ in choices}:
+        # The example chosen earlier stays choosable though newer passages came.
+        example = tag.example
+        assert example is not None
+        choices.append((example.pk, f"“{example.quote[:79]}” (the current example)"))
+    return choices
+
+
+def tag_history(*, tag: Tag) -> models.QuerySet[Activity]:
+    """The activity rows of a code (one `tag_get` returned): its creation and every change,
+    and the merges of other codes into it; newest first, with their actors."""
+    return (
+        Activity.objects.filter(
+            Q(object_type="tag", object_id=tag.pk)
+            | Q(action="tag.merge", after__merged_into=tag.pk)
+        )
+        .select_related("actor")
+        .order_by("-created", "-id")
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -442,6 +442,85 @@ class TagSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(
         read_only=True, help_text="Retired tags stay on old passages but cannot be applied."
     )
+    inclusion = serializers.CharField(read_only=True, help_text="When to use the code.")
+    exclusion = serializers.CharField(read_only=True, help_text="When not to use the code.")
+    shortcut = serializers.CharField(
+        read_only=True, help_text="The key that applies it in the tag chooser, or empty."
+    )
+    merged_into = serializers.SlugField(
+        read_only=True,
+        allow_null=True,
+        help_text="The slug of the code that took over its passages when it was merged.",
+    )
+    example = serializers.URLField(
+        read_only=True, allow_null=True, help_text="The annotation shown as its example."
+    )
+    guid = serializers.UUIDField(
+        read_only=True, help_text="Its REFI-QDA guid (codebook exchange, .qdc files)."
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return tag_json(instance, links(self.context))
+
+
+_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class TagWriteSerializer(serializers.Serializer):
+    """What a codebook entry's create or change may set (its slug only when made)."""
+
+    name = serializers.CharField(max_length=100)
+    definition = TextField(required=False, allow_blank=True, max_length=10_000)
+    inclusion = TextField(required=False, allow_blank=True, max_length=10_000)
+    exclusion = TextField(required=False, allow_blank=True, max_length=10_000)
+    colour = serializers.RegexField(
+        _COLOUR,
+        required=False,
+        help_text="#rrggbb",
+        error_messages={"invalid": "Give the colour as #rrggbb, e.g. #1f77b4."},
+    )
+    # See TagSerializer.parent.
+    parent = serializers.SlugField(  # type: ignore[assignment]
+        required=False,
+        allow_null=True,
+        max_length=100,
+        help_text="The slug of the code to go under (in the same project); null: top level.",
+    )
+    shortcut = TextField(required=False, allow_blank=True, max_length=1)
+
+
+class TagCreateSerializer(TagWriteSerializer):
+    project = ProjectField(
+        help_text="The project whose codebook gets the code; needed when "
+        "you may change the codebook of several."
+    )
+    slug = serializers.SlugField(
+        required=False,
+        max_length=100,
+        help_text="Stable identifier, unique in the project; made from the name if left out. "
+        "Fixed once set.",
+    )
+
+
+class TagUpdateSerializer(TagWriteSerializer):
+    name = serializers.CharField(required=False, max_length=100)
+    example = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The id of a live annotation carrying the code, shown as its example; "
+        "null: none.",
+    )
+
+
+class TagMergeSerializer(serializers.Serializer):
+    into = serializers.SlugField(
+        max_length=100, help_text="The slug of the code (same project) that takes the passages."
+    )
+
+
+class TagMergeResultSerializer(serializers.Serializer):
+    merged = TagSerializer(help_text="The merged code, now retired.")
+    into = TagSerializer(help_text="The code that carries its passages now.")
+    passages = serializers.IntegerField(help_text="How many passages changed.")

@@ -101,6 +101,19 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("tags/", login_not_required(api.TagListView.as_view()), name="tag-list"),
     path("tags/<slug:slug>/", login_not_required(api.TagDetailView.as_view()), name="tag-detail"),
     path(
+        "tags/<slug:slug>/merge/", login_not_required(api.TagMergeView.as_view()), name="tag-merge"
+    ),
+    path(
+        "tags/<slug:slug>/retire/",
+        login_not_required(api.TagRetireView.as_view()),
+        name="tag-retire",
+    ),
+    path(
+        "tags/<slug:slug>/restore/",
+        login_not_required(api.TagRestoreView.as_view()),
+        name="tag-restore",
+    ),
+    path(
         "annotations/",
         login_not_required(api.AnnotationListView.as_view()),
         name="annotation-list",

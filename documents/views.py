@@ -31,7 +31,7 @@ from django_htmx.middleware import HtmxDetails
 
 from projects.models import Action, may
 
-from . import refusals, selectors, services
+from . import colours, refusals, selectors, services
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
@@ -543,9 +543,11 @@ def annotation_summaries(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     """The codebook's colours as a stylesheet (the pages carry no inline style for them)."""
+    # The ink (black or white) that contrasts more with the colour: text drawn over a code's
+    # colour stays readable (WCAG AA) whatever colour the owners chose.
     rules = []
     for tag in selectors.tag_list(user=request.user):
-        rules.append(f".t{tag.pk}{{--tag:{tag.colour}}}")
+        rules.append(f".t{tag.pk}{{--tag:{tag.colour};--tag-ink:{colours.ink_for(tag.colour)}}}")
         # The underlines of overlapping highlights (views._mark_openers), one per layer.
         layers = range(1, UNDERLINES + 1)
         rules.extend(f".u{layer}-{tag.pk}{{--u{layer}:{tag.colour}}}" for layer in layers)

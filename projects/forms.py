@@ -62,6 +62,8 @@ class CodeForm(forms.Form):
         help_text="Stable identifier for the API; made from the name if empty. Fixed once set.",
     )
     definition = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    inclusion = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    exclusion = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     colour = forms.RegexField(
         regex=r"^#[0-9a-fA-F]{6}$",
         initial="#ffd54f",
@@ -79,6 +81,38 @@ class CodeForm(forms.Form):
         field = self.fields["parent"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "None (top level)"), *((str(pk), name) for pk, name in parents)]
+
+
+class CodeMergeForm(forms.Form):
+    """The code that takes over another's passages."""
+
+    into = forms.TypedChoiceField(coerce=int, label="Merge into")
+
+    def __init__(self, *args: Any, targets: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["into"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Choose a code"), *((str(pk), name) for pk, name in targets)]
+
+
+class CodeExampleForm(forms.Form):
+    """The passage shown as a code's example (none: no example)."""
+
+    annotation = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, label="Example passage"
+    )
+
+    def __init__(self, *args: Any, passages: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["annotation"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "No example"), *((str(pk), label) for pk, label in passages)]
+
+
+class CodebookImportForm(forms.Form):
+    """A REFI-QDA codebook file (.qdc) to add to the project's codebook."""
+
+    file = forms.FileField(label="REFI-QDA codebook (.qdc)")
 
 
 class AttributeForm(forms.Form):

@@ -288,6 +288,8 @@ def codebook_copy(*, user: Any, project: Project, source: Project | None) -> int
                 "name": tag.name,
                 "slug": tag.slug,
                 "definition": tag.definition,
+                "inclusion": tag.inclusion,
+                "exclusion": tag.exclusion,
                 "colour": tag.colour,
                 "shortcut": tag.shortcut,
                 "parent": tag.parent.slug if tag.parent is not None else "",
@@ -315,6 +317,8 @@ def codebook_copy(*, user: Any, project: Project, source: Project | None) -> int
                     name=entry["name"],
                     slug=entry["slug"],
                     definition=entry.get("definition", ""),
+                    inclusion=entry.get("inclusion", ""),
+                    exclusion=entry.get("exclusion", ""),
                     colour=entry.get("colour", "#ffd54f"),
                     shortcut="" if shortcut in taken_shortcuts else shortcut,
                     parent=existing.get(entry.get("parent", "")),
@@ -362,8 +366,9 @@ def code_save(
     pk: int | None = None,
 ) -> Any:
     """Add a code to the project's codebook (`pk` None) or change code `pk` of it (its
-    owners): name, slug (set once; made from the name when left empty), definition, colour,
-    parent (a code of the same project), shortcut, whether active."""
+    owners): name, slug (set once; made from the name when left empty), definition,
+    inclusion and exclusion criteria, colour, parent (a code of the same project),
+    shortcut, whether active."""
     from django.utils.text import slugify
 
     from documents.models import Tag
@@ -385,10 +390,14 @@ def code_save(
         raise ValidationError({"parent": ["Choose a code of this project's codebook."]})
     tag.name = values["name"]
     tag.definition = values.get("definition", "")
+    tag.inclusion = values.get("inclusion", "")
+    tag.exclusion = values.get("exclusion", "")
     tag.colour = values["colour"]
     tag.parent_id = parent_id
     tag.shortcut = values.get("shortcut", "")
     tag.is_active = bool(values.get("is_active"))
+    if "example" in values:
+        tag.example_id = values["example"]
     if tag._state.adding:
         last = Tag.objects.filter(project=project).order_by("-sort_order").first()
         tag.sort_order = (last.sort_order + 10) if last else 0

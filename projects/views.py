@@ -4,6 +4,7 @@ services; a refused change comes back as the page with the reason (422), never a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -18,11 +19,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import AccessEvent
 from accounts.services import access_event
 from documents import exports as document_exports
-from documents import refusals
+from documents import refiqda, refusals
 from documents import selectors as document_selectors
 from documents import services as document_services
 from documents.forms import AttributeValuesForm
-from documents.models import Attribute, is_site_admin
+from documents.models import Attribute, Tag, is_site_admin
 from documents.shortcuts import found_or_404
 
 from . import services
@@ -32,7 +33,10 @@ from .forms import (
     AttributeForm,
     AttributesUploadForm,
     CodebookCopyForm,
+    CodebookImportForm,
+    CodeExampleForm,
     CodeForm,
+    CodeMergeForm,
     MemberAddForm,
     MemberRoleForm,
     ProjectCreateForm,
@@ -251,37 +255,114 @@ def _parents(request: HttpRequest, project: Project, exclude: int | None = None)
     return [(tag.pk, tag.name) for tag in tags if tag.pk != exclude]
 
 
-@require_POST
-def code_add(request: HttpRequest, pk: int) -> HttpResponse:
+def _codebook_page(
+    request: HttpRequest, project: Project, *, errors: list[str] | None = None, **forms: Any
+) -> HttpResponse:
+    """The codebook page, with any form sent back as it was filled in."""
+    role = project.role  # type: ignore[attr-defined]
+    may_edit = may(role, Action.CODEBOOK)
+    found = document_selectors.codebook(user=request.user, project=project.pk)
+    context = {
+        "project": project,
+        "codebook": found,
+        "may_edit": may_edit,
+        "errors": errors or [],
+        "code_form": forms.get("code_form")
+        or CodeForm(parents=[(node.tag.pk, node.tag.name) for node in found.tree]),
+        "import_form": forms.get("import_form") or CodebookImportForm(),
+    }
+    return render(
+        request,
+        "projects/codebook.html",
+        context,
+        status=UNPROCESSABLE if errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def codebook(request: HttpRequest, pk: int) -> HttpResponse:
+    """The codebook page for every member; a code added by its owners (POST)."""
     project = _project(request, pk)
+    if request.method == "GET":
+        return _codebook_page(request, project)
+    from_codebook = request.POST.get("back") == "codebook"
     form = CodeForm(request.POST, parents=_parents(request, project))
     try:
         if not form.is_valid():
             raise _form_errors(form)
         tag = services.code_save(user=request.user, project=project, values=form.cleaned_data)
     except ValidationError as exc:
+        if from_codebook:
+            return _codebook_page(request, project, errors=refusals.lines(exc), code_form=form)
         return _page(request, project, errors=refusals.lines(exc), code_form=form)
     messages.success(request, f"Code {tag.name} added.")
+    if from_codebook:
+        return redirect(reverse("projects:codebook", args=[project.pk]) + f"#code-{tag.pk}")
     return redirect(project)
 
 
-@require_http_methods(["GET", "POST"])
-def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
-    project = _project(request, pk)
+def _may_edit_codebook(project: Project) -> None:
     if not may(project.role, Action.CODEBOOK):  # type: ignore[attr-defined]
         raise PermissionDenied("Only the project's owners change its codebook.")
-    tags = document_selectors.tag_list(user=request.user, project=project.pk)
-    tag = tags.filter(pk=code).first()
-    if tag is None:
-        raise Http404("No such code in this project.")
-    parents = _parents(request, project, exclude=tag.pk)
+
+
+def _code(request: HttpRequest, project: Project, code: int) -> Tag:
+    found: Tag = found_or_404(
+        document_selectors.tag_get, user=request.user, project=project.pk, pk=code
+    )
+    return found
+
+
+def _code_page(
+    request: HttpRequest,
+    project: Project,
+    tag: Tag,
+    *,
+    form: CodeForm | None = None,
+    errors: list[str] | None = None,
+) -> HttpResponse:
+    """A code's page: what the codebook says of it, its example and history; for the
+    owners, its forms."""
+    may_edit = may(project.role, Action.CODEBOOK)  # type: ignore[attr-defined]
+    codes = document_selectors.tag_list(user=request.user, project=project.pk)
+    names = {other.pk: other.name for other in codes}
+    context: dict[str, Any] = {
+        "project": project,
+        "tag": tag,
+        "may_edit": may_edit,
+        "errors": errors or [],
+        "history": history_lines(document_selectors.tag_history(tag=tag), names),
+        "merged_from": [other for other in codes if other.merged_into_id == tag.pk],
+    }
+    if may_edit:
+        context["form"] = form or _code_form(None, project, tag, names)
+        context["merge_form"] = CodeMergeForm(
+            targets=[
+                (other.pk, other.name) for other in codes if other.is_active and other.pk != tag.pk
+            ]
+        )
+        context["example_form"] = CodeExampleForm(
+            initial={"annotation": tag.example_id},
+            passages=document_selectors.tag_example_choices(user=request.user, tag=tag),
+        )
+    return render(
+        request,
+        "projects/code_edit.html",
+        context,
+        status=UNPROCESSABLE if errors else 200,
+    )
+
+
+def _code_form(data: Any, project: Project, tag: Tag, names: dict[int, str]) -> CodeForm:
     form = CodeForm(
-        request.POST if request.method == "POST" else None,
-        parents=parents,
+        data,
+        parents=[(pk, name) for pk, name in names.items() if pk != tag.pk],
         initial={
             "name": tag.name,
             "slug": tag.slug,
             "definition": tag.definition,
+            "inclusion": tag.inclusion,
+            "exclusion": tag.exclusion,
             "colour": tag.colour,
             "parent": tag.parent_id,
             "shortcut": tag.shortcut,
@@ -289,25 +370,220 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         },
     )
     form.fields["slug"].disabled = True  # fixed once set: API clients and exports name it
-    errors: list[str] = []
+    return form
+
+
+@require_http_methods(["GET", "POST"])
+def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
+    """A code's page (every member); its change by the owners (POST): rename, re-define,
+    re-colour, move under another code."""
+    project = _project(request, pk)
     if request.method == "POST":
-        try:
-            if not form.is_valid():
-                raise _form_errors(form)
-            services.code_save(
-                user=request.user, project=project, values=form.cleaned_data, pk=tag.pk
-            )
-        except ValidationError as exc:
-            errors = refusals.lines(exc)
-        else:
-            messages.success(request, f"Code {form.cleaned_data['name']} saved.")
-            return redirect(project)
-    return render(
-        request,
-        "projects/code_edit.html",
-        {"project": project, "tag": tag, "form": form, "errors": errors},
-        status=UNPROCESSABLE if errors else 200,
+        _may_edit_codebook(project)
+    tag = _code(request, project, code)
+    if request.method == "GET":
+        return _code_page(request, project, tag)
+    names = dict(
+        document_selectors.tag_list(user=request.user, project=project.pk).values_list("pk", "name")
     )
+    form = _code_form(request.POST, project, tag, names)
+    try:
+        if not form.is_valid():
+            raise _form_errors(form)
+        services.code_save(user=request.user, project=project, values=form.cleaned_data, pk=tag.pk)
+    except ValidationError as exc:
+        return _code_page(request, project, tag, form=form, errors=refusals.lines(exc))
+    messages.success(request, f"Code {form.cleaned_data['name']} saved.")
+    return redirect(reverse("projects:code_edit", args=[project.pk, tag.pk]))
+
+
+def _code_change(
+    request: HttpRequest, pk: int, code: int, change: Callable[[Project, Tag], str]
+) -> HttpResponse:
+    """A change to one code by the owners: `change` makes it and says what it did; a
+    refusal comes back as the code's page with the reason."""
+    project = _project(request, pk)
+    _may_edit_codebook(project)
+    tag = _code(request, project, code)
+    try:
+        done = change(project, tag)
+    except ValidationError as exc:
+        return _code_page(request, project, tag, errors=refusals.lines(exc))
+    messages.success(request, done)
+    return redirect(reverse("projects:code_edit", args=[project.pk, tag.pk]))
+
+
+@require_POST
+def code_merge(request: HttpRequest, pk: int, code: int) -> HttpResponse:
+    """Merge a code into another: its passages carry the other instead."""
+
+    def merge(project: Project, tag: Tag) -> str:
+        targets = document_selectors.tag_list(user=request.user, project=project.pk)
+        form = CodeMergeForm(request.POST, targets=[(other.pk, other.name) for other in targets])
+        if not form.is_valid():
+            raise _form_errors(form)
+        into = targets.get(pk=form.cleaned_data["into"])
+        moved = document_services.tag_merge(user=request.user, tag=tag, into=into)  # type: ignore[arg-type]
+        return (
+            f"{tag.name} merged into {into.name}: {moved} passage{'s' if moved != 1 else ''} "
+            f"now carr{'y' if moved != 1 else 'ies'} {into.name}. {tag.name} is retired."
+        )
+
+    return _code_change(request, pk, code, merge)
+
+
+@require_POST
+def code_retire(request: HttpRequest, pk: int, code: int) -> HttpResponse:
+    def retire(project: Project, tag: Tag) -> str:
+        document_services.tag_retire(user=request.user, tag=tag)  # type: ignore[arg-type]
+        return f"{tag.name} is retired: it stays on its passages but is no longer applied."
+
+    return _code_change(request, pk, code, retire)
+
+
+@require_POST
+def code_restore(request: HttpRequest, pk: int, code: int) -> HttpResponse:
+    def restore(project: Project, tag: Tag) -> str:
+        document_services.tag_restore(user=request.user, tag=tag)  # type: ignore[arg-type]
+        return f"{tag.name} is in use again."
+
+    return _code_change(request, pk, code, restore)
+
+
+@require_POST
+def code_example(request: HttpRequest, pk: int, code: int) -> HttpResponse:
+    """Choose the passage shown as the code's example (or none)."""
+
+    def choose(project: Project, tag: Tag) -> str:
+        passages = document_selectors.tag_example_choices(user=request.user, tag=tag)
+        form = CodeExampleForm(request.POST, passages=passages)
+        if not form.is_valid():
+            raise _form_errors(form)
+        chosen = form.cleaned_data["annotation"]
+        document_services.tag_set_example(
+            user=request.user,  # type: ignore[arg-type]
+            tag=tag,
+            annotation=chosen,
+        )
+        return f"Example of {tag.name} {'chosen' if chosen else 'taken away'}."
+
+    return _code_change(request, pk, code, choose)
+
+
+@require_GET
+def codebook_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The project's codebook as a REFI-QDA codebook file (.qdc)."""
+    project = _project(request, pk)
+    tags = document_selectors.tag_list(user=request.user, project=project.pk)
+    filename = f"codebook-project-{project.pk}.qdc"
+    access_event(
+        kind=AccessEvent.Kind.EXPORT,
+        request=request,
+        detail={"file": filename},
+        project_id=project.pk,
+    )
+    response = HttpResponse(
+        refiqda.codebook_xml(list(tags), origin=f"sco-annotate: {project.name}"),
+        content_type=f"{refiqda.CONTENT_TYPE}; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_POST
+def codebook_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Codes from a REFI-QDA codebook file (.qdc), added by the owners: all or none."""
+    project = _project(request, pk)
+    _may_edit_codebook(project)
+    form = CodebookImportForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise _form_errors(form)
+        upload = form.cleaned_data["file"]
+        if upload.size > refiqda.MAX_BYTES:
+            raise ValidationError(
+                {"file": [f"A codebook file may have at most {refiqda.MAX_BYTES:,} bytes."]}
+            )
+        added = document_services.codebook_import(
+            user=request.user,  # type: ignore[arg-type]
+            project=project,
+            data=upload.read(),
+        )
+    except ValidationError as exc:
+        return _codebook_page(request, project, errors=refusals.lines(exc), import_form=form)
+    messages.success(request, f"{added} code{'s' if added != 1 else ''} imported.")
+    return redirect(reverse("projects:codebook", args=[project.pk]))
+
+
+#: How the activity log's codebook actions read on a code's page.
+_ACTIONS = {
+    "tag.create": "created",
+    "tag.update": "changed",
+    "tag.retire": "retired",
+    "tag.restore": "restored",
+    "tag.example": "example passage changed",
+    "tag.import": "imported from a REFI-QDA codebook",
+    "tag.merge": "merged",
+}
+_FIELD_NAMES = {
+    "name": "name",
+    "slug": "slug",
+    "definition": "definition",
+    "inclusion": "when to use",
+    "exclusion": "when not to use",
+    "colour": "colour",
+    "parent": "under",
+    "shortcut": "shortcut",
+    "is_active": "in use",
+    "sort_order": "position",
+    "example": "example passage",
+    "merged_into": "merged into",
+}
+
+
+def history_lines(rows: Any, names: dict[int, str]) -> list[dict[str, Any]]:
+    """A code's activity rows as sentences: when, who, what changed (before → after)."""
+
+    def shown(name: str, value: Any) -> str:
+        if value is None or value == "":
+            return "none"
+        if name in ("parent", "merged_into"):
+            return names.get(value, f"#{value}")
+        if name == "example":
+            return f"passage #{value}"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    lines = []
+    for row in rows:
+        before, after = row.before or {}, row.after or {}
+        if row.action == "tag.merge":
+            what = (
+                f"{after['from']['name']} merged into {after['into']['name']}: "
+                f"{after['passages']} passage{'s' if after['passages'] != 1 else ''}"
+            )
+            changes: list[str] = []
+        else:
+            what = _ACTIONS.get(row.action, row.action)
+            # A new code's values as they were set; a change's as before → after.
+            changes = [
+                f"{_FIELD_NAMES.get(name, name)}: {shown(name, value)}"
+                if not before
+                else f"{_FIELD_NAMES.get(name, name)}: {shown(name, before.get(name))} → "
+                f"{shown(name, value)}"
+                for name, value in after.items()
+                if name != "project" and (before.get(name) != value if before else value)
+            ]
+        lines.append(
+            {
+                "when": row.created,
+                "who": row.actor.username if row.actor else "",
+                "what": what,
+                "changes": changes,
+            }
+        )
+    return lines
 
 
 # ---------------------------------------------------------------------------------------

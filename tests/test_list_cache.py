@@ -98,6 +98,15 @@ def _change_cases(listed, user, other_user, staff_user, client, headers, tags):
         "tag added",
         lambda: Tag.objects.create(project=listed.project, name="New code", slug="new-code"),
     )
+    yield (
+        "codes merged",
+        lambda: client.post(
+            "/api/v1/tags/oversight-gap/merge/",
+            {"into": "extradition"},
+            content_type=json,
+            headers=headers,
+        ),
+    )
     yield "user renamed", lambda: _admin_save(User.objects.get(pk=other_user.pk), username="maria")
 
 

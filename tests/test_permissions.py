@@ -153,6 +153,23 @@ def _code(world: Any) -> list[Any]:
     return [world.project.pk, world.project.tags.order_by("pk").first().pk]
 
 
+_QDC = (
+    b'<?xml version="1.0" encoding="utf-8"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+    b'<Code guid="6b3d9b8e-1c0f-4a5e-9f7e-2d1c0b9a8f7e" name="Imported" isCodable="true"/>'
+    b"</Codes></CodeBook>"
+)
+
+
+def _code_of_a(world: Any, *, retired: bool = False) -> str:
+    """The slug of a code that project A's codebook alone has (retired if asked)."""
+    tag = project_services.code_save(
+        user=world.users["owner"],
+        project=world.project,
+        values={"name": "Only in A", "colour": "#336699", "is_active": not retired},
+    )
+    return str(tag.slug)
+
+
 def _reader_membership(world: Any) -> list[Any]:
     return [world.project.pk, world.memberships["reader"].pk]
 
@@ -362,7 +379,29 @@ ENDPOINTS = [
         _project,
         lambda w: {"name": "Oversight gap 2", "colour": "#336699", "is_active": "on"},
     ),
-    Endpoint("projects:code_edit", "get", right(Action.CODEBOOK), _code),
+    # The codebook page and a code's page: every member; the changes: the owners.
+    Endpoint("projects:codebook", "get", right(Action.READ), _project),
+    Endpoint("projects:codebook_export", "get", right(Action.READ), _project),
+    Endpoint(
+        "projects:codebook_import",
+        "post",
+        right(Action.CODEBOOK),
+        _project,
+        lambda w: {"file": SimpleUploadedFile("codebook.qdc", _QDC)},
+    ),
+    Endpoint("projects:code_edit", "get", right(Action.READ), _code),
+    Endpoint(
+        "projects:code_merge",
+        "post",
+        right(Action.CODEBOOK),
+        _code,
+        lambda w: {"into": w.project.tags.get(slug="due-process").pk},
+    ),
+    Endpoint("projects:code_retire", "post", right(Action.CODEBOOK), _code),
+    Endpoint("projects:code_restore", "post", right(Action.CODEBOOK), _code),
+    Endpoint(
+        "projects:code_example", "post", right(Action.CODEBOOK), _code, lambda w: {"annotation": ""}
+    ),
     Endpoint(
         "projects:code_edit",
         "post",
@@ -491,6 +530,39 @@ ENDPOINTS = [
     Endpoint("api:document-annotations", "get", right(Action.READ), _doc, api=True),
     Endpoint("api:document-original", "get", right(Action.READ), _doc, api=True),
     Endpoint("api:tag-list", "get", anyone, api=True),
+    Endpoint(
+        "api:tag-list",
+        "post",
+        right(Action.CODEBOOK),
+        data=lambda w: {"project": w.project.pk, "name": "A new code"},
+        api=True,
+    ),
+    # A code only A's codebook has (B's has the default codes too, whose slugs its members
+    # reach by the same URLs).
+    Endpoint(
+        "api:tag-detail",
+        "patch",
+        right(Action.CODEBOOK),
+        lambda w: [_code_of_a(w)],
+        lambda w: {"name": "Renamed in A"},
+        api=True,
+    ),
+    Endpoint(
+        "api:tag-merge",
+        "post",
+        right(Action.CODEBOOK),
+        lambda w: [_code_of_a(w)],
+        lambda w: {"into": "due-process"},
+        api=True,
+    ),
+    Endpoint("api:tag-retire", "post", right(Action.CODEBOOK), lambda w: [_code_of_a(w)], api=True),
+    Endpoint(
+        "api:tag-restore",
+        "post",
+        right(Action.CODEBOOK),
+        lambda w: [_code_of_a(w, retired=True)],
+        api=True,
+    ),
     Endpoint("api:annotation-list", "get", anyone, api=True),
     Endpoint(
         "api:annotation-list",

@@ -176,7 +176,7 @@ def test_a_codebook_change_is_logged_with_every_field(tags, staff_user):
     log = Activity.objects.get(action="tag.update", object_id=tag.pk)
     assert set(log.after) == {
         "project", "name", "slug", "definition", "colour", "parent", "shortcut", "is_active",
-        "sort_order",
+        "sort_order", "inclusion", "exclusion", "example", "merged_into",
     }  # fmt: skip
     assert log.after["colour"] == "#123456" and log.before["colour"] != "#123456"
     assert log.after["definition"].startswith("Handing")

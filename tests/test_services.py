@@ -374,7 +374,7 @@ def test_tag_save_validates_colour_and_cycles(tags):
         services.tag_save(user=None, tag=tag)
     tag = Tag.objects.get(slug="extradition")
     tag.parent = tags["forced-return"]
-    with pytest.raises(ValidationError, match="ancestor"):
+    with pytest.raises(ValidationError, match="is below Extradition already"):
         services.tag_save(user=None, tag=tag)
 
 

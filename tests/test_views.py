@@ -333,10 +333,15 @@ def test_document_page_query_count_does_not_grow(logged_in, document, user, othe
     assert kept == queries - 1
 
 
-def test_tag_styles_give_each_tag_its_colour(logged_in, tags):
+def test_tag_styles_give_each_tag_its_colour_and_a_readable_ink(logged_in, tags):
+    tag = tags["extradition"]
+    tag.colour = "#1a237e"  # dark blue: white text over it
+    services.tag_save(user=None, tag=tag)
     response = logged_in.get(reverse("documents:tag_styles"))
     assert response["Content-Type"].startswith("text/css")
-    assert f".t{tags['extradition'].pk}{{--tag:{tags['extradition'].colour}}}" in response.text
+    assert f".t{tag.pk}{{--tag:#1a237e;--tag-ink:#ffffff}}" in response.text
+    light = tags["definition-of-extremism"]  # #fff176, yellow: black text
+    assert f".t{light.pk}{{--tag:{light.colour};--tag-ink:#000000}}" in response.text
 
 
 # ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .attributes import (
     attributes_from_csv,
     parse_value,
 )
-from .codebook import tag_save
+from .codebook import codebook_import, tag_merge, tag_restore, tag_retire, tag_save, tag_set_example
 from .documents import (
     MAX_DOCUMENTS_AT_ONCE,
     METADATA_FIELDS,
@@ -63,7 +63,12 @@ from .imports import (
     import_preview,
 )
 from .tokens import API_TOKEN_PREFIX, api_token_create, api_token_hash, api_token_revoke
-from .versions import document_list_changed, shared_list_changed, user_renamed
+from .versions import (
+    document_list_changed,
+    documents_list_changed,
+    shared_list_changed,
+    user_renamed,
+)
 
 __all__ = [
     "API_TOKEN_PREFIX",
@@ -97,9 +102,11 @@ __all__ = [
     "attributes_from_csv",
     "check_new_text",
     "check_span",
+    "codebook_import",
     "document_create",
     "document_import",
     "document_list_changed",
+    "documents_list_changed",
     "document_update",
     "documents_create",
     "importing_into",
@@ -112,6 +119,10 @@ __all__ = [
     "parse_publication_date",
     "parse_value",
     "shared_list_changed",
+    "tag_merge",
+    "tag_restore",
+    "tag_retire",
     "tag_save",
+    "tag_set_example",
     "user_renamed",
 ]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
 
-from documents.models import Tag
-from projects.models import Action
+from documents import refiqda
+from documents.models import Annotation, Document, Tag
+from projects.models import Action, Project
 from projects.selectors import project_for
 
 from .activity import log
+from .versions import documents_list_changed, shared_list_changed
 
 #: The fields of a tag whose changes are logged.
 _TAG_FIELDS = [
@@ -25,12 +32,19 @@ _TAG_FIELDS = [
     "shortcut",
     "is_active",
     "sort_order",
+    "inclusion",
+    "exclusion",
+    "example",
+    "merged_into",
 ]
+#: Of those, the foreign keys: their ids are logged.
+_TAG_KEYS = {"project", "parent", "example", "merged_into"}
 
 
-def tag_save(*, user: User | None, tag: Tag) -> Tag:
+def tag_save(*, user: User | None, tag: Tag, action: str = "") -> Tag:
     """Create or change a codebook entry after validating it: the project's owners (None is
-    the operator running a command)."""
+    the operator running a command). `action` names the change in the activity log
+    (tag.create or tag.update unless given)."""
     if user is not None:
         project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
     tag.full_clean()
@@ -40,24 +54,165 @@ def tag_save(*, user: User | None, tag: Tag) -> Tag:
         before = Tag.objects.filter(pk=tag.pk).values(*_TAG_FIELDS).first()
         if before is not None and before["project"] != tag.project_id:
             raise ValidationError({"project": ["A code stays in the project it was made in."]})
+    _check_links(tag, before)
     with transaction.atomic():
         tag.save()
         after = {
-            name: getattr(tag, f"{name}_id" if name in ("parent", "project") else name)
-            for name in _TAG_FIELDS
+            name: getattr(tag, f"{name}_id" if name in _TAG_KEYS else name) for name in _TAG_FIELDS
         }
         if before is not None:
             before = {name: before[name] for name in _TAG_FIELDS}
         if before != after:
             log(
                 actor=user,
-                action="tag.create" if adding else "tag.update",
+                action=action or ("tag.create" if adding else "tag.update"),
                 obj=tag,
                 document_id=None,
                 before=before,
                 after=after,
             )
     return tag
+
+
+def _check_links(tag: Tag, before: dict[str, Any] | None) -> None:
+    """A new example passage or code merged into belongs to the code's project; the example
+    carries the code. (An example chosen earlier may have been deleted since: the code's
+    other changes are still saved, and the page leaves it out.)"""
+    before = before or {}
+    if tag.example_id is not None and tag.example_id != before.get("example"):
+        example = (
+            Annotation.objects.alive()
+            .filter(pk=tag.example_id, document__project_id=tag.project_id)
+            .values_list("pk", flat=True)
+        )
+        if not example.exists():
+            raise ValidationError(
+                {"example": [f"Passage #{tag.example_id} is not a live passage of this project."]}
+            )
+        if tag.pk is None or not example.filter(tags=tag.pk).exists():
+            raise ValidationError(
+                {"example": [f"Choose a passage coded {tag.name} as its example."]}
+            )
+    if (
+        tag.merged_into_id is not None
+        and tag.merged_into_id != before.get("merged_into")
+        and not Tag.objects.filter(pk=tag.merged_into_id, project_id=tag.project_id).exists()
+    ):
+        raise ValidationError({"merged_into": ["A code merges into a code of its own project."]})
+
+
+def _codebook_entry(*, user: User, tag: Tag) -> Tag:
+    """`tag` read again, locked, from a project where `user` may change the codebook."""
+    project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
+    found = Tag.objects.select_for_update().filter(pk=tag.pk, project_id=tag.project_id).first()
+    if found is None:
+        raise ValidationError({"code": ["This code is no longer in the codebook."]})
+    return found
+
+
+def tag_retire(*, user: User, tag: Tag) -> Tag:
+    """Retire a code: no longer offered or applied, it stays on the passages that carry it."""
+    with transaction.atomic():
+        tag = _codebook_entry(user=user, tag=tag)
+        if not tag.is_active:
+            raise ValidationError({"code": [f"{tag.name} is retired already."]})
+        tag.is_active = False
+        return tag_save(user=user, tag=tag, action="tag.retire")
+
+
+def tag_restore(*, user: User, tag: Tag) -> Tag:
+    """Bring a retired code back into use (a merged one keeps none of the passages it gave
+    away: it starts again from what it carries now)."""
+    with transaction.atomic():
+        tag = _codebook_entry(user=user, tag=tag)
+        if tag.is_active:
+            raise ValidationError({"code": [f"{tag.name} is in use, not retired."]})
+        tag.is_active = True
+        tag.merged_into = None
+        return tag_save(user=user, tag=tag, action="tag.restore")
+
+
+def tag_set_example(*, user: User, tag: Tag, annotation: int | None) -> Tag:
+    """Make passage `annotation` (a live one of the project that carries the code) the
+    code's example on the codebook page; None takes the example away."""
+    with transaction.atomic():
+        tag = _codebook_entry(user=user, tag=tag)
+        tag.example_id = annotation
+        return tag_save(user=user, tag=tag, action="tag.example")
+
+
+def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
+    """Merge `tag` into `into`: every passage of `tag` (deleted ones too, should they come
+    back) carries `into` instead, once; `tag`'s children move under `into`; `tag` is
+    retired and remembers `into`. One activity row names both. Returns how many passages
+    changed."""
+    with transaction.atomic():
+        tag = _codebook_entry(user=user, tag=tag)
+        if into.project_id != tag.project_id:
+            raise ValidationError({"into": ["Merge into a code of the same project."]})
+        into = _codebook_entry(user=user, tag=into)
+        _check_merge(tag, into)
+        links = Annotation.tags.through.objects
+        # Subqueries rather than lists of ids: a code may carry many thousands of passages.
+        carrying = links.filter(tag_id=tag.pk).values("annotation_id")
+        changed = Annotation.objects.filter(pk__in=carrying)
+        # A client that syncs by `updated_after` sees each changed passage again.
+        passages = changed.update(updated=timezone.now(), version=F("version") + 1)
+        documents_list_changed(
+            Document.objects.filter(pk__in=changed.values("document_id")).values("pk")
+        )
+        both = links.filter(
+            tag_id=tag.pk,
+            annotation_id__in=links.filter(tag_id=into.pk).values("annotation_id"),
+        )
+        with_both, _ = both.delete()
+        links.filter(tag_id=tag.pk).update(tag_id=into.pk)
+        children = list(Tag.objects.filter(parent_id=tag.pk).values_list("pk", flat=True))
+        Tag.objects.filter(pk__in=children).update(parent_id=into.pk)
+        before = {"is_active": tag.is_active, "merged_into": tag.merged_into_id}
+        tag.is_active = False
+        tag.merged_into = into
+        tag.save(update_fields=["is_active", "merged_into", "updated"])
+        shared_list_changed()
+        log(
+            actor=user,
+            action="tag.merge",
+            obj=tag,
+            document_id=None,
+            before=before,
+            after={
+                "is_active": False,
+                "merged_into": into.pk,
+                "from": {"id": tag.pk, "slug": tag.slug, "name": tag.name},
+                "into": {"id": into.pk, "slug": into.slug, "name": into.name},
+                "passages": passages,
+                "passages_with_both": with_both,
+                "children_moved": children,
+            },
+        )
+    return passages
+
+
+def _check_merge(tag: Tag, into: Tag) -> None:
+    if into.pk == tag.pk:
+        raise ValidationError({"into": [f"Choose another code than {tag.name} to merge into."]})
+    if not into.is_active:
+        raise ValidationError(
+            {"into": [f"{into.name} is retired: restore it first, or merge into another code."]}
+        )
+    ancestor_id = into.parent_id
+    parents = dict(Tag.objects.filter(project_id=tag.project_id).values_list("pk", "parent_id"))
+    while ancestor_id is not None:
+        if ancestor_id == tag.pk:
+            raise ValidationError(
+                {
+                    "into": [
+                        f"{into.name} is below {tag.name}: move it out first, or merge "
+                        f"{tag.name} into a code that is not below it."
+                    ]
+                }
+            )
+        ancestor_id = parents.get(ancestor_id)
 
 
 def requested_slugs(tags: Sequence[Tag | str], project_id: int) -> list[str]:
@@ -116,3 +271,92 @@ def _tags_by_slug(slugs: list[str], project_id: int) -> list[Tag]:
         .only("id", "slug", "name", "is_active", "sort_order")
         .order_by("sort_order", "name")
     )
+
+
+def codebook_import(*, user: User, project: Project | int, data: bytes) -> int:
+    """Add the codes of a REFI-QDA codebook file (`.qdc`) to the project's codebook, with
+    their hierarchy, colours, descriptions and guids: all of them or, when anything is
+    wrong, none (a ValidationError names what). Returns how many were added."""
+    project = project_for(user=user, project=project, action=Action.CODEBOOK)
+    entries = [entry for top in refiqda.parse_codebook(data) for entry in top.walk()]
+    if not entries:
+        raise ValidationError({"file": ["The file has no codes."]})
+    existing = list(Tag.objects.filter(project=project).values_list("name", "slug", "uuid"))
+    _check_import(entries, existing)
+    slugs = {slug for _, slug, _ in existing}
+    last = Tag.objects.filter(project=project).order_by("-sort_order").first()
+    order = last.sort_order if last else 0
+    with transaction.atomic():
+        made: dict[uuid.UUID, Tag] = {}
+        parents = {child.guid: entry.guid for entry in entries for child in entry.children}
+        for entry in entries:  # a parent comes before its children: `walk` goes depth first
+            order += 10
+            tag = Tag(
+                project=project,
+                uuid=entry.guid,
+                name=entry.name,
+                slug=_free_slug(entry, slugs),
+                definition=entry.definition,
+                inclusion=entry.inclusion,
+                exclusion=entry.exclusion,
+                colour=entry.colour,
+                parent=made.get(parents.get(entry.guid)),  # type: ignore[arg-type]
+                is_active=entry.codable,
+                sort_order=order,
+            )
+            try:
+                made[entry.guid] = tag_save(user=user, tag=tag, action="tag.import")
+            except ValidationError as exc:
+                raise ValidationError(
+                    {"file": [f"Code {entry.name!r} ({entry.guid}): {' '.join(exc.messages)}"]}
+                ) from None
+        log(
+            actor=user,
+            action="codebook.import",
+            obj=project,
+            document_id=None,
+            after={"format": "REFI-QDA codebook", "added": len(made)},
+        )
+    return len(made)
+
+
+def _check_import(
+    entries: list[refiqda.CodeEntry], existing: list[tuple[str, str, uuid.UUID]]
+) -> None:
+    """Every problem of the file's codes against each other and the codebook, at once."""
+    names = {name.casefold() for name, _, _ in existing}
+    guids = {guid for _, _, guid in existing}
+    problems: list[str] = []
+    seen_names: set[str] = set()
+    seen_guids: set[uuid.UUID] = set()
+    for entry in entries:
+        label = f"Code {entry.name!r} ({entry.guid})"
+        if not entry.name:
+            problems.append(f"A code ({entry.guid}) has no name.")
+        elif len(entry.name) > Tag._meta.get_field("name").max_length:  # type: ignore[operator]
+            problems.append(f"{label}: a name has at most 100 characters.")
+        if entry.guid in guids:
+            problems.append(f"{label} is in the codebook already (same guid).")
+        elif entry.guid in seen_guids:
+            problems.append(f"{label}: the guid comes twice in the file.")
+        if entry.name.casefold() in names:
+            problems.append(f"{label}: the codebook has a code of this name already.")
+        elif entry.name.casefold() in seen_names:
+            problems.append(f"{label}: the name comes twice in the file.")
+        seen_names.add(entry.name.casefold())
+        seen_guids.add(entry.guid)
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise ValidationError({"file": [f"Nothing was imported. {' '.join(problems[:10])}{more}"]})
+
+
+def _free_slug(entry: refiqda.CodeEntry, taken: set[str]) -> str:
+    """A slug made from the code's name (its guid's start if the name has no Latin letters
+    or digits), not yet taken in the project."""
+    base = slugify(entry.name)[:90] or f"code-{entry.guid.hex[:8]}"
+    slug, number = base, 1
+    while slug in taken:
+        number += 1
+        slug = f"{base}-{number}"
+    taken.add(slug)
+    return slug

@@ -9,9 +9,11 @@ only while it is current: a new kind of change that the list shows must call one
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from documents.models import Annotation, Document, SharedVersion
@@ -21,6 +23,11 @@ def document_list_changed(document_id: int) -> None:
     """Give a document's list of annotations a new version: every change to its annotations
     or their tags calls this."""
     Document.objects.filter(pk=document_id).update(annotations_version=uuid.uuid4())
+
+
+def documents_list_changed(document_ids: Iterable[int] | QuerySet[Any, Any]) -> None:
+    """`document_list_changed` for many documents at once (ids or an id queryset)."""
+    Document.objects.filter(pk__in=document_ids).update(annotations_version=uuid.uuid4())
 
 
 def shared_list_changed() -> None:
