@@ -19,8 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractYear
 
 from documents.models import (
@@ -34,12 +33,13 @@ from documents.models import (
 )
 from documents.selectors import DocumentFilter, document_list, tag_list
 
+from .models import CodeCount, CodePair
 from .selectors import PassageFilter, passage_list
 from .summaries import (
     Counts,
     Passage,
     count_overlaps,
-    document_summaries,
+    make_current,
     passages_in_text_order,
 )
 
@@ -114,68 +114,36 @@ def _by_documents(filters: PassageFilter) -> bool:
 
 
 def _summed_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
-    """code_matrix from the documents' summaries: four queries when they are all kept.
-
-    Without coders to tell apart, each document's passages and counts by code are added
-    to its column; with them, its counts by coder."""
+    """code_matrix from the documents' kept counts, summed by the database: five queries
+    when they are current (the codebook, the documents' versions, the codes' tree, the
+    versions kept, the sums)."""
     codebook = _codebook(user, filters.project)
-    by_coder = dimension == "coder"
-    rows = (
-        _documents(user, filters)
-        .annotate(
-            value=F("pk") if by_coder else _column(dimension, filters.project, "", document=True)
-        )
-        .values_list("pk", "annotations_version", "value")
-    )
-    values_of = {pk: value for pk, _, value in rows}
-    versions = [(pk, version) for pk, version, _ in rows]
-    counts: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
-    column_totals: dict[Any, int] = defaultdict(int)
-    if not by_coder and not filters.coders:
-        found = document_summaries(versions, project=filters.project, parts=("total", "codes"))
-        for pk, (total, codes) in found.items():
-            value = values_of[pk]
-            column_totals[value] += total
-            for tag, n in codes.items():
-                counts[tag][value] += n
+    documents = _documents(user, filters)
+    make_current(list(documents.values_list("pk", "annotations_version")), project=filters.project)
+    kept = CodeCount.objects.filter(document__in=documents.values("pk"))
+    if dimension == "coder":
+        kept = kept.filter(everyone=False)
+        column: Any = F("coder__username")
     else:
-        wanted = _coder_keys(filters.coders)
-        found = document_summaries(versions, project=filters.project, parts=("passages", "coders"))
-        for pk, (passages, coders) in found.items():
-            value = values_of[pk]
-            for coder, n in passages.items():
-                if wanted is None or coder in wanted:
-                    column_totals[coder if by_coder else value] += n
-            for coder, per_code in coders.items():
-                if wanted is not None and coder not in wanted:
-                    continue
-                column = coder if by_coder else value
-                for tag, n in per_code.items():
-                    counts[tag][column] += n
-    if by_coder:
-        # Coders are columns by name, as the live count groups them.
-        names = dict(
-            get_user_model()
-            .objects.filter(pk__in=[int(c) for c in column_totals if c])
-            .values_list("pk", "username")
-        )
-        named = {str(pk): name for pk, name in names.items()}
-        counts = {tag: _renamed(cells, named) for tag, cells in counts.items()}
-        column_totals = _renamed(column_totals, named)
-    return _matrix(
-        dimension,
-        filters.project,
-        codebook,
-        {int(tag): cells for tag, cells in counts.items()},
-        column_totals,
+        column = _column(dimension, filters.project, "")
+        kept = kept.filter(everyone=True) if not filters.coders else kept.filter(everyone=False)
+    if filters.coders:
+        kept = kept.filter(coder__username__in=filters.coders)
+    sums = (
+        kept.annotate(value=column)
+        .values("tag_id", "value")
+        .annotate(n=Sum("passages"))
+        .order_by()
+        .values_list("tag_id", "value", "n")
     )
-
-
-def _renamed(cells: dict[Any, int], names: dict[str, str]) -> dict[Any, int]:
-    renamed: dict[Any, int] = defaultdict(int)
-    for coder, n in cells.items():
-        renamed[names.get(coder)] += n
-    return renamed
+    counts: dict[int, dict[Any, int]] = defaultdict(dict)
+    column_totals: dict[Any, int] = {}
+    for tag, value, n in sums:
+        if tag is None:
+            column_totals[value] = n
+        else:
+            counts[tag][value] = n
+    return _matrix(dimension, filters.project, codebook, counts, column_totals)
 
 
 def _documents(user: Any, filters: PassageFilter) -> Any:
@@ -194,14 +162,6 @@ def _documents(user: Any, filters: PassageFilter) -> Any:
     if filters.document is not None:
         documents = documents.filter(pk=filters.document)
     return documents
-
-
-def _coder_keys(usernames: tuple[str, ...]) -> set[str] | None:
-    """The coders a filter names, as the summaries key them."""
-    if not usernames:
-        return None
-    ids = get_user_model().objects.filter(username__in=usernames).values_list("pk", flat=True)
-    return {str(pk) for pk in ids}
 
 
 def _live_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
@@ -376,15 +336,19 @@ def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
 
 
 def _summed_pairs(user: Any, filters: PassageFilter) -> Counts:
-    documents = _documents(user, filters).values_list("pk", "annotations_version")
-    found = document_summaries(list(documents), project=filters.project, parts=("pairs",))
-    counts: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (pairs,) in found.values():
-        for a, row in pairs.items():
-            into = counts[a]
-            for b, n in row.items():
-                into[b] += n
-    return {int(a): {int(b): n for b, n in row.items()} for a, row in counts.items()}
+    documents = _documents(user, filters)
+    make_current(list(documents.values_list("pk", "annotations_version")), project=filters.project)
+    sums = (
+        CodePair.objects.filter(document__in=documents.values("pk"))
+        .values("a_id", "b_id")
+        .annotate(n=Sum("overlaps"))
+        .order_by()
+        .values_list("a_id", "b_id", "n")
+    )
+    counts: dict[int, dict[int, int]] = defaultdict(dict)
+    for a, b, n in sums:
+        counts[a][b] = n
+    return dict(counts)
 
 
 def _live_pairs(user: Any, filters: PassageFilter) -> Counts:

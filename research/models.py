@@ -82,34 +82,64 @@ class QueuedDocument(models.Model):
 
 
 class DocumentCodes(models.Model):
-    """What the code comparisons add up for one document: its live passages counted by
-    coder and code (a code counting the passages carrying it or a code below it, each
-    once), by coder alone, and its codes applied to overlapping passages.
-
-    Derived data (research/summaries.py), kept under the document's annotations_version
-    (read before the passages) and a fingerprint of the codebook's tree: a summary whose
-    version is not the document's current one is made again when next read, so a
-    comparison after a write reads again only the documents written to.
-    """
+    """The versions one document's counts (`CodeCount`, `CodePair`) were made under: its
+    annotations_version, read before its passages, and a fingerprint of the codebook's
+    tree. Counts whose versions are not the current ones are made again when next read
+    (research/summaries.py), so a comparison after a write reads again only the documents
+    written to."""
 
     document = models.OneToOneField(
         Document, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     annotations_version = models.UUIDField()
     tree_token = models.UUIDField()
-    #: Passages (research/summaries.py says what each field holds).
-    total = models.PositiveIntegerField(default=0)
-    #: {code id: passages}
-    codes = models.JSONField(default=dict)
-    #: {coder id or "": {code id: passages}}
-    coders = models.JSONField(default=dict)
-    #: {coder id or "": passages}
-    passages = models.JSONField(default=dict)
-    #: {code id: {code id: overlaps}}, as research.analysis.cooccurrence counts them.
-    pairs = models.JSONField(default=dict)
 
     def __str__(self) -> str:
-        return f"codes of #{self.document_id}"
+        return f"counts of #{self.document_id}"
+
+
+class CodeCount(models.Model):
+    """One document's live passages carrying a code (or a code below it), each counted
+    once; with no code, its passages. For everyone together, or for one coder."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    #: None: every passage, whatever its codes.
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, null=True, related_name="+")
+    #: True: all coders together (coder is None).
+    everyone = models.BooleanField()
+    coder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    passages = models.PositiveIntegerField()
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["document", "everyone"], name="code_count_document")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.document_id} code {self.tag_id}: {self.passages}"
+
+
+class CodePair(models.Model):
+    """In one document, how often a passage coded `a` overlaps one coded `b` (a passage
+    coded with both counts once); with a = b, the passages coded a. As
+    research.analysis.cooccurrence counts them."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    a = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    b = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", db_index=False)
+    overlaps = models.PositiveIntegerField()
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["document"], name="code_pair_document")]
+
+    def __str__(self) -> str:
+        return f"#{self.document_id} {self.a_id}×{self.b_id}: {self.overlaps}"
 
 
 class Scope(models.TextChoices):

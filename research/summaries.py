@@ -1,12 +1,13 @@
-"""Each document's passages summed up for the code comparisons (research/analysis.py), and
-kept: a matrix, a timeline or a co-occurrence table over 10,000 documents then adds up
-10,000 small summaries instead of reading a million passages.
+"""Each document's passages counted for the code comparisons (research/analysis.py), and
+kept: a matrix, a timeline or a co-occurrence table over 10,000 documents then sums, in
+the database, some 100,000 kept counts instead of reading a million passages.
 
-A summary (`DocumentCodes`) is kept under its document's `annotations_version`, read before
-the passages as the document's list is, and a fingerprint of the codebook's tree (which
-code is below which): renaming or re-colouring a code keeps every summary, moving one
-makes them all again. Reading summaries makes again, in a few queries per 500
-documents, those whose versions moved since: after a write, the documents written to.
+A document's counts (`CodeCount`, `CodePair`) are kept under its `annotations_version`,
+read before the passages as the document's list is, and a fingerprint of the codebook's
+tree (which code is below which): renaming or re-colouring a code keeps them, moving one
+makes them all again (`DocumentCodes` records both). A comparison first makes current, in
+a few queries per 500 documents, the counts whose versions moved: after a write, those of
+the documents written to.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count
 
 from documents.models import Annotation, Tag
 
-from .models import DocumentCodes
+from .models import CodeCount, CodePair, DocumentCodes
 
 #: Documents summed up by one pass (two queries and one write).
 BATCH = 500
@@ -95,43 +97,30 @@ def tree_token(parents: Mapping[int, int | None]) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16])
 
 
-#: What a summary holds, each kept as stored: JSON objects keyed by ids as text ("" for
-#: passages whose coder was deleted), added up key by key without reading them as numbers.
-#: "total": passages; "codes": {code: passages} (each passage once for each of its codes
-#: and every code above them); "coders": {coder: that by code}; "passages": {coder:
-#: passages}; "pairs": {code: {code: overlaps}}, as research.analysis.cooccurrence counts.
-PARTS = ("total", "codes", "coders", "passages", "pairs")
-
-
-def document_summaries(
-    documents: Sequence[tuple[int, uuid.UUID]], *, project: int, parts: Sequence[str]
-) -> dict[int, tuple[Any, ...]]:
-    """`parts` of the summaries of these (document id, annotations_version) of `project`:
-    kept ones as they are (only those parts read), the others made now and kept."""
+def make_current(documents: Sequence[tuple[int, uuid.UUID]], *, project: int) -> int:
+    """Make the counts of these (document id, annotations_version) of `project` current:
+    those kept under other versions (or none) are made again, 500 documents a pass. How
+    many were made."""
     wanted = dict(documents)
     parents: dict[int, int | None] = dict(
         Tag.objects.filter(project_id=project).values_list("pk", "parent_id")
     )
     token = tree_token(parents)
-    kept = DocumentCodes.objects.filter(document__project_id=project).values_list(
-        "document_id", "annotations_version", "tree_token", *parts
-    )
-    found: dict[int, tuple[Any, ...]] = {}
-    for document_id, version, kept_token, *values in kept:
-        if kept_token == token and wanted.get(document_id) == version:
-            found[document_id] = tuple(values)
-    stale = sorted(pk for pk in wanted if pk not in found)
+    kept = DocumentCodes.objects.filter(document__project_id=project, tree_token=token)
+    for document_id, version in kept.values_list("document_id", "annotations_version"):
+        if wanted.get(document_id) == version:
+            del wanted[document_id]
+    stale = sorted(wanted)
     for at in range(0, len(stale), BATCH):
-        batch = {pk: wanted[pk] for pk in stale[at : at + BATCH]}
-        for pk, made in _summarise(batch, parents, token).items():
-            found[pk] = tuple(made[part] for part in parts)
-    return found
+        _summarise({pk: wanted[pk] for pk in stale[at : at + BATCH]}, parents, token)
+    return len(stale)
 
 
 def _summarise(
     versions: dict[int, uuid.UUID], parents: Mapping[int, int | None], token: uuid.UUID
-) -> dict[int, dict[str, Any]]:
-    """Sum up these documents (their versions read before this) and keep the sums."""
+) -> None:
+    """Count these documents' passages again (their versions read before this), in place
+    of what was kept."""
     ids = list(versions)
     live = Annotation.objects.filter(document_id__in=ids, deleted_at__isnull=True)
     passages: dict[int, dict[int | None, int]] = {pk: {} for pk in ids}
@@ -172,42 +161,46 @@ def _summarise(
                 counts[tag] += 1
             yield passage
 
-    count_overlaps(
-        tally(passages_in_text_order(rows.iterator(chunk_size=10000))), pairs.__getitem__
-    )
-    summaries: dict[int, dict[str, Any]] = {}
+    found = passages_in_text_order(rows.iterator(chunk_size=10000))
+    count_overlaps(tally(found), pairs.__getitem__)
+    counted: list[CodeCount] = []
+    paired: list[CodePair] = []
     for pk in ids:
-        by_coder = {
-            _key(coder): {str(tag): n for tag, n in counts.items()}
-            for coder, counts in codes[pk].items()
-        }
-        everyone: dict[str, int] = defaultdict(int)
-        for counts in by_coder.values():
-            for tag, n in counts.items():
+        everyone: dict[int | None, int] = defaultdict(int)
+        for coder, n in passages[pk].items():
+            counted.append(CodeCount(document_id=pk, everyone=False, coder_id=coder, passages=n))
+            everyone[None] += n
+        for coder, per_code in codes[pk].items():
+            for tag, n in per_code.items():
+                counted.append(
+                    CodeCount(
+                        document_id=pk, tag_id=tag, everyone=False, coder_id=coder, passages=n
+                    )
+                )
                 everyone[tag] += n
-        summaries[pk] = {
-            "total": sum(passages[pk].values()),
-            "codes": dict(everyone),
-            "coders": by_coder,
-            "passages": {_key(coder): n for coder, n in passages[pk].items()},
-            "pairs": {str(a): {str(b): n for b, n in row.items()} for a, row in pairs[pk].items()},
-        }
-    DocumentCodes.objects.bulk_create(
-        [
-            DocumentCodes(
-                document_id=pk, annotations_version=versions[pk], tree_token=token, **summary
-            )
-            for pk, summary in summaries.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["document"],
-        update_fields=["annotations_version", "tree_token", *PARTS],
-    )
-    return summaries
-
-
-def _key(coder: int | None) -> str:
-    return "" if coder is None else str(coder)
+        counted.extend(
+            CodeCount(document_id=pk, tag_id=tag, everyone=True, passages=n)
+            for tag, n in everyone.items()
+        )
+        paired.extend(
+            CodePair(document_id=pk, a_id=a, b_id=b, overlaps=n)
+            for a, row in pairs[pk].items()
+            for b, n in row.items()
+        )
+    with transaction.atomic():
+        CodeCount.objects.filter(document_id__in=ids).delete()
+        CodePair.objects.filter(document_id__in=ids).delete()
+        CodeCount.objects.bulk_create(counted, batch_size=5000)
+        CodePair.objects.bulk_create(paired, batch_size=5000)
+        DocumentCodes.objects.bulk_create(
+            [
+                DocumentCodes(document_id=pk, annotations_version=version, tree_token=token)
+                for pk, version in versions.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["document"],
+            update_fields=["annotations_version", "tree_token"],
+        )
 
 
 def _with_ancestors(tags: Iterable[int], parents: Mapping[int, int | None]) -> set[int]:
