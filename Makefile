@@ -28,8 +28,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 demo: export MFA_REQUIRED_FOR_ADMINS ?= 0
 demo: install
 	$(MANAGE) migrate --no-input
-	$(MANAGE) load_sample_data
-	$(MANAGE) create_demo_admin
+	$(MANAGE) load_demo
 	@echo "sco-annotate is starting at http://127.0.0.1:8000/ (stop it with Ctrl-C)"
 	$(MANAGE) runserver 127.0.0.1:8000
 
