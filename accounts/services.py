@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django_otp.models import Device
 from django_otp.oath import TOTP
@@ -192,6 +192,7 @@ def user_create(
     errors: dict[str, list[str]] = {}
     username = username.strip() if isinstance(username, str) else ""
     name_field = users._meta.get_field(users.USERNAME_FIELD)
+    assert isinstance(name_field, models.Field)
     try:
         name_field.clean(username, None)
     except ValidationError as exc:

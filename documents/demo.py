@@ -14,7 +14,7 @@ from django.db.models import F
 
 from accounts.models import AccessEvent
 from accounts.services import access_event, user_create
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project
 from projects.services import membership_add
 
 from . import services

@@ -75,7 +75,9 @@ def load_corpus(project: Project, *, clean: bool = False) -> int:
     added = 0
     for row in manifest:
         upload = services.Upload(
-            filename=row["file"], data=(corpus / row["file"]).read_bytes(), content_type="text/plain"
+            filename=row["file"],
+            data=(corpus / row["file"]).read_bytes(),
+            content_type="text/plain",
         )
         if _imported(project, upload):
             continue
@@ -97,9 +99,7 @@ def _imported(project: Project, upload: services.Upload) -> bool:
     same_file = SourceFile.objects.filter(
         document__project=project, size=len(upload.data), sha256=upload.sha256
     )
-    return (
-        Document.objects.filter(project=project, sha256=sha).exists() or same_file.exists()
-    )
+    return Document.objects.filter(project=project, sha256=sha).exists() or same_file.exists()
 
 
 def load_sample_data(*, clean: bool = True) -> tuple[Project, int, int]:

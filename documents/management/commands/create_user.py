@@ -13,6 +13,7 @@ from django.db import transaction
 from accounts.models import AccessEvent
 from accounts.services import access_event, user_create
 from documents import refusals
+from documents.models import MAX_ID
 from projects.models import Role
 from projects.services import membership_add
 
@@ -45,7 +46,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["role"] and options["project"] is None:
-            raise CommandError("--role is the role in a project: give the project with --project ID.")
+            raise CommandError(
+                "--role is the role in a project: give the project with --project ID."
+            )
+        if options["project"] is not None and not 0 < options["project"] <= MAX_ID:
+            raise CommandError(
+                f"There is no project #{options['project']}: no account was created."
+            )
         password = self._prompted() if options["prompt_password"] else None
         role = options["role"] or Role.CODER
         try:
@@ -60,7 +67,7 @@ class Command(BaseCommand):
                 if options["project"] is not None:
                     membership = membership_add(
                         user=None,
-                        project=options["project"],  # type: ignore[arg-type]
+                        project=options["project"],
                         username=user.get_username(),
                         role=role,
                     )
