@@ -85,6 +85,8 @@ def demo(db):
 
 
 def _violations(page, axe_source: str) -> list[dict]:
+    # What folds away (forms to add a code or a memo, the clean-up record) is checked too.
+    page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(axe_source)
     result = page.evaluate(
