@@ -32,7 +32,9 @@ def sample_project() -> Project:
         name=SAMPLE_PROJECT,
         defaults={
             "description": "Five documents on the Shanghai Cooperation Organization's "
-            "counter-terrorism framework and human rights, as scraped, noise and all.",
+            "counter-terrorism framework and human rights, scraped from the web: each "
+            "document's page says what the import's clean-up removed, and its original file "
+            "is kept as scraped.",
             "codebook_source": "the default codebook",
         },
     )
