@@ -133,13 +133,20 @@ def test_load_demo_twice_adds_nothing_and_shows_no_password(db):
 
 def test_load_demo_over_raw_sample_data_does_not_import_it_again(db):
     """A database that loaded the corpus raw (before clean-up was applied) keeps it."""
-    call_command("load_sample_data", verbosity=0)
+    from documents import sample
+
+    project = sample.sample_project()
+    sample.load_codebook(project)
+    sample.load_corpus(project, clean=False)
     call_command("create_demo_admin", verbosity=0)
     before = Document.objects.count()
     output = run("load_demo")
     assert Document.objects.count() == before == 5
     assert "The account 'admin' exists" in output
+    # The quotes are found in the raw texts too (at the first of two in the scraped-twice
+    # article).
     assert Annotation.objects.count() == 13
+    assert all(not d.import_report["cleanup"]["applied"] for d in Document.objects.all())
 
 
 def test_load_demo_leaves_a_deleted_example_annotation_deleted(db):
