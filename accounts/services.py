@@ -1,14 +1,19 @@
-"""Every write of the accounts app: the access log, and turning two-factor on and off."""
+"""Every write of the accounts app: the access log, turning two-factor on and off, and
+accounts made on the server."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.validators import validate_email
+from django.db import models, transaction
 from django.http import HttpRequest
 from django_otp.models import Device
 from django_otp.oath import TOTP
@@ -160,3 +165,59 @@ def recovery_codes_regenerate(*, user: AbstractBaseUser, request: HttpRequest | 
     codes = _recovery_codes(device)
     access_event(kind=Kind.RECOVERY_CODES_REGENERATED, request=request, user=user)
     return codes
+
+
+# ---------------------------------------------------------------------------------------
+# Accounts made on the server (the create_user command, the demo)
+
+#: Long enough to resist guessing, short enough to type once from a terminal.
+GENERATED_PASSWORD_BYTES = 12
+
+
+def generated_password() -> str:
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def user_create(
+    *, username: str, password: str | None = None, email: str = "", admin: bool = False
+) -> tuple[AbstractBaseUser, str]:
+    """A new active account, a site administrator (staff and superuser) with `admin`;
+    with a random password when none is given. Returns the user and the password, which
+    only the caller sees (only its hash is stored).
+
+    Raises ValidationError, one message per field, when the name is taken or malformed,
+    the e-mail address is not one, or the password fails the site's password rules.
+    """
+    users = get_user_model()
+    errors: dict[str, list[str]] = {}
+    username = username.strip() if isinstance(username, str) else ""
+    name_field = users._meta.get_field(users.USERNAME_FIELD)
+    assert isinstance(name_field, models.Field)
+    try:
+        name_field.clean(username, None)
+    except ValidationError as exc:
+        errors["username"] = [f"{message} (not {username!r})" for message in exc.messages]
+    if not errors and users.objects.filter(**{users.USERNAME_FIELD: username}).exists():
+        errors["username"] = [f"There is a user named {username!r} already."]
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = [f"{email!r} is not an e-mail address: write name@example.org."]
+    generated = password is None
+    password = generated_password() if password is None else password
+    if not generated:
+        candidate = users(**{users.USERNAME_FIELD: username, "email": email})
+        try:
+            validate_password(password, candidate)
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        if admin:
+            user = users.objects.create_superuser(username, email, password)
+        else:
+            user = users.objects.create_user(username, email, password)
+    return user, password

@@ -419,3 +419,44 @@ def apply(text: str, chosen: Iterable[Suggestion]) -> Cleaned:
         stripped=[suggestion.as_dict(text) for suggestion in chosen],
         removed=tuple((start, end) for start, end in merged),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the record back
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    """One applied clean-up as a document's page lists it."""
+
+    rule: str
+    reason: str
+    paragraph: int
+    paragraphs: int
+    #: The stretch concerned, as it read before clean-up (Markdown markers: only the
+    #: markers inside it went).
+    text: str
+    whole: bool
+
+
+def applied_rows(report: Any) -> tuple[list[AppliedRow], int]:
+    """What an import report (`Document.import_report`) says clean-up removed, in text
+    order, and how many suggestions were left unapplied. Reports written before clean-up
+    existed, or by hand in the admin, may lack any part: they read as nothing applied."""
+    cleanup = report.get("cleanup") if isinstance(report, dict) else None
+    if not isinstance(cleanup, dict):
+        return [], 0
+    rows = [
+        AppliedRow(
+            rule=KINDS.get(str(entry.get("kind")), str(entry.get("kind", "?"))),
+            reason=str(entry.get("reason", "")),
+            paragraph=int(entry.get("paragraph") or 0),
+            paragraphs=int(entry.get("paragraphs") or 1),
+            text=str(entry.get("text", "")),
+            whole=entry.get("kind") != MARKDOWN,
+        )
+        for entry in cleanup.get("applied") or []
+        if isinstance(entry, dict)
+    ]
+    not_applied = cleanup.get("not_applied") or []
+    return rows, len(not_applied) if isinstance(not_applied, list) else 0

@@ -31,7 +31,7 @@ from django_htmx.middleware import HtmxDetails
 
 from projects.models import Action, may
 
-from . import colours, refusals, selectors, services
+from . import cleanup, colours, refusals, selectors, services
 from .forms import (
     AnnotationCreateForm,
     AnnotationEditForm,
@@ -401,7 +401,14 @@ def document_list(request: HtmxHttpRequest) -> HttpResponse:
     if form.attributes:
         selectors.attach_attribute_values(list(page), form.attributes)
     template = "documents/document_list.html" + ("#results" if request.htmx else "")
-    context = {"form": form, "page": page, "columns": 7 + len(form.attributes)}
+    # An empty list says "import one" unless filters (beyond the project) emptied it.
+    filtered = any(value for key, value in request.GET.items() if key not in {"project", "page"})
+    context = {
+        "form": form,
+        "page": page,
+        "columns": 7 + len(form.attributes),
+        "filtered": filtered,
+    }
     return render(request, template, context)
 
 
@@ -438,8 +445,13 @@ def _metadata(
     editable = may(document.role, Action.IMPORT) and bool(attributes)  # type: ignore[attr-defined]
     if editable and form is None:
         form = AttributeValuesForm(attributes=attributes, document=document)
+    cleanup_applied, cleanup_not_applied = cleanup.applied_rows(document.import_report)
     return {
         "document": document,
+        # Provenance: what the import's clean-up removed, by which rule (the original
+        # file, linked beside it, keeps all of it).
+        "cleanup_applied": cleanup_applied,
+        "cleanup_not_applied": cleanup_not_applied,
         "attribute_rows": list(zip(attributes, document.attribute_cells, strict=True)),  # type: ignore[attr-defined]
         "attribute_form": form if editable else None,
     }

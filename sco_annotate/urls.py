@@ -16,6 +16,7 @@ from accounts import views as accounts_views
 from accounts.urls import access_log_urlpatterns
 from documents.urls import api_urlpatterns
 from memos.urls import api_urlpatterns as memo_api_urlpatterns
+from sco_annotate.guide import guide
 from sco_annotate.middleware import database_unavailable, error_response, is_api
 
 
@@ -35,6 +36,7 @@ urlpatterns = [
     path("projects/", include("research.urls")),
     path("projects/", include("memos.urls")),
     path("", include(access_log_urlpatterns)),
+    path("guide/", guide, name="guide"),
     path("accounts/", include("accounts.urls")),
     # The admin's own login form would skip the second factor.
     path("admin/login/", accounts_views.admin_login),

@@ -630,6 +630,8 @@ ENDPOINTS.append(
     Endpoint("api:tag-detail", "get", _tag_detail_rule, lambda w: ["extradition"], api=True)
 )
 ENDPOINTS.append(Endpoint("access_log", "get", _access_log_rule))
+# The analyst guide: the same text for everyone who has logged in.
+ENDPOINTS.append(Endpoint("guide", "get", anyone))
 
 #: URL patterns that are not research data's: the log-in pages, the Django admin (which has
 #: its own tests, test_admin.py), the API schema and its docs.

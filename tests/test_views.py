@@ -295,7 +295,9 @@ def test_document_page_hides_deleted_annotations(logged_in, document, user, anno
     tree = lxml.html.fromstring(response.content)
     assert not tree.xpath("//mark")
     assert not tree.xpath("//ol[@id='annotation-list']/li[contains(@class, 'card')]")
-    assert tree.xpath("//ol[@id='annotation-list']/li")[0].text == "No annotations."
+    assert tree.xpath("//ol[@id='annotation-list']/li")[0].text == (
+        "No annotations yet. Select text in the document to tag it."
+    )
 
 
 def test_document_page_offers_every_active_tag_with_its_definition(logged_in, document, tags):

@@ -10,7 +10,10 @@ from documents import sample
 
 
 class Command(BaseCommand):
-    help = "Load the five sample documents on the SCO and human rights and the default codebook."
+    help = (
+        "Load the five sample documents on the SCO and human rights (with the clean-up the "
+        "importer proposes; the original files are kept as scraped) and the default codebook."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project, tags, documents = sample.load_sample_data()
