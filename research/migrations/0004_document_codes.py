@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("documents", "0016_tag_codebook_fields"),
+        ("documents", "0015_document_title_order_state"),
         ("research", "0003_queued_document"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
