@@ -146,8 +146,13 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
         return _file(request, project, svg, fmt, f"matrix-{by}-project-{project.pk}")
     kept = _kept_query(request)
     passages = reverse("research:passages", args=[project.pk])
+    # A page shows COLUMNS_SHOWN columns at a time (a matrix by document has one for each
+    # of thousands); the downloads hold them all.
+    first = _columns_from(request, len(found.columns))
+    shown = slice(first, first + COLUMNS_SHOWN)
+    columns = found.columns[shown]
     links = [
-        [_cell_link(passages, row.tag.pk, kept, by, value, attribute) for value, _ in found.columns]
+        [_cell_link(passages, row.tag.pk, kept, by, value, attribute) for value, _ in columns]
         for row in found.rows
     ]
     return render(
@@ -169,15 +174,45 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
                     [
                         (count, link, _level(count, found.most), name)
                         for count, link, (_, name) in zip(
-                            row.cells, row_links, found.columns, strict=True
+                            row.cells[shown], row_links, columns, strict=True
                         )
                     ],
                 )
                 for row, row_links in zip(found.rows, links, strict=True)
             ],
             "query": urlencode([("by", by), *kept]),
+            "columns": columns,
+            "column_totals": found.totals[shown],
+            "first_column": first + 1,
+            "last_column": first + len(columns),
+            "previous_columns": _columns_url(by, kept, first - COLUMNS_SHOWN) if first else "",
+            "next_columns": (
+                _columns_url(by, kept, first + COLUMNS_SHOWN)
+                if first + COLUMNS_SHOWN < len(found.columns)
+                else ""
+            ),
         },
     )
+
+
+#: Columns of a matrix on one page.
+COLUMNS_SHOWN = 100
+
+
+def _columns_from(request: HttpRequest, total: int) -> int:
+    """The first column shown (`columns`, from 0, a multiple of COLUMNS_SHOWN): 0 when
+    absent or not a column."""
+    try:
+        first = int(request.GET.get("columns", "0"))
+    except ValueError:
+        return 0
+    if not 0 <= first < total:
+        return 0
+    return first - first % COLUMNS_SHOWN
+
+
+def _columns_url(by: str, kept: list[tuple[str, str]], first: int) -> str:
+    return "?" + urlencode([("by", by), *kept, ("columns", max(first, 0))])
 
 
 def _cell_link(

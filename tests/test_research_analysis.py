@@ -455,3 +455,27 @@ def test_a_kept_comparison_reads_three_queries(random_corpus, user, project):
         analysis.code_matrix(user=user, filters=filters, dimension="organisation")
     # The codebook, the documents' versions, the codes' tree, the versions kept, the sums.
     assert len(queries) == 5
+
+
+@pytest.mark.django_db
+def test_a_wide_matrix_page_shows_its_columns_a_page_at_a_time(
+    monkeypatch, client, coded, user, project
+):
+    monkeypatch.setattr("research.analysis_views.COLUMNS_SHOWN", 2)
+    client.force_login(user)
+    url = reverse("research:matrix", args=[project.pk])
+    first = client.get(url, {"by": "document"}).content.decode()
+    assert "Document 1–2 of 3" in first
+    assert "FIDH report" in first and "Undated note" not in first
+    assert "columns=2" in first and "Previous columns" not in first
+    second = client.get(url, {"by": "document", "columns": "2"}).content.decode()
+    assert "Document 3–3 of 3" in second and "Undated note" in second
+    assert "HRW letter" not in second and "Previous columns" in second
+    # Anything else is the first page; the download holds every column.
+    assert (
+        "Document 1–2 of 3" in client.get(url, {"by": "document", "columns": "x"}).content.decode()
+    )
+    rows = client.get(
+        reverse("research:matrix_export", args=[project.pk, "csv"]), {"by": "document"}
+    )
+    assert rows.content.decode("utf-8-sig").splitlines()[0].count(",") == 4
