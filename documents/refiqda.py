@@ -84,7 +84,9 @@ def codebook_xml(tags: Sequence[Any], *, origin: str) -> bytes:
     for tag in tags:
         parent = tag.parent_id if tag.parent_id in ids else None
         children.setdefault(parent, []).append(tag)
-    root = etree.Element(f"{{{NAMESPACE}}}CodeBook", nsmap={None: NAMESPACE}, origin=origin)
+    root = etree.Element(
+        f"{{{NAMESPACE}}}CodeBook", nsmap={None: NAMESPACE}, origin=_xml_text(origin)
+    )
     codes = etree.SubElement(root, f"{{{NAMESPACE}}}Codes")
 
     def add(parent: etree._Element, tag: Any) -> None:
@@ -92,13 +94,13 @@ def codebook_xml(tags: Sequence[Any], *, origin: str) -> bytes:
             parent,
             f"{{{NAMESPACE}}}Code",
             guid=str(tag.uuid),
-            name=tag.name,
+            name=_xml_text(tag.name),
             isCodable="true" if tag.is_active else "false",
             color=tag.colour,
         )
         text = description(tag.definition, tag.inclusion, tag.exclusion)
         if text:
-            etree.SubElement(element, f"{{{NAMESPACE}}}Description").text = text
+            etree.SubElement(element, f"{{{NAMESPACE}}}Description").text = _xml_text(text)
         for child in children.get(tag.pk, ()):
             add(element, child)
 
@@ -172,6 +174,23 @@ def parse_codebook(data: bytes) -> list[CodeEntry]:
     return [_entry(element, 1) for element in codes.iterchildren(f"{{{NAMESPACE}}}Code")]
 
 
+def _guid(value: str | None, name: str) -> uuid.UUID:
+    # The schema's guid is an xsd:token: spaces around it, and braces, are allowed.
+    try:
+        return uuid.UUID(str(value).strip().strip("{}"))
+    except ValueError:
+        raise _refused(f"Code {name!r} has a guid that is not a GUID: {value!r}.") from None
+
+
+def _xml_text(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot hold (control characters other than
+    tab and line breaks), which a code's text may contain."""
+    return _NOT_XML.sub("", text)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def _entry(element: etree._Element, depth: int) -> CodeEntry:
     name = (element.get("name") or "").strip()
     if depth > MAX_DEPTH:
@@ -179,7 +198,7 @@ def _entry(element: etree._Element, depth: int) -> CodeEntry:
     described = element.findtext(f"{{{NAMESPACE}}}Description") or ""
     definition, inclusion, exclusion = _criteria(described)
     return CodeEntry(
-        guid=uuid.UUID(str(element.get("guid")).strip("{}")),
+        guid=_guid(element.get("guid"), name),
         name=name,
         codable=str(element.get("isCodable")).strip() in ("true", "1"),
         colour=_colour(element.get("color")),

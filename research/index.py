@@ -29,18 +29,19 @@ INDEX_NOW_CHARS = 100_000
 def index_or_queue(documents: Sequence[tuple[int, str]], *, new: bool = False) -> None:
     """Index these (document id, text) pairs now, or queue them for the background worker;
     called in the transaction that stores the texts (`new`: stored just now)."""
+    ids = [document_id for document_id, _ in documents]
+    if not new:
+        # A changed text (its document locked by the caller, which the worker respects):
+        # whatever was queued for the old text is done with.
+        QueuedDocument.objects.filter(pk__in=ids).delete()
     if not settings.BACKGROUND_TASKS or sum(len(text) for _, text in documents) <= INDEX_NOW_CHARS:
         index_documents(documents, new=new)
         return
     from .tasks import index_queued  # the task module imports this one
 
-    ids = [document_id for document_id, _ in documents]
     if not new:
         # The old chunks point into the old text: they go now, not when the worker comes.
         drop_chunks(ids)
-        # Deleted and written again rather than kept: a worker indexing the old text holds
-        # the row locked, so this waits for it, and the new row makes it index again.
-        QueuedDocument.objects.filter(pk__in=ids).delete()
     QueuedDocument.objects.bulk_create([QueuedDocument(document_id=pk) for pk in ids])
     # The task is a row written in this transaction too (django-tasks-db): the worker sees
     # it when the texts are committed, and never if they are rolled back.

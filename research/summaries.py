@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
-from documents.models import Annotation, Tag
+from documents.models import Annotation, Document, Tag
 
 from .models import CodeCount, CodePair, DocumentCodes
 
@@ -188,14 +188,34 @@ def _summarise(
             for b, n in row.items()
         )
     with transaction.atomic():
+        # Two comparisons counting the same documents at once would each delete what the
+        # other has not committed, and both insert: the documents locked (in id order),
+        # those another has made current meanwhile are left as it made them.
+        list(
+            Document.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        current = {
+            pk
+            for pk, version in DocumentCodes.objects.filter(
+                document_id__in=ids, tree_token=token
+            ).values_list("document_id", "annotations_version")
+            if versions[pk] == version
+        }
+        if current:
+            ids = [pk for pk in ids if pk not in current]
+            counted = [row for row in counted if row.document_id not in current]
+            paired = [row for row in paired if row.document_id not in current]
         CodeCount.objects.filter(document_id__in=ids).delete()
         CodePair.objects.filter(document_id__in=ids).delete()
         CodeCount.objects.bulk_create(counted, batch_size=5000)
         CodePair.objects.bulk_create(paired, batch_size=5000)
         DocumentCodes.objects.bulk_create(
             [
-                DocumentCodes(document_id=pk, annotations_version=version, tree_token=token)
-                for pk, version in versions.items()
+                DocumentCodes(document_id=pk, annotations_version=versions[pk], tree_token=token)
+                for pk in ids
             ],
             update_conflicts=True,
             unique_fields=["document"],

@@ -32,6 +32,17 @@ def index_queued() -> int:
             )
             if not ids:
                 return indexed
-            index_documents(Document.objects.filter(pk__in=ids).values_list("pk", "text"))
-            QueuedDocument.objects.filter(pk__in=ids).delete()
-            indexed += len(ids)
+            # The texts read under the lock a change of text takes (document services), so
+            # that a text changed meanwhile is never indexed as it was. A document being
+            # changed is skipped: its change indexes it, or queues it again.
+            texts = list(
+                Document.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=ids)
+                .order_by("pk")
+                .values_list("pk", "text")
+            )
+            if not texts:
+                return indexed
+            index_documents(texts)
+            QueuedDocument.objects.filter(pk__in=[pk for pk, _ in texts]).delete()
+            indexed += len(texts)

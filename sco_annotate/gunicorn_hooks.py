@@ -15,9 +15,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 _worker: subprocess.Popen[bytes] | None = None
 
 
+def _on(name: str, default: str) -> bool:
+    # As settings.envbool reads it (this module runs before Django's settings are read).
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
 def on_starting(server: Any) -> None:
     global _worker
-    if os.environ.get("BACKGROUND_TASKS") != "1" or os.environ.get("RUN_WORKER", "1") != "1":
+    if not (_on("BACKGROUND_TASKS", "0") and _on("RUN_WORKER", "1")):
         return
     _worker = subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "*"],

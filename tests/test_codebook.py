@@ -402,6 +402,7 @@ def _code(guid="6b3d9b8e-1c0f-4a5e-9f7e-2d1c0b9a8f7e", name="Torture", extra="",
             "the name comes twice",
         ),
         (CODEBOOK.format(_code(name="x" * 101)).encode(), "at most 100 characters"),
+        (CODEBOOK.format(_code(guid="not-a-guid")).encode(), "guid"),
         (b" " * (refiqda.MAX_BYTES + 1), "at most"),
     ],
 )
@@ -577,3 +578,25 @@ def test_api_codebook_writes_are_for_owners(client, project, user, tags, bearer)
         client, "post", reverse("api:tag-list"), {"project": project.pk, "name": "X"}, bearer(user)
     )
     assert created.status_code == 403
+
+
+def test_a_guid_with_spaces_or_braces_is_read_and_a_bad_one_refused(project, owner):
+    added = services.codebook_import(
+        user=owner,
+        project=project,
+        data=CODEBOOK.format(_code(guid=" {6b3d9b8e-1c0f-4a5e-9f7e-2d1c0b9a8f7e} ")).encode(),
+    )
+    assert added == 1
+    assert str(Tag.objects.get(project=project, name="Torture").uuid) == (
+        "6b3d9b8e-1c0f-4a5e-9f7e-2d1c0b9a8f7e"
+    )
+
+
+def test_control_characters_in_a_codes_text_leave_the_export_valid(project, owner, tags):
+    tag = tags["forced-return"]
+    tag.definition = "Sent back\x0bwithout\x0c a hearing."
+    services.tag_save(user=owner, tag=tag)
+    data = refiqda.codebook_xml(list(Tag.objects.filter(project=project)), origin="A\x01B")
+    document = etree.fromstring(data).getroottree()
+    assert _schema().validate(document), _schema().error_log
+    assert b"Sent backwithout a hearing." in data

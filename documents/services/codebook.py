@@ -147,10 +147,20 @@ def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
     retired and remembers `into`. One activity row names both. Returns how many passages
     changed."""
     with transaction.atomic():
-        tag = _codebook_entry(user=user, tag=tag)
         if into.project_id != tag.project_id:
             raise ValidationError({"into": ["Merge into a code of the same project."]})
-        into = _codebook_entry(user=user, tag=into)
+        # Both codes locked in one statement, in id order: two merges of the same pair the
+        # other way round wait for each other instead of deadlocking.
+        project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
+        locked = (
+            Tag.objects.select_for_update()
+            .filter(pk__in=[tag.pk, into.pk], project_id=tag.project_id)
+            .order_by("pk")
+            .in_bulk()
+        )
+        if tag.pk not in locked or into.pk not in locked:
+            raise ValidationError({"code": ["This code is no longer in the codebook."]})
+        tag, into = locked[tag.pk], locked[into.pk]
         _check_merge(tag, into)
         links = Annotation.tags.through.objects
         # Subqueries rather than lists of ids: a code may carry many thousands of passages.
