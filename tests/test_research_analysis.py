@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from documents import services
-from documents.models import Annotation, Document
+from documents.models import Annotation, Attribute, Document
 from projects.models import Project
 from research import analysis, charts
 from research.models import DocumentCodes
@@ -389,7 +389,10 @@ def _cells(found):
 
 
 def _compare(user, filters):
-    for dimension in analysis.DIMENSIONS:
+    attributes = [f"attr.{slug}" for slug in ("issuer", "adopted", "pages")]
+    present = set(Attribute.objects.values_list("slug", flat=True))
+    attributes = [a for a in attributes if a[5:] in present]
+    for dimension in [*analysis.DIMENSIONS, *attributes]:
         summed = analysis._summed_matrix(user, filters, dimension)
         live = analysis._live_matrix(user, filters, dimension)
         assert _cells(summed) == _cells(live), dimension
@@ -398,7 +401,20 @@ def _compare(user, filters):
 
 
 @pytest.mark.django_db
-def test_summed_comparisons_equal_the_passages_counted(random_corpus, user, other_user, project):
+def test_summed_comparisons_equal_the_passages_counted(
+    random_corpus, user, other_user, staff_user, project
+):
+    services.attribute_create(
+        user=staff_user, project=project, name="Issuer", kind="choice", choices=["NGO", "State"]
+    )
+    services.attribute_create(user=staff_user, project=project, name="Adopted", kind="date")
+    services.attribute_create(user=staff_user, project=project, name="Pages", kind="number")
+    for i, document in enumerate(random_corpus[:4]):
+        services.attribute_values_set(
+            user=staff_user,
+            document=document,
+            values={"issuer": ["NGO", "State"][i % 2], "adopted": f"200{i}-03-01", "pages": i},
+        )
     _compare(user, PassageFilter(project=project.pk))
     _compare(user, PassageFilter(project=project.pk, organisation="HRW"))
     _compare(user, PassageFilter(project=project.pk, language="ru", coders=("colleague",)))
