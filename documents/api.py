@@ -761,17 +761,9 @@ class TagDetailView(generics.RetrieveAPIView):
                     ]
                 }
             )
-        values = {
-            "name": tag.name,
-            "definition": tag.definition,
-            "inclusion": tag.inclusion,
-            "exclusion": tag.exclusion,
-            "colour": tag.colour,
-            "parent": tag.parent.slug if tag.parent_id else None,
-            "shortcut": tag.shortcut,
-            "is_active": tag.is_active,
-            **serializer.validated_data,
-        }
+        # Only what was sent changes: the rest stays as the code is when the change is
+        # written (a merge or a rename meanwhile is kept).
+        values = dict(serializer.validated_data)
         code_save(
             user=request.user,
             project=Project(pk=tag.project_id),

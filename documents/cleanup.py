@@ -439,6 +439,16 @@ class AppliedRow:
     whole: bool
 
 
+def _whole(value: Any, default: int) -> int:
+    """A paragraph number of a report, or `default` where a hand edit left something else
+    (text, a fraction, a negative number)."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and value >= 0 else default
+
+
 def applied_rows(report: Any) -> tuple[list[AppliedRow], int]:
     """What an import report (`Document.import_report`) says clean-up removed, in text
     order, and how many suggestions were left unapplied. Reports written before clean-up
@@ -450,8 +460,8 @@ def applied_rows(report: Any) -> tuple[list[AppliedRow], int]:
         AppliedRow(
             rule=KINDS.get(str(entry.get("kind")), str(entry.get("kind", "?"))),
             reason=str(entry.get("reason", "")),
-            paragraph=int(entry.get("paragraph") or 0),
-            paragraphs=int(entry.get("paragraphs") or 1),
+            paragraph=_whole(entry.get("paragraph"), 0),
+            paragraphs=_whole(entry.get("paragraphs"), 1),
             text=str(entry.get("text", "")),
             whole=entry.get("kind") != MARKDOWN,
         )

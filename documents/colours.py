@@ -41,3 +41,26 @@ def ink_for(background: str) -> str:
     return (
         BLACK if contrast_ratio(BLACK, background) >= contrast_ratio(WHITE, background) else WHITE
     )
+
+
+#: How much of its code's colour a highlight's fill takes, over the page's white, by how many
+#: annotations overlap there (1, 2, 3 or more): deeper overlaps read darker.
+HIGHLIGHT_SHARES = (0.45, 0.60, 0.70)
+
+
+def mix(colour: str, share: float, over: str = WHITE) -> str:
+    """`share` of `colour` over `over`, channel by channel in sRGB (as CSS's
+    `color-mix(in srgb, …)` mixes): the #rrggbb actually seen under a highlight's text."""
+    top, bottom = (colour.lstrip("#"), over.lstrip("#"))
+    channels = (
+        round(int(top[i : i + 2], 16) * share + int(bottom[i : i + 2], 16) * (1 - share))
+        for i in (0, 2, 4)
+    )
+    return "#" + "".join(f"{channel:02x}" for channel in channels)
+
+
+def highlight_fills(colour: str) -> list[tuple[str, str]]:
+    """(fill, ink) of a highlight in `colour` at each overlap depth: the text over a
+    highlight takes the ink that meets WCAG AA over that fill, as over a chip."""
+    fills = [mix(colour, share) for share in HIGHLIGHT_SHARES]
+    return [(fill, ink_for(fill)) for fill in fills]

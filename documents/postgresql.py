@@ -31,18 +31,31 @@ from psycopg.types.json import Jsonb
 
 from documents.models import MAX_ID, Annotation, ApiToken, Document, Tag
 
+# The tags asked for are held FOR KEY SHARE, in id order and before the document (the
+# InitPlan runs as the document's row is read, before that row is locked), the order in
+# which every writer takes its locks (documents.services.codebook.hold_codes): a merge or
+# retirement holding a tag (FOR UPDATE) is waited for and its outcome read, so that a
+# passage is never written with a code retired meanwhile; creates do not wait for each
+# other.
 _LOCK = """
+WITH held AS (
+    SELECT t.id, t.slug, t.name, t.is_active, t.sort_order
+      FROM documents_tag t
+     WHERE t.project_id = (SELECT project_id FROM documents_document WHERE id = %(document)s)
+       AND t.slug = ANY(%(slugs)s)
+     ORDER BY t.id
+       FOR KEY SHARE OF t
+)
 SELECT d.id, d.project_id, d.length, d.sha256,
        (SELECT m.role FROM projects_membership m
           JOIN projects_project p ON p.id = m.project_id
          WHERE m.project_id = d.project_id AND m.user_id = %(user)s
            AND (%(verified)s OR NOT p.require_mfa)) AS role,
        (SELECT coalesce(
-                 json_agg(json_build_array(t.id, t.slug, t.name, t.is_active, t.sort_order)
-                          ORDER BY t.sort_order, t.name),
+                 json_agg(json_build_array(id, slug, name, is_active, sort_order)
+                          ORDER BY sort_order, name),
                  '[]')
-          FROM documents_tag t
-         WHERE t.project_id = d.project_id AND t.slug = ANY(%(slugs)s)) AS tags
+          FROM held) AS tags
   FROM documents_document d
  WHERE d.id = %(document)s
    FOR NO KEY UPDATE OF d

@@ -560,6 +560,16 @@ def tag_styles(request: HtmxHttpRequest) -> HttpResponse:
     rules = []
     for tag in selectors.tag_list(user=request.user):
         rules.append(f".t{tag.pk}{{--tag:{tag.colour};--tag-ink:{colours.ink_for(tag.colour)}}}")
+        # A highlight's fill at each overlap depth (d1-d3), opaque, with its own ink.
+        fills = colours.highlight_fills(tag.colour)
+        rules.append(
+            f"mark.t{tag.pk}{{"
+            + ";".join(
+                f"--hl{depth}:{fill};--hl{depth}-ink:{ink}"
+                for depth, (fill, ink) in enumerate(fills, start=1)
+            )
+            + "}"
+        )
         # The underlines of overlapping highlights (views._mark_openers), one per layer.
         layers = range(1, UNDERLINES + 1)
         rules.extend(f".u{layer}-{tag.pk}{{--u{layer}:{tag.colour}}}" for layer in layers)

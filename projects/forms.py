@@ -73,6 +73,9 @@ class CodeForm(forms.Form):
     parent = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     shortcut = forms.CharField(max_length=1, required=False, strip=False)
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
+    #: When the code was last changed, as the page showed it (a change made meanwhile by
+    #: someone else is not overwritten unseen).
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, parents: list[tuple[int, str]], **kwargs: Any) -> None:
         # Its own ids: the project page holds the settings form's "name" field too.

@@ -364,41 +364,67 @@ def code_save(
     project: Project,
     values: dict[str, Any],
     pk: int | None = None,
+    seen: str | None = None,
 ) -> Any:
     """Add a code to the project's codebook (`pk` None) or change code `pk` of it (its
     owners): name, slug (set once; made from the name when left empty), definition,
     inclusion and exclusion criteria, colour, parent (a code of the same project),
-    shortcut, whether active."""
+    shortcut, whether active. A change sets only the fields in `values`, on the code as it
+    is now (read locked, so that a merge or retirement meanwhile is not undone); `seen`, the
+    code's `updated` time as the page that sent the change showed it, refuses the change
+    if someone else changed the code since."""
     from django.utils.text import slugify
 
     from documents.models import Tag
     from documents.services.codebook import tag_save
 
     project = project_for(user=user, project=project, action=Action.CODEBOOK)
-    if pk is None:
-        tag = Tag(project=project)
-        tag.slug = values.get("slug") or slugify(values.get("name", ""))[:100]
-        if not tag.slug:
-            raise ValidationError({"slug": ["Give a slug of letters, digits and hyphens."]})
-    else:
-        found = Tag.objects.filter(project=project, pk=pk).first()
-        if found is None:
-            raise ValidationError({"code": [f"{project.name}'s codebook has no code #{pk}."]})
-        tag = found
-    parent_id = values.get("parent")
-    if parent_id is not None and not Tag.objects.filter(project=project, pk=parent_id).exists():
-        raise ValidationError({"parent": ["Choose a code of this project's codebook."]})
-    tag.name = values["name"]
-    tag.definition = values.get("definition", "")
-    tag.inclusion = values.get("inclusion", "")
-    tag.exclusion = values.get("exclusion", "")
-    tag.colour = values["colour"]
-    tag.parent_id = parent_id
-    tag.shortcut = values.get("shortcut", "")
-    tag.is_active = bool(values.get("is_active"))
-    if "example" in values:
-        tag.example_id = values["example"]
-    if tag._state.adding:
-        last = Tag.objects.filter(project=project).order_by("-sort_order").first()
-        tag.sort_order = (last.sort_order + 10) if last else 0
-    return tag_save(user=user, tag=tag)
+    with transaction.atomic():
+        if pk is None:
+            tag = Tag(project=project)
+            tag.slug = values.get("slug") or slugify(values.get("name", ""))[:100]
+            if not tag.slug:
+                raise ValidationError({"slug": ["Give a slug of letters, digits and hyphens."]})
+            last = Tag.objects.filter(project=project).order_by("-sort_order").first()
+            tag.sort_order = (last.sort_order + 10) if last else 0
+        else:
+            found = Tag.objects.select_for_update().filter(project=project, pk=pk).first()
+            if found is None:
+                raise ValidationError({"code": [f"{project.name}'s codebook has no code #{pk}."]})
+            tag = found
+            if seen is not None and seen != tag.updated.isoformat():
+                raise ValidationError(
+                    {
+                        "code": [
+                            f"{tag.name} was changed by someone else since this page was "
+                            "opened, so nothing was saved. Its history shows what changed; "
+                            "save again to make your change over it."
+                        ]
+                    }
+                )
+        if "parent" in values:
+            parent_id = values["parent"]
+            if (
+                parent_id is not None
+                and not Tag.objects.filter(project=project, pk=parent_id).exists()
+            ):
+                raise ValidationError({"parent": ["Choose a code of this project's codebook."]})
+            tag.parent_id = parent_id
+        for name in ("name", "definition", "inclusion", "exclusion", "colour", "shortcut"):
+            if name in values:
+                setattr(tag, name, values[name])
+        if "is_active" in values:
+            active = bool(values["is_active"])
+            if active and not tag.is_active and tag.merged_into_id is not None:
+                raise ValidationError(
+                    {
+                        "is_active": [
+                            f"{tag.name} was merged into another code: restore it with "
+                            "its page's Restore button to use it again."
+                        ]
+                    }
+                )
+            tag.is_active = active
+        if "example" in values:
+            tag.example_id = values["example"]
+        return tag_save(user=user, tag=tag)

@@ -290,7 +290,9 @@ def codebook(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if not form.is_valid():
             raise _form_errors(form)
-        tag = services.code_save(user=request.user, project=project, values=form.cleaned_data)
+        values = dict(form.cleaned_data)
+        values.pop("seen", None)
+        tag = services.code_save(user=request.user, project=project, values=values)
     except ValidationError as exc:
         if from_codebook:
             return _codebook_page(request, project, errors=refusals.lines(exc), code_form=form)
@@ -367,6 +369,7 @@ def _code_form(data: Any, project: Project, tag: Tag, names: dict[int, str]) -> 
             "parent": tag.parent_id,
             "shortcut": tag.shortcut,
             "is_active": tag.is_active,
+            "seen": tag.updated.isoformat(),
         },
     )
     form.fields["slug"].disabled = True  # fixed once set: API clients and exports name it
@@ -390,8 +393,17 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
     try:
         if not form.is_valid():
             raise _form_errors(form)
-        services.code_save(user=request.user, project=project, values=form.cleaned_data, pk=tag.pk)
+        values = dict(form.cleaned_data)
+        seen = values.pop("seen") or None
+        services.code_save(user=request.user, project=project, values=values, pk=tag.pk, seen=seen)
     except ValidationError as exc:
+        # What was typed stays in the form, over the code as it is now: saving again
+        # makes the change knowingly.
+        tag = _code(request, project, code)
+        data = request.POST.copy()
+        data["seen"] = tag.updated.isoformat()
+        form = _code_form(data, project, tag, names)
+        form.is_valid()
         return _code_page(request, project, tag, form=form, errors=refusals.lines(exc))
     messages.success(request, f"Code {form.cleaned_data['name']} saved.")
     return redirect(reverse("projects:code_edit", args=[project.pk, tag.pk]))

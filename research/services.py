@@ -147,6 +147,16 @@ def code_hits(
     already carry the code left alone, and one activity row naming the batch. The batch
     can be undone as a whole (`batch_undo`). Raises ValidationError when nothing is new."""
     _check(user, project, tag, hits, scope)
+    # The code held first, then the documents, in the order every writer takes them
+    # (documents.services.codebook.hold_codes); read again once held, should a merge or
+    # retirement have ended meanwhile.
+    tag.is_active = bool(
+        Tag.objects.select_for_update(no_key=True)
+        .filter(pk=tag.pk)
+        .values_list("is_active", flat=True)
+        .first()
+    )
+    _check(user, project, tag, hits, scope)
     # The texts must not change under the new spans: a text changes only while nothing is
     # annotated in it, under this same lock (services.document_update).
     list(

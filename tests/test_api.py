@@ -699,7 +699,8 @@ def test_annotation_write_query_counts_are_constant(
     with django_assert_max_num_queries(5):
         client.get(url, headers=analyst_headers)
     many = {"tags": ["extradition", "due-process", "forced-return", "three-evils"]}
-    with django_assert_max_num_queries(14):
+    # On PostgreSQL one more: the codes held before the document (codebook.hold_codes).
+    with django_assert_max_num_queries(15 if connection.vendor == "postgresql" else 14):
         response = post_json(client, url, many, analyst_headers, method="patch")
     assert len(response.json()["tags"]) == 4
 

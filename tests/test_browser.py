@@ -794,7 +794,10 @@ def test_change_extent_keeps_id_codes_and_note(page, log_in, user, annotation, t
     log_in(user)
     page.goto(document.get_absolute_url())
     card = page.locator(f"#card-{annotation.pk}")
-    card.get_by_role("button", name="Change extent").click()
+    # The form comes from the server: wait for it rather than for the default 5 s, which a
+    # loaded machine can overrun.
+    with page.expect_response(lambda response: response.url.endswith("/extent/")):
+        card.get_by_role("button", name="Change extent").click()
     save = card.get_by_role("button", name="Save extent")
     expect(save).to_be_disabled()
     # A selection now goes to the card, not to the tag chooser.

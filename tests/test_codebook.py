@@ -79,6 +79,27 @@ def test_every_colour_gets_an_ink_that_meets_wcag_aa():
         assert colours.contrast_ratio(colours.ink_for(colour), colour) >= colours.AA_CONTRAST
 
 
+def test_every_highlight_fill_gets_an_ink_that_meets_wcag_aa():
+    """A highlight is its code's colour mixed with white, darker where annotations
+    overlap: whatever the colour and the depth, its text stays readable."""
+    steps = range(0, 256, 17)
+    cube = [f"#{r:02x}{g:02x}{b:02x}" for r in steps for g in steps for b in steps]
+    for colour in cube:
+        fills = colours.highlight_fills(colour)
+        assert len(fills) == 3
+        for fill, ink in fills:
+            assert colours.contrast_ratio(ink, fill) >= colours.AA_CONTRAST, (colour, fill)
+
+
+def test_a_highlight_fill_is_the_colour_mixed_with_white():
+    assert colours.mix("#000000", 0.5) == "#808080"
+    assert colours.mix("#1a237e", 1.0) == "#1a237e"
+    assert colours.mix("#1a237e", 0.0) == "#ffffff"
+    # Dark codes overlapping three deep take white text; light ones keep black.
+    assert colours.highlight_fills("#1a237e")[2][1] == colours.WHITE
+    assert {ink for _, ink in colours.highlight_fills("#ffd54f")} == {colours.BLACK}
+
+
 def test_sample_codebook_colours_take_black_text():
     for entry in sample.codebook_entries():
         assert colours.ink_for(entry["colour"]) == colours.BLACK, entry["slug"]

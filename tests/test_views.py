@@ -344,6 +344,11 @@ def test_tag_styles_give_each_tag_its_colour_and_a_readable_ink(logged_in, tags)
     assert f".t{tag.pk}{{--tag:#1a237e;--tag-ink:#ffffff}}" in response.text
     light = tags["definition-of-extremism"]  # #fff176, yellow: black text
     assert f".t{light.pk}{{--tag:{light.colour};--tag-ink:#000000}}" in response.text
+    # Highlights: the colour mixed with white at each overlap depth, each with its ink.
+    assert (
+        f"mark.t{tag.pk}{{--hl1:#989cc5;--hl1-ink:#000000;--hl2:#767bb2;--hl2-ink:#000000;"
+        "--hl3:#5f65a5;--hl3-ink:#ffffff}" in response.text
+    )
 
 
 # ---------------------------------------------------------------------------------------

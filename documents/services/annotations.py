@@ -19,7 +19,7 @@ from documents.selectors import document_text
 from projects.models import Action, Membership, may
 
 from .activity import log
-from .codebook import applicable_tags, requested_slugs, resolve_tags
+from .codebook import applicable_tags, hold_codes, requested_slugs, resolve_tags
 from .versions import document_list_changed
 
 
@@ -248,6 +248,7 @@ def annotation_create(
         span = span_in(locked, role, start, end, quote)
         tag_objects = applicable_tags(requested_slugs(tags, locked.project_id), candidates)
     else:
+        hold_codes(tags, document_id)
         span = check_span(user=user, document_id=document_id, start=start, end=end, quote=quote)
         tag_objects = resolve_tags(tags, span.document.project_id)
     now = timezone.now()
@@ -351,6 +352,8 @@ def annotation_update(
         raise ValidationError("This annotation is deleted; restore it before changing it.")
     values: dict[str, Any] = {}
     project_id = None
+    if tags is not None:
+        hold_codes(tags, annotation.document_id)  # before the document: see hold_codes
     if start is not None or end is not None or quote is not None:
         span = check_span(
             user=user,

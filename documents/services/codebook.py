@@ -8,8 +8,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -56,7 +56,19 @@ def tag_save(*, user: User | None, tag: Tag, action: str = "") -> Tag:
             raise ValidationError({"project": ["A code stays in the project it was made in."]})
     _check_links(tag, before)
     with transaction.atomic():
-        tag.save()
+        try:
+            with transaction.atomic():
+                tag.save()
+        except IntegrityError:
+            # Another request took the same name, slug or shortcut between the check above
+            # and this write: the check, made again, now sees it and says which.
+            if adding:
+                tag.pk = None
+                tag._state.adding = True
+            tag.full_clean()
+            raise ValidationError(
+                "The codebook changed while this was saved: nothing was saved. Try again."
+            ) from None
         after = {
             name: getattr(tag, f"{name}_id" if name in _TAG_KEYS else name) for name in _TAG_FIELDS
         }
@@ -178,7 +190,9 @@ def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
         with_both, _ = both.delete()
         links.filter(tag_id=tag.pk).update(tag_id=into.pk)
         children = list(Tag.objects.filter(parent_id=tag.pk).values_list("pk", flat=True))
-        Tag.objects.filter(pk__in=children).update(parent_id=into.pk)
+        # Their `updated` too: a page opened on one of them before the merge cannot put
+        # it back under the retired code unseen (projects.services.code_save).
+        Tag.objects.filter(pk__in=children).update(parent_id=into.pk, updated=timezone.now())
         before = {"is_active": tag.is_active, "merged_into": tag.merged_into_id}
         tag.is_active = False
         tag.merged_into = into
@@ -262,6 +276,32 @@ def applicable_tags(slugs: Sequence[str], found: Sequence[Tag]) -> list[Tag]:
             code="inactive_tag",
         )
     return list(by_slug.values())
+
+
+def hold_codes(tags: Any, document_id: int) -> None:
+    """Before a passage of document `document_id` is given `tags` (Tag objects or slugs):
+    hold the project's codes among them until the transaction ends, so that a merge or
+    retirement waits for the passage, or the passage for it and then reads its outcome: a
+    passage is never left on a code retired meanwhile.
+
+    Every writer takes its locks in one order, codes (by id) before the document and its
+    passages, as a merge does (tag_merge): two of them never wait for each other in a
+    circle. SQLite runs one writing transaction at a time and needs none of this.
+    (PostgreSQL's create takes the same locks in its own statement: documents/postgresql.py.)
+    """
+    if connection.vendor == "sqlite" or not isinstance(tags, Sequence) or isinstance(tags, str):
+        return
+    slugs = [tag.slug if isinstance(tag, Tag) else tag for tag in tags]
+    slugs = [slug for slug in slugs if isinstance(slug, str)]
+    if not slugs:
+        return
+    project = Document.objects.filter(pk=document_id).values("project_id")[:1]
+    list(
+        Tag.objects.select_for_update(no_key=True)
+        .filter(project_id=Subquery(project), slug__in=slugs)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def resolve_tags(tags: Sequence[Tag | str], project_id: int) -> list[Tag]:
