@@ -76,13 +76,18 @@ class Row:
 @dataclass
 class Matrix:
     dimension: str
-    #: (value as the filter takes it, label)
+    #: (value as the filter takes it, label), of the columns held (see `first`)
     columns: list[tuple[str, str]]
+    #: Their cells; each row's total is over every column, held or not.
     rows: list[Row]
-    #: The most passages in one cell (for shading).
+    #: The most passages in one cell held (for shading).
     most: int
-    #: Passages per column (each passage once, whatever its codes).
+    #: Passages per column held (each passage once, whatever its codes).
     totals: list[int]
+    #: How many columns there are in all, and the index of the first one held: a matrix
+    #: asked for a window of its columns holds just those.
+    column_count: int = 0
+    first: int = 0
 
 
 def _links(user: Any, filters: PassageFilter) -> QuerySet[Any]:
@@ -108,13 +113,18 @@ def _codebook(user: Any, project: int) -> list[tuple[Tag, int]]:
     return ordered
 
 
-def code_matrix(*, user: Any, filters: PassageFilter, dimension: str) -> Matrix:
+def code_matrix(
+    *, user: Any, filters: PassageFilter, dimension: str, window: slice | None = None
+) -> Matrix:
     """Passages per code and value of `dimension`, for the passages that pass `filters`
-    (codes in `filters` are ignored: every code is a row)."""
+    (codes in `filters` are ignored: every code is a row). `window`, a slice of the
+    columns in their order, holds just those (a page of a matrix by document, which has a
+    column for each of thousands of documents); None, all of them."""
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
+    window = window or slice(None)
     if _by_documents(filters):
-        return _summed_matrix(user, filters, dimension)
-    return _live_matrix(user, filters, dimension)
+        return _summed_matrix(user, filters, dimension, window)
+    return _live_matrix(user, filters, dimension, window)
 
 
 def _by_documents(filters: PassageFilter) -> bool:
@@ -123,10 +133,11 @@ def _by_documents(filters: PassageFilter) -> bool:
     return not filters.q and filters.coded_after is None and filters.coded_before is None
 
 
-def _summed_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
+def _summed_matrix(user: Any, filters: PassageFilter, dimension: str, window: slice) -> Matrix:
     """code_matrix from the documents' kept counts, summed by the database: five queries
     when they are current (the codebook, the documents' versions, the codes' tree, the
-    versions kept, the sums)."""
+    versions kept, the sums); by document, a window of the columns takes two more (the
+    columns' totals, the rows' totals) and sums the window's documents only."""
     codebook = _codebook(user, filters.project)
     documents = _documents(user, filters)
     make_current(list(documents.values_list("pk", "annotations_version")), project=filters.project)
@@ -153,6 +164,27 @@ def _summed_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
         kept = kept.filter(everyone=True) if not filters.coders else kept.filter(everyone=False)
     if filters.coders:
         kept = kept.filter(coder__username__in=filters.coders)
+    row_totals = None
+    if dimension == "document" and window != slice(None):
+        # Every document's total picks the window's documents; their counts alone are
+        # summed (about 1,400 rows for 100 documents rather than 140,000 for 10,000).
+        by_document = (
+            kept.filter(tag__isnull=True)
+            .values("document_id")
+            .annotate(n=Sum("passages"))
+            .order_by()
+            .values_list("document_id", "n")
+        )
+        all_totals = {value: n for value, n in by_document if n}
+        shown = sorted(all_totals, key=_sort_key)[window]
+        row_totals = dict(
+            kept.filter(tag__isnull=False)
+            .values("tag_id")
+            .annotate(n=Sum("passages"))
+            .order_by()
+            .values_list("tag_id", "n")
+        )
+        kept = kept.filter(document_id__in=shown)
     sums = (
         kept.annotate(value=column)
         .values("tag_id", "value")
@@ -167,7 +199,17 @@ def _summed_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
             column_totals[value] = n
         else:
             counts[tag][value] = n
-    return _matrix(dimension, filters.project, codebook, counts, column_totals)
+    if row_totals is not None:
+        return _matrix(
+            dimension,
+            filters.project,
+            codebook,
+            counts,
+            all_totals,
+            window,
+            row_totals=row_totals,
+        )
+    return _matrix(dimension, filters.project, codebook, counts, column_totals, window)
 
 
 def _documents(user: Any, filters: PassageFilter) -> Any:
@@ -188,7 +230,7 @@ def _documents(user: Any, filters: PassageFilter) -> Any:
     return documents
 
 
-def _live_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
+def _live_matrix(user: Any, filters: PassageFilter, dimension: str, window: slice) -> Matrix:
     """code_matrix from the passages themselves: one query for the codes without children,
     one per code with children (its passages counted once each)."""
     column = _column(dimension, filters.project, "annotation__")
@@ -218,7 +260,7 @@ def _live_matrix(user: Any, filters: PassageFilter, dimension: str) -> Matrix:
         .annotate(n=Count("pk"))
     )
     column_totals = {row["value"]: row["n"] for row in per_column}
-    return _matrix(dimension, filters.project, codebook, counts, column_totals)
+    return _matrix(dimension, filters.project, codebook, counts, column_totals, window)
 
 
 def _plain_numbers(cells: dict[Any, int]) -> dict[Any, int]:
@@ -236,23 +278,43 @@ def _matrix(
     codebook: list[tuple[Tag, int]],
     counts: dict[int, dict[Any, int]],
     column_totals: dict[Any, int],
+    window: slice,
+    *,
+    row_totals: dict[int, int] | None = None,
 ) -> Matrix:
+    """The matrix of `counts` (by code, then value), with the columns of `window` of
+    those in `column_totals`. `row_totals`, when `counts` holds the window's columns only:
+    each code's total over all of them (else summed from `counts`)."""
     # A column for each value some passage has; none for a value without passages.
     column_totals = {value: n for value, n in column_totals.items() if n}
     if any(isinstance(value, Decimal) for value in column_totals):
         # A number attribute's values as written (2, not 2.0000: SQLite gives either).
         counts = {tag: _plain_numbers(cells) for tag, cells in counts.items()}
         column_totals = _plain_numbers(column_totals)
-    values = sorted(column_totals, key=_sort_key)
+    every = sorted(column_totals, key=_sort_key)
+    values = every[window]
     labels = _labels(dimension, values, project)
     rows = []
     most = 0
     for tag, depth in codebook:
         cells = [counts.get(tag.pk, {}).get(value, 0) for value in values]
         most = max([most, *cells])
-        rows.append(Row(tag, depth, cells, sum(cells)))
+        if row_totals is not None:
+            total = row_totals.get(tag.pk, 0)
+        else:
+            total = sum(counts.get(tag.pk, {}).values())
+        rows.append(Row(tag, depth, cells, total))
     columns = [(_filter_value(value), labels[value]) for value in values]
-    return Matrix(dimension, columns, rows, most, [column_totals[v] for v in values])
+    first = range(len(every))[window].start if values else 0
+    return Matrix(
+        dimension,
+        columns,
+        rows,
+        most,
+        [column_totals[v] for v in values],
+        column_count=len(every),
+        first=first,
+    )
 
 
 def attribute_of(dimension: str, project: int) -> Attribute | None:

@@ -124,11 +124,21 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
     form, wanted = _filters(request, project)
     if wanted is None:
         return _invalid(request, project, form, "research/matrix.html")
-    found = _kept(
-        f"matrix-{by}",
-        wanted,
-        lambda: analysis.code_matrix(user=request.user, filters=wanted, dimension=by),
-    )
+    # The page holds COLUMNS_SHOWN columns at a time (a matrix by document has one for each
+    # of thousands) and computes just those; the downloads hold them all.
+    first = None if fmt else _columns_from(request)
+    window = None if first is None else slice(first, first + COLUMNS_SHOWN)
+
+    def compute() -> analysis.Matrix:
+        found = analysis.code_matrix(user=request.user, filters=wanted, dimension=by, window=window)
+        if window is not None and not found.columns and found.column_count:
+            # Past the last column (an old link): the first page instead.
+            found = analysis.code_matrix(
+                user=request.user, filters=wanted, dimension=by, window=slice(0, COLUMNS_SHOWN)
+            )
+        return found
+
+    found = _kept(f"matrix-{by}-{first}", wanted, compute)
     label = attribute.name if attribute is not None else analysis.DIMENSIONS[by]
     title = f"Passages per code and {label.lower()}: {project.name}"
     if fmt == "csv":
@@ -146,11 +156,8 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
         return _file(request, project, svg, fmt, f"matrix-{by}-project-{project.pk}")
     kept = _kept_query(request)
     passages = reverse("research:passages", args=[project.pk])
-    # A page shows COLUMNS_SHOWN columns at a time (a matrix by document has one for each
-    # of thousands); the downloads hold them all.
-    first = _columns_from(request, len(found.columns))
-    shown = slice(first, first + COLUMNS_SHOWN)
-    columns = found.columns[shown]
+    first = found.first
+    columns = found.columns
     links = [
         [_cell_link(passages, row.tag.pk, kept, by, value, attribute) for value, _ in columns]
         for row in found.rows
@@ -174,7 +181,7 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
                     [
                         (count, link, _level(count, found.most), name)
                         for count, link, (_, name) in zip(
-                            row.cells[shown], row_links, columns, strict=True
+                            row.cells, row_links, columns, strict=True
                         )
                     ],
                 )
@@ -182,13 +189,13 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
             ],
             "query": urlencode([("by", by), *kept]),
             "columns": columns,
-            "column_totals": found.totals[shown],
+            "column_totals": found.totals,
             "first_column": first + 1,
             "last_column": first + len(columns),
             "previous_columns": _columns_url(by, kept, first - COLUMNS_SHOWN) if first else "",
             "next_columns": (
                 _columns_url(by, kept, first + COLUMNS_SHOWN)
-                if first + COLUMNS_SHOWN < len(found.columns)
+                if first + COLUMNS_SHOWN < found.column_count
                 else ""
             ),
         },
@@ -199,14 +206,14 @@ def matrix(request: HttpRequest, pk: int, fmt: str | None = None) -> HttpRespons
 COLUMNS_SHOWN = 100
 
 
-def _columns_from(request: HttpRequest, total: int) -> int:
+def _columns_from(request: HttpRequest) -> int:
     """The first column shown (`columns`, from 0, a multiple of COLUMNS_SHOWN): 0 when
-    absent or not a column."""
+    absent or not a number of 0 or more."""
     try:
         first = int(request.GET.get("columns", "0"))
     except ValueError:
         return 0
-    if not 0 <= first < total:
+    if first < 0:
         return 0
     return first - first % COLUMNS_SHOWN
 

@@ -392,10 +392,24 @@ def _compare(user, filters):
     attributes = [f"attr.{slug}" for slug in ("issuer", "adopted", "pages")]
     present = set(Attribute.objects.values_list("slug", flat=True))
     attributes = [a for a in attributes if a[5:] in present]
+    everything = slice(None)
     for dimension in [*analysis.DIMENSIONS, *attributes]:
-        summed = analysis._summed_matrix(user, filters, dimension)
-        live = analysis._live_matrix(user, filters, dimension)
+        summed = analysis._summed_matrix(user, filters, dimension, everything)
+        live = analysis._live_matrix(user, filters, dimension, everything)
         assert _cells(summed) == _cells(live), dimension
+        # A window of the columns holds those of the whole matrix, with the rows' totals
+        # over all of them (a matrix by document sums the window's documents only).
+        for window in (slice(0, 2), slice(2, 4), slice(4, 6), slice(50, 52)):
+            part = analysis._summed_matrix(user, filters, dimension, window)
+            assert part.columns == summed.columns[window], (dimension, window)
+            assert part.totals == summed.totals[window]
+            assert [(row.cells, row.total) for row in part.rows] == [
+                (row.cells[window], row.total) for row in summed.rows
+            ]
+            assert part.column_count == len(summed.columns)
+            assert part.first == (window.start if part.columns else 0)
+            live_part = analysis._live_matrix(user, filters, dimension, window)
+            assert _cells(live_part) == _cells(part), (dimension, window)
     if not filters.coders:  # pairs are kept for all coders together
         assert analysis._summed_pairs(user, filters) == analysis._live_pairs(user, filters)
 
