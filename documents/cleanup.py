@@ -439,14 +439,19 @@ class AppliedRow:
     whole: bool
 
 
-def _whole(value: Any, default: int) -> int:
-    """A paragraph number of a report, or `default` where a hand edit left something else
-    (text, a fraction, a negative number)."""
+def _whole(value: Any, default: int, least: int = 0) -> int:
+    """A paragraph number (or count, at least `least`) of a report, or `default` where a
+    hand edit left something else (text, a fraction, a number out of range, "²")."""
     if isinstance(value, bool):
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return value if isinstance(value, int) and value >= 0 else default
+    if isinstance(value, str):
+        text = value.strip()
+        # isdecimal, not isdigit: "²" is a digit that int() refuses; and a bounded length,
+        # as int() refuses strings of thousands of digits.
+        if not (text.isascii() and text.isdecimal() and len(text) <= 18):
+            return default
+        value = int(text)
+    return value if isinstance(value, int) and value >= least else default
 
 
 def applied_rows(report: Any) -> tuple[list[AppliedRow], int]:
@@ -461,7 +466,7 @@ def applied_rows(report: Any) -> tuple[list[AppliedRow], int]:
             rule=KINDS.get(str(entry.get("kind")), str(entry.get("kind", "?"))),
             reason=str(entry.get("reason", "")),
             paragraph=_whole(entry.get("paragraph"), 0),
-            paragraphs=_whole(entry.get("paragraphs"), 1),
+            paragraphs=_whole(entry.get("paragraphs"), 1, least=1),
             text=str(entry.get("text", "")),
             whole=entry.get("kind") != MARKDOWN,
         )

@@ -61,6 +61,19 @@ SELECT d.id, d.project_id, d.length, d.sha256,
    FOR NO KEY UPDATE OF d
 """
 
+# hold_codes's lock on its own, for the writers that take the document's row through the
+# ORM. Django's select_for_update has no FOR KEY SHARE; its weakest lock, FOR NO KEY
+# UPDATE, conflicts with itself, and would make every two writers of one code wait for
+# each other.
+_HOLD = """
+SELECT t.id
+  FROM documents_tag t
+ WHERE t.project_id = (SELECT project_id FROM documents_document WHERE id = %(document)s)
+   AND t.slug = ANY(%(slugs)s)
+ ORDER BY t.id
+   FOR KEY SHARE OF t
+"""
+
 _INSERT = """
 WITH new AS (
     INSERT INTO documents_annotation
@@ -128,6 +141,15 @@ def applies(user: Any, tags: Sequence[Any]) -> bool:
         and isinstance(tags, list | tuple)
         and all(isinstance(tag, str) for tag in tags)
     )
+
+
+def hold_tags(document_id: int, slugs: Sequence[str]) -> list[int]:
+    """Hold the tags of document `document_id`'s project among `slugs` FOR KEY SHARE, in
+    id order, until the transaction ends (documents.services.codebook.hold_codes); their
+    ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLD, {"document": document_id, "slugs": list(slugs)})
+        return [row[0] for row in cursor.fetchall()]
 
 
 def locked_document(

@@ -358,6 +358,10 @@ def require_role(user: Any, role: str | None, action: str) -> None:
         )
 
 
+#: The code of the refusal of a change made on a page opened before someone else's change.
+STALE = "stale"
+
+
 def code_save(
     *,
     user: Any,
@@ -377,9 +381,11 @@ def code_save(
 
     from documents.models import Tag
     from documents.services.codebook import tag_save
+    from documents.services.versions import codebook_lock
 
     project = project_for(user=user, project=project, action=Action.CODEBOOK)
     with transaction.atomic():
+        codebook_lock()
         if pk is None:
             tag = Tag(project=project)
             tag.slug = values.get("slug") or slugify(values.get("name", ""))[:100]
@@ -396,9 +402,12 @@ def code_save(
                 raise ValidationError(
                     {
                         "code": [
-                            f"{tag.name} was changed by someone else since this page was "
-                            "opened, so nothing was saved. Its history shows what changed; "
-                            "save again to make your change over it."
+                            ValidationError(
+                                f"{tag.name} was changed by someone else since this page was "
+                                "opened, so nothing was saved. Its history shows what "
+                                "changed; save again to make your change over it.",
+                                code=STALE,
+                            )
                         ]
                     }
                 )

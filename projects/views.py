@@ -376,6 +376,11 @@ def _code_form(data: Any, project: Project, tag: Tag, names: dict[int, str]) -> 
     return form
 
 
+def _error_codes(exc: ValidationError) -> set[str | None]:
+    errors = exc.error_dict.values() if hasattr(exc, "error_dict") else [exc.error_list]
+    return {error.code for field in errors for error in field}
+
+
 @require_http_methods(["GET", "POST"])
 def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
     """A code's page (every member); its change by the owners (POST): rename, re-define,
@@ -401,7 +406,11 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         # makes the change knowingly.
         tag = _code(request, project, code)
         data = request.POST.copy()
-        data["seen"] = tag.updated.isoformat()
+        if services.STALE in _error_codes(exc):
+            # Only a refusal for someone else's change takes the page to the code as it is
+            # now; any other refusal keeps what the page was opened on, so that saving
+            # again after fixing it still meets a colleague's change made meanwhile.
+            data["seen"] = tag.updated.isoformat()
         form = _code_form(data, project, tag, names)
         form.is_valid()
         return _code_page(request, project, tag, form=form, errors=refusals.lines(exc))

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import (
     Count,
     F,
@@ -122,7 +124,7 @@ def code_matrix(
     column for each of thousands of documents); None, all of them."""
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
     window = window or slice(None)
-    if _by_documents(filters):
+    if _by_documents(filters) and _counts_current(user, filters):
         return _summed_matrix(user, filters, dimension, window)
     return _live_matrix(user, filters, dimension, window)
 
@@ -133,14 +135,44 @@ def _by_documents(filters: PassageFilter) -> bool:
     return not filters.q and filters.coded_after is None and filters.coded_before is None
 
 
+#: At most this many documents' counts are made again while a comparison waits (about
+#: 8 ms each at a million passages). More (a change to the codebook's tree makes every
+#: document's counts again: some 80 s at 10,000 documents), and the comparison is counted
+#: from the passages themselves (3-8 s there) while the background worker makes them.
+RECOUNT_NOW = 250
+
+
+def _counts_current(user: Any, filters: PassageFilter) -> bool:
+    """Whether the kept counts of the documents that `filters` compare are current, made
+    so here if few are not (three queries when all are: the documents' versions, the
+    codes' tree, the versions kept). Without a background worker (BACKGROUND_TASKS off)
+    they are always made here, however many."""
+    versions = list(_documents(user, filters).values_list("pk", "annotations_version").order_by())
+    if not settings.BACKGROUND_TASKS:
+        make_current(versions, project=filters.project)
+        return True
+    if make_current(versions, project=filters.project, limit=RECOUNT_NOW) is not None:
+        return True
+    from .tasks import recount
+
+    # One queued recount at a time for a project: a page opened again meanwhile does not
+    # queue another (the key lapses, should the worker fail, after ten minutes).
+    if cache.add(recount_key(filters.project), True, timeout=600):
+        recount.enqueue(filters.project)
+    return False
+
+
+def recount_key(project: int) -> str:
+    return f"research-recount-queued-{project}"
+
+
 def _summed_matrix(user: Any, filters: PassageFilter, dimension: str, window: slice) -> Matrix:
-    """code_matrix from the documents' kept counts, summed by the database: five queries
-    when they are current (the codebook, the documents' versions, the codes' tree, the
-    versions kept, the sums); by document, a window of the columns takes two more (the
-    columns' totals, the rows' totals) and sums the window's documents only."""
+    """code_matrix from the documents' kept counts (made current by `_counts_current`),
+    summed by the database: two queries (the codebook, the sums); by document, a window of
+    the columns takes two more (the columns' totals, the rows' totals) and sums the
+    window's documents only."""
     codebook = _codebook(user, filters.project)
     documents = _documents(user, filters)
-    make_current(list(documents.values_list("pk", "annotations_version")), project=filters.project)
     kept = CodeCount.objects.filter(document__in=documents.values("pk"))
     if dimension == "coder":
         kept = kept.filter(everyone=False)
@@ -426,7 +458,7 @@ def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
     text, the passages that pass swept in one streamed query."""
     filters = dataclasses.replace(filters, codes=(), without=(), mode="any")
     codebook = _codebook(user, filters.project)
-    if _by_documents(filters) and not filters.coders:
+    if _by_documents(filters) and not filters.coders and _counts_current(user, filters):
         counts = _summed_pairs(user, filters)
     else:
         counts = _live_pairs(user, filters)
@@ -436,7 +468,6 @@ def cooccurrence(*, user: Any, filters: PassageFilter) -> Cooccurrence:
 
 def _summed_pairs(user: Any, filters: PassageFilter) -> Counts:
     documents = _documents(user, filters)
-    make_current(list(documents.values_list("pk", "annotations_version")), project=filters.project)
     sums = (
         CodePair.objects.filter(document__in=documents.values("pk"))
         .values("a_id", "b_id")

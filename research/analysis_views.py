@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import AccessEvent
 from accounts.services import access_event
 from documents.exports import neutralise
-from documents.models import Activity, SharedVersion
+from documents.models import MAX_ID, Activity, SharedVersion
 
 from . import analysis, charts
 from .forms import PassageForm
@@ -209,11 +209,13 @@ COLUMNS_SHOWN = 100
 def _columns_from(request: HttpRequest) -> int:
     """The first column shown (`columns`, from 0, a multiple of COLUMNS_SHOWN): 0 when
     absent or not a number of 0 or more."""
-    try:
-        first = int(request.GET.get("columns", "0"))
-    except ValueError:
+    text = request.GET.get("columns", "0").strip()
+    # Past MAX_ID no project has a column; such a number is read as the first page, which
+    # also keeps it short in the cache key.
+    if not (text.isascii() and text.isdecimal()) or len(text) > len(str(MAX_ID)):
         return 0
-    if first < 0:
+    first = int(text)
+    if first > MAX_ID:
         return 0
     return first - first % COLUMNS_SHOWN
 

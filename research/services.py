@@ -160,8 +160,9 @@ def code_hits(
     # The texts must not change under the new spans: a text changes only while nothing is
     # annotated in it, under this same lock (services.document_update).
     list(
-        Document.objects.select_for_update()
+        Document.objects.select_for_update(no_key=True)
         .filter(pk__in={hit[0] for hit in hits}, project_id=project)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     planned = [
@@ -259,7 +260,15 @@ def batch_undo(*, user: User, batch: CodingBatch) -> tuple[int, int]:
         raise ValidationError("This batch was undone already.")
     now = timezone.now()
     made = Annotation.objects.filter(pk__in=locked.annotations.values("pk"))
-    unchanged = list(made.alive().filter(version=1).select_for_update())
+    # The documents before their passages, in id order, as every writer takes them
+    # (documents.services.codebook.hold_codes).
+    list(
+        Document.objects.select_for_update(no_key=True)
+        .filter(pk__in=made.values("document_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    unchanged = list(made.alive().filter(version=1).select_for_update(no_key=True))
     kept = made.count() - len(unchanged)
     slugs = {locked.tag_id: locked.tag.slug}
     rows = []

@@ -97,10 +97,12 @@ def tree_token(parents: Mapping[int, int | None]) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16])
 
 
-def make_current(documents: Sequence[tuple[int, uuid.UUID]], *, project: int) -> int:
+def make_current(
+    documents: Sequence[tuple[int, uuid.UUID]], *, project: int, limit: int | None = None
+) -> int | None:
     """Make the counts of these (document id, annotations_version) of `project` current:
     those kept under other versions (or none) are made again, 500 documents a pass. How
-    many were made."""
+    many were made; None, making none, when more than `limit` would be."""
     wanted = dict(documents)
     parents: dict[int, int | None] = dict(
         Tag.objects.filter(project_id=project).values_list("pk", "parent_id")
@@ -111,6 +113,8 @@ def make_current(documents: Sequence[tuple[int, uuid.UUID]], *, project: int) ->
         if wanted.get(document_id) == version:
             del wanted[document_id]
     stale = sorted(wanted)
+    if limit is not None and len(stale) > limit:
+        return None
     for at in range(0, len(stale), BATCH):
         _summarise({pk: wanted[pk] for pk in stale[at : at + BATCH]}, parents, token)
     return len(stale)

@@ -9,6 +9,7 @@ from documents.models import Document
 
 from .index import index_documents
 from .models import QueuedDocument
+from .summaries import make_current
 
 # Documents indexed in one transaction: a batch's chunks become searchable together.
 BATCH = 50
@@ -46,3 +47,21 @@ def index_queued() -> int:
             index_documents(texts)
             QueuedDocument.objects.filter(pk__in=[pk for pk, _ in texts]).delete()
             indexed += len(texts)
+
+
+@task()
+def recount(project: int) -> int:
+    """Make current the kept counts of every document of `project` (the code comparisons'
+    summaries, research/summaries.py), as a comparison that found too many out of date
+    asked; how many were made. Until then comparisons count from the passages."""
+    from django.core.cache import cache
+
+    from .analysis import recount_key
+
+    try:
+        versions = list(
+            Document.objects.filter(project_id=project).values_list("pk", "annotations_version")
+        )
+        return make_current(versions, project=project) or 0
+    finally:
+        cache.delete(recount_key(project))

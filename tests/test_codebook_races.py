@@ -76,6 +76,27 @@ def test_a_change_made_meanwhile_is_not_overwritten_unseen(client, project, owne
     assert tag.name == "Extradition (mine)"
 
 
+def test_a_refused_form_still_meets_a_change_made_meanwhile(client, project, owner, tags):
+    """A save refused for what was typed (an empty name) keeps the time the page was
+    opened: fixed and sent again, it still does not overwrite a colleague's change."""
+    tag = tags["extradition"]
+    client.force_login(owner)
+    form = _edit_form(client, project, tag)
+    project_services.code_save(
+        user=owner, project=project, values={"definition": "Changed by a colleague."}, pk=tag.pk
+    )
+    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    response = client.post(url, {**form, "name": ""})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert re.search(r'name="seen" value="([^"]+)"', page).group(1) == form["seen"]
+    response = client.post(url, {**form, "name": "Extradition (mine)"})
+    assert response.status_code == 422
+    assert "was changed by someone else" in response.content.decode()
+    tag.refresh_from_db()
+    assert (tag.name, tag.definition) == ("Extradition", "Changed by a colleague.")
+
+
 def test_a_page_opened_before_a_merge_cannot_undo_it(client, project, owner, tags, annotation):
     merged, into = tags["extradition"], tags["oversight-gap"]
     client.force_login(owner)
@@ -153,6 +174,9 @@ def test_the_same_code_added_twice_at_once_is_refused_clearly(project, owner, ta
         {"kind": "boilerplate", "paragraph": "three", "paragraphs": 1.5},
         {"kind": "boilerplate", "paragraph": -4, "paragraphs": None},
         {"kind": "boilerplate", "paragraph": True, "paragraphs": [2]},
+        {"kind": "boilerplate", "paragraph": "²", "paragraphs": 0},
+        {"kind": "boilerplate", "paragraph": "9" * 5000, "paragraphs": "0"},
+        {"kind": "boilerplate", "paragraph": "١٢", "paragraphs": -1},
     ],
 )
 def test_a_hand_edited_report_reads_without_failing(entry):
@@ -171,32 +195,28 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-class Merge(threading.Thread):
-    """In its own connection, hold a code as a merge does (FOR UPDATE) and retire it; once
-    the writer under test has had time to reach the code, look whether that writer holds
-    its document (it must not: codes come first in every writer's lock order), then
-    commit."""
-
-    def __init__(self, tag: Tag, document_id: int) -> None:
-        super().__init__()
-        self.tag, self.document_id = tag, document_id
-        self.holding = threading.Event()
-        self.document_was_free: bool | None = None
-
-    def run(self) -> None:
-        try:
-            with transaction.atomic():
-                Tag.objects.select_for_update().get(pk=self.tag.pk)
-                Tag.objects.filter(pk=self.tag.pk).update(is_active=False)
-                self.holding.set()
-                threading.Event().wait(0.5)  # the writer starts and waits for the code
-                self.document_was_free = _free(self.document_id)
-        finally:
-            connection.close()
+def _waiters() -> int:
+    """How many connections to the test database wait for a row lock now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
 
 
-def _free(document_id: int) -> bool:
-    """Whether a third connection can lock the document at once."""
+def _until_waiting(count: int = 1) -> None:
+    """Return once `count` connections wait for a lock (the writer under test has reached
+    the row it needs), however loaded the machine; fail after 20 seconds."""
+    for _ in range(400):
+        if _waiters() >= count:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("the writer never came to wait for the lock")
+
+
+def _free(model, pk: int) -> bool:
+    """Whether a third connection can lock row `pk` of `model` at once."""
     from django.db import DatabaseError
 
     result: list[bool] = []
@@ -204,11 +224,8 @@ def _free(document_id: int) -> bool:
     def look() -> None:
         try:
             with transaction.atomic():
-                list(
-                    Document.objects.select_for_update(nowait=True)
-                    .filter(pk=document_id)
-                    .values_list("pk")
-                )
+                rows = model.objects.filter(pk=pk).select_related(None)
+                list(rows.select_for_update(nowait=True, of=("self",)).values_list("pk"))
             result.append(True)
         except DatabaseError:
             result.append(False)
@@ -221,31 +238,91 @@ def _free(document_id: int) -> bool:
     return result[0]
 
 
-def _during_a_merge(tag: Tag, document_id: int, write) -> Merge:
-    merge = Merge(tag, document_id)
-    merge.start()
-    assert merge.holding.wait(10)
-    try:
-        with pytest.raises(ValidationError) as refused:
-            write()
-    finally:
-        merge.join(10)
-    assert "retired" in " ".join(refused.value.messages).lower()
-    assert merge.document_was_free is True
-    return merge
+class Run(threading.Thread):
+    """A service call in its own connection, keeping what it returned or raised."""
+
+    def __init__(self, call) -> None:
+        super().__init__()
+        self.call = call
+        self.result = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.call()
+        except BaseException as exc:  # noqa: BLE001 - kept for the test to look at
+            self.error = exc
+        finally:
+            connection.close()
+
+    def outcome(self):
+        self.join(30)
+        assert not self.is_alive(), "the call never ended"
+        return self.result, self.error
+
+
+class Paused:
+    """Patch `target` (a "module.name" function) so that its first call runs and then
+    waits, in the middle of its caller's transaction, until `go` is set."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def __enter__(self) -> Paused:
+        module, name = self.target.rsplit(".", 1)
+        real = getattr(__import__(module, fromlist=[name]), name)
+
+        def pause(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if not self.reached.is_set():
+                self.reached.set()
+                assert self.go.wait(30)
+            return result
+
+        self.patch = mock.patch(self.target, pause)
+        self.patch.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.go.set()
+        self.patch.stop()
+
+
+def _during_a_merge(owner, tag: Tag, document_id: int, write) -> None:
+    """Merge `tag` (a real tag_merge) and, while the merge holds the codes, run `write`:
+    the writer must come to wait for the code without holding the document (codes come
+    first in every writer's lock order), then be refused, the code being retired."""
+    # A top-level code: never below the merged one.
+    into = Tag.objects.filter(project_id=tag.project_id, parent=None).exclude(pk=tag.pk).first()
+    with Paused("documents.services.codebook._check_merge") as paused:
+        merge = Run(lambda: tag_merge(user=owner, tag=tag, into=into))
+        merge.start()
+        assert paused.reached.wait(20), merge.outcome()
+        writer = Run(write)
+        writer.start()
+        _until_waiting()
+        document_was_free = _free(Document, document_id)
+        paused.go.set()
+        assert merge.outcome()[1] is None
+        _, refused = writer.outcome()
+    assert document_was_free
+    assert isinstance(refused, ValidationError), refused
+    assert "retired" in " ".join(refused.messages).lower()
 
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("given_as", ["slug", "object"])
 def test_a_passage_saved_during_a_merge_does_not_keep_the_merged_code(
-    given_as, project, user, tags, document
+    given_as, project, user, owner, tags, document
 ):
     """The create reaches the code while a merge holds it and waits; it then reads the
     code retired and is refused rather than leaving a passage on it. A slug takes the
     create's PostgreSQL statements (documents/postgresql.py), a Tag object the ORM's."""
     tag = tags["extradition"]
     _during_a_merge(
+        owner,
         tag,
         document.pk,
         lambda: services.annotation_create(
@@ -261,9 +338,10 @@ def test_a_passage_saved_during_a_merge_does_not_keep_the_merged_code(
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_a_passage_given_a_code_during_a_merge_is_refused(project, user, tags, annotation):
+def test_a_passage_given_a_code_during_a_merge_is_refused(project, user, owner, tags, annotation):
     tag = tags["oversight-gap"]
     _during_a_merge(
+        owner,
         tag,
         annotation.document_id,
         lambda: services.annotation_update(
@@ -275,11 +353,12 @@ def test_a_passage_given_a_code_during_a_merge_is_refused(project, user, tags, a
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_search_hits_coded_during_a_merge_are_refused(project, user, tags, document):
+def test_search_hits_coded_during_a_merge_are_refused(project, user, owner, tags, document):
     from research.services import code_hits
 
     tag = tags["oversight-gap"]
     _during_a_merge(
+        owner,
         tag,
         document.pk,
         lambda: code_hits(
@@ -292,3 +371,93 @@ def test_search_hits_coded_during_a_merge_are_refused(project, user, tags, docum
         ),
     )
     assert not Annotation.objects.filter(document=document).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_code_changed_while_a_child_is_added_under_it(project, owner, tags):
+    """The change holds the code; the new child, checked against its parent at commit,
+    would wait for it while holding the codebook's shared row that the change then needs.
+    Codebook changes take that row first, one after the other: both are saved."""
+    parent = tags["extradition"]
+    with Paused("documents.services.codebook._check_links") as paused:
+        edit = Run(
+            lambda: project_services.code_save(
+                user=owner, project=project, values={"name": "Extradition, surrender"}, pk=parent.pk
+            )
+        )
+        edit.start()
+        assert paused.reached.wait(20)
+        child = Run(
+            lambda: project_services.code_save(
+                user=owner, project=project, values={"name": "Surrender", "parent": parent.pk}
+            )
+        )
+        child.start()
+        _until_waiting()
+        paused.go.set()
+        assert edit.outcome()[1] is None
+        assert child.outcome()[1] is None
+    parent.refresh_from_db()
+    assert parent.name == "Extradition, surrender"
+    assert Tag.objects.get(project=project, slug="surrender").parent_id == parent.pk
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_passage_deleted_during_a_merge_waits_for_its_document_first(
+    project, user, owner, tags, annotation
+):
+    """The merge holds the passage's document and is about to change the passage; the
+    delete waits for the document without holding the passage (documents before passages
+    in every writer), then finds the passage changed by the merge and says so."""
+    from documents.services.annotations import StaleAnnotation
+
+    with Paused("documents.services.codebook.documents_list_changed") as paused:
+        merge = Run(
+            lambda: tag_merge(user=owner, tag=tags["extradition"], into=tags["oversight-gap"])
+        )
+        merge.start()
+        assert paused.reached.wait(20)
+        delete = Run(lambda: services.annotation_delete(user=user, annotation=annotation))
+        delete.start()
+        _until_waiting()
+        passage_was_free = _free(Annotation, annotation.pk)
+        paused.go.set()
+        assert merge.outcome()[1] is None
+        _, error = delete.outcome()
+    assert passage_was_free
+    assert isinstance(error, StaleAnnotation), error
+    annotation.refresh_from_db()
+    assert annotation.deleted_at is None
+    assert list(annotation.tags.values_list("slug", flat=True)) == ["oversight-gap"]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_writers_of_one_code_do_not_wait_for_each_other(project, user, tags, document):
+    """Holding a code for a passage (hold_codes) keeps a merge out, not another passage."""
+    from documents.services.codebook import hold_codes
+
+    tag = tags["oversight-gap"]
+    holding, done = threading.Event(), threading.Event()
+
+    def first_writer() -> None:
+        with transaction.atomic():
+            hold_codes([tag], document.pk)
+            holding.set()
+            assert done.wait(30)
+
+    first = Run(first_writer)
+    first.start()
+    try:
+        assert holding.wait(20)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            hold_codes([tag.slug], document.pk)  # at once, not after the first one
+        assert not _free(Tag, tag.pk)  # a merge's FOR UPDATE would wait
+    finally:
+        done.set()
+    assert first.outcome()[1] is None
+    assert _free(Tag, tag.pk)

@@ -164,6 +164,18 @@ def test_matrix_cells_link_to_their_passages(client, coded, user, project, tags)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("columns", ["9" * 400, "-100", "1e3", "²", "99999999999999999999"])
+def test_a_matrix_page_asked_for_columns_out_of_reach_shows_the_first(
+    client, coded, user, project, columns
+):
+    client.force_login(user)
+    url = reverse("research:matrix", args=[project.pk])
+    page = client.get(url, {"by": "organisation", "columns": columns})
+    assert page.status_code == 200
+    assert "HRW" in page.content.decode()
+
+
+@pytest.mark.django_db
 def test_the_matrix_downloads_as_csv_and_svg(client, coded, user, project):
     client.force_login(user)
     url = reverse("research:matrix_export", args=[project.pk, "csv"])
@@ -393,6 +405,7 @@ def _compare(user, filters):
     present = set(Attribute.objects.values_list("slug", flat=True))
     attributes = [a for a in attributes if a[5:] in present]
     everything = slice(None)
+    assert analysis._counts_current(user, filters)  # no worker: made here, however many
     for dimension in [*analysis.DIMENSIONS, *attributes]:
         summed = analysis._summed_matrix(user, filters, dimension, everything)
         live = analysis._live_matrix(user, filters, dimension, everything)
@@ -509,3 +522,61 @@ def test_a_wide_matrix_page_shows_its_columns_a_page_at_a_time(
         reverse("research:matrix_export", args=[project.pk, "csv"]), {"by": "document"}
     )
     assert rows.content.decode("utf-8-sig").splitlines()[0].count(",") == 4
+
+
+# Counts out of date on many documents at once (a change to the codebook's tree)
+
+
+@pytest.fixture
+def worker_queue(settings):
+    """A server's settings: background work is queued in the database for the worker."""
+    settings.BACKGROUND_TASKS = True
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_stale_counts_are_made_by_the_worker_not_the_page(
+    worker_queue, monkeypatch, coded, user, project
+):
+    """More documents to count again than a page should wait for: the comparison is
+    counted from the passages, the recount queued once for the worker; once it has run,
+    comparisons read the kept counts again, with the same figures."""
+    from django_tasks_db.models import DBTaskResult
+
+    from research.tasks import recount
+
+    monkeypatch.setattr(analysis, "RECOUNT_NOW", 1)
+    live = analysis._live_matrix
+    calls = []
+
+    def counting_live(*args, **kwargs):
+        calls.append(args)
+        return live(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "_live_matrix", counting_live)
+    filters = PassageFilter(project=project.pk)
+
+    first = analysis.code_matrix(user=user, filters=filters, dimension="organisation")
+    pairs = analysis.cooccurrence(user=user, filters=filters)
+    assert len(calls) == 1
+    assert not DocumentCodes.objects.exists()
+    queued = DBTaskResult.objects.filter(task_path="research.tasks.recount")
+    assert queued.count() == 1  # the second comparison did not queue another
+
+    assert recount.call(project.pk) == 3
+    assert DocumentCodes.objects.count() == 3
+    again = analysis.code_matrix(user=user, filters=filters, dimension="organisation")
+    assert len(calls) == 1  # from the kept counts
+    assert rows_of(again) == rows_of(first)
+    assert again.totals == first.totals
+    assert analysis.cooccurrence(user=user, filters=filters).counts == pairs.counts
+
+
+@pytest.mark.django_db
+def test_without_a_worker_the_page_makes_the_counts_itself(monkeypatch, coded, user, project):
+    monkeypatch.setattr(analysis, "RECOUNT_NOW", 1)
+    found = analysis.code_matrix(
+        user=user, filters=PassageFilter(project=project.pk), dimension="organisation"
+    )
+    assert DocumentCodes.objects.count() == 3
+    assert rows_of(found)["extradition"] == [1, 3]  # FIDH, HRW: its child counted too

@@ -304,6 +304,9 @@ def _change(
     before_tags = [tag.slug for tag in annotation.tags.all()]
     before = annotation.snapshot(before_tags)
     now = timezone.now()
+    # The document's row before the passage's, the order in which every writer takes them
+    # (codebook.hold_codes): a merge holding this document waits here instead of in a circle.
+    document_list_changed(annotation.document_id)
     updated = Annotation.objects.filter(pk=annotation.pk, version=version).update(
         **values, updated=now, version=F("version") + 1
     )
@@ -319,7 +322,6 @@ def _change(
     if tags is not None:
         annotation.tags.set(tags)
     after_tags = [tag.slug for tag in tags] if tags is not None else before_tags
-    document_list_changed(annotation.document_id)
     log(
         actor=user,
         action=action,

@@ -9,17 +9,17 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Subquery
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from documents import refiqda
+from documents import postgresql, refiqda
 from documents.models import Annotation, Document, Tag
 from projects.models import Action, Project
 from projects.selectors import project_for
 
 from .activity import log
-from .versions import documents_list_changed, shared_list_changed
+from .versions import codebook_lock, documents_list_changed, shared_list_changed
 
 #: The fields of a tag whose changes are logged.
 _TAG_FIELDS = [
@@ -47,15 +47,16 @@ def tag_save(*, user: User | None, tag: Tag, action: str = "") -> Tag:
     (tag.create or tag.update unless given)."""
     if user is not None:
         project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
-    tag.full_clean()
-    adding = tag._state.adding
-    before = None
-    if not adding:
-        before = Tag.objects.filter(pk=tag.pk).values(*_TAG_FIELDS).first()
-        if before is not None and before["project"] != tag.project_id:
-            raise ValidationError({"project": ["A code stays in the project it was made in."]})
-    _check_links(tag, before)
     with transaction.atomic():
+        codebook_lock()
+        tag.full_clean()
+        adding = tag._state.adding
+        before = None
+        if not adding:
+            before = Tag.objects.filter(pk=tag.pk).values(*_TAG_FIELDS).first()
+            if before is not None and before["project"] != tag.project_id:
+                raise ValidationError({"project": ["A code stays in the project it was made in."]})
+        _check_links(tag, before)
         try:
             with transaction.atomic():
                 tag.save()
@@ -116,6 +117,7 @@ def _check_links(tag: Tag, before: dict[str, Any] | None) -> None:
 def _codebook_entry(*, user: User, tag: Tag) -> Tag:
     """`tag` read again, locked, from a project where `user` may change the codebook."""
     project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
+    codebook_lock()
     found = Tag.objects.select_for_update().filter(pk=tag.pk, project_id=tag.project_id).first()
     if found is None:
         raise ValidationError({"code": ["This code is no longer in the codebook."]})
@@ -164,6 +166,7 @@ def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
         # Both codes locked in one statement, in id order: two merges of the same pair the
         # other way round wait for each other instead of deadlocking.
         project_for(user=user, project=tag.project_id, action=Action.CODEBOOK)
+        codebook_lock()
         locked = (
             Tag.objects.select_for_update()
             .filter(pk__in=[tag.pk, into.pk], project_id=tag.project_id)
@@ -178,11 +181,18 @@ def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
         # Subqueries rather than lists of ids: a code may carry many thousands of passages.
         carrying = links.filter(tag_id=tag.pk).values("annotation_id")
         changed = Annotation.objects.filter(pk__in=carrying)
+        # The documents before their passages, in id order, as every writer of a passage
+        # takes them (hold_codes): a passage's delete or new extent meanwhile is waited for
+        # rather than waiting for this in a circle.
+        held = list(
+            Document.objects.select_for_update(no_key=True)
+            .filter(pk__in=changed.values("document_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        documents_list_changed(held)
         # A client that syncs by `updated_after` sees each changed passage again.
         passages = changed.update(updated=timezone.now(), version=F("version") + 1)
-        documents_list_changed(
-            Document.objects.filter(pk__in=changed.values("document_id")).values("pk")
-        )
         both = links.filter(
             tag_id=tag.pk,
             annotation_id__in=links.filter(tag_id=into.pk).values("annotation_id"),
@@ -284,10 +294,13 @@ def hold_codes(tags: Any, document_id: int) -> None:
     retirement waits for the passage, or the passage for it and then reads its outcome: a
     passage is never left on a code retired meanwhile.
 
-    Every writer takes its locks in one order, codes (by id) before the document and its
-    passages, as a merge does (tag_merge): two of them never wait for each other in a
-    circle. SQLite runs one writing transaction at a time and needs none of this.
-    (PostgreSQL's create takes the same locks in its own statement: documents/postgresql.py.)
+    Every writer takes its locks in one order: the codebook's row (codebook changes only,
+    versions.codebook_lock), codes by id, documents by id, then passages, as a merge does
+    (tag_merge): no two writers wait for each other in a circle. Two writers holding the
+    same code do not wait for each other (FOR KEY SHARE); a merge or retirement (FOR
+    UPDATE) waits for them, and they for it. SQLite runs one writing transaction at a time
+    and needs none of this. (PostgreSQL's create takes the same locks in its own statement:
+    documents/postgresql.py.)
     """
     if connection.vendor == "sqlite" or not isinstance(tags, Sequence) or isinstance(tags, str):
         return
@@ -295,13 +308,7 @@ def hold_codes(tags: Any, document_id: int) -> None:
     slugs = [slug for slug in slugs if isinstance(slug, str)]
     if not slugs:
         return
-    project = Document.objects.filter(pk=document_id).values("project_id")[:1]
-    list(
-        Tag.objects.select_for_update(no_key=True)
-        .filter(project_id=Subquery(project), slug__in=slugs)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    postgresql.hold_tags(document_id, slugs)
 
 
 def resolve_tags(tags: Sequence[Tag | str], project_id: int) -> list[Tag]:

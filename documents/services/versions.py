@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -38,8 +39,28 @@ def shared_list_changed() -> None:
         SharedVersion.objects.get_or_create(pk=SharedVersion.ROW)
 
 
+def codebook_lock() -> None:
+    """Hold the SharedVersion row until the transaction ends: every change to a codebook
+    (and a user's rename) takes it first, so that they run one after another.
+
+    They would otherwise wait for each other in a circle: a change to a code holds its row
+    and then writes this row (shared_list_changed), while a new child of the same code
+    writes this row and then, at commit, checks its parent (PostgreSQL checks Django's
+    foreign keys at the end of the transaction, taking a lock on the parent's row).
+    Codebook changes are rare and short; passages are not held up by this row.
+    SQLite runs one writing transaction at a time and needs none of this."""
+    if connection.vendor == "sqlite":
+        return
+    row = SharedVersion.objects.select_for_update().filter(pk=SharedVersion.ROW)
+    if not list(row.values_list("pk")):
+        SharedVersion.objects.get_or_create(pk=SharedVersion.ROW)
+        list(row.values_list("pk"))
+
+
 def user_renamed(user: User) -> None:
     """A new username is a new `author` on each of the user's annotations: they get a new
     `updated` and version, so that a client that syncs with `updated_after` sees it."""
-    Annotation.objects.filter(author=user).update(updated=timezone.now(), version=F("version") + 1)
+    # The shared row first, as a codebook change takes it (codebook_lock), before the
+    # passages that a merge may be holding.
     shared_list_changed()
+    Annotation.objects.filter(author=user).update(updated=timezone.now(), version=F("version") + 1)
