@@ -122,6 +122,13 @@ def main() -> None:
     ]
     cases += [
         (
+            "matrix × document, a page of 100 columns",
+            lambda: analysis.code_matrix(
+                user=user, filters=filters, dimension="document", window=slice(0, 100)
+            ),
+            500,
+        ),
+        (
             "matrix × organisation, one coder, published 2005-2010",
             lambda: analysis.code_matrix(
                 user=user,

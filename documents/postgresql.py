@@ -143,6 +143,19 @@ def applies(user: Any, tags: Sequence[Any]) -> bool:
     )
 
 
+_SHARE = """
+SELECT t.id FROM documents_tag t WHERE t.id = ANY(%(ids)s) ORDER BY t.id FOR KEY SHARE OF t
+"""
+
+
+def share_tags(ids: Sequence[int]) -> list[int]:
+    """Hold tags `ids` FOR KEY SHARE, in id order, until the transaction ends (as
+    hold_tags, for writers that know the ids); those still there."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SHARE, {"ids": list(ids)})
+        return [row[0] for row in cursor.fetchall()]
+
+
 def hold_tags(document_id: int, slugs: Sequence[str]) -> list[int]:
     """Hold the tags of document `document_id`'s project among `slugs` FOR KEY SHARE, in
     id order, until the transaction ends (documents.services.codebook.hold_codes); their

@@ -26,6 +26,8 @@ def _remember_username(
         return
     found = sender.objects.filter(pk=instance.pk).values_list("username", flat=True)
     instance._username_before = next(iter(found), None)
+    if instance._username_before not in (None, instance.get_username()):
+        services.user_renaming(instance)
 
 
 def _user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:

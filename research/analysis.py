@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import (
     Count,
     F,
@@ -153,17 +152,10 @@ def _counts_current(user: Any, filters: PassageFilter) -> bool:
         return True
     if make_current(versions, project=filters.project, limit=RECOUNT_NOW) is not None:
         return True
-    from .tasks import recount
+    from .tasks import queue_recount
 
-    # One queued recount at a time for a project: a page opened again meanwhile does not
-    # queue another (the key lapses, should the worker fail, after ten minutes).
-    if cache.add(recount_key(filters.project), True, timeout=600):
-        recount.enqueue(filters.project)
+    queue_recount(filters.project)
     return False
-
-
-def recount_key(project: int) -> str:
-    return f"research-recount-queued-{project}"
 
 
 def _summed_matrix(user: Any, filters: PassageFilter, dimension: str, window: slice) -> Matrix:

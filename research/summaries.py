@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 
+from documents import postgresql
 from documents.models import Annotation, Document, Tag
 
 from .models import CodeCount, CodePair, DocumentCodes
@@ -194,7 +195,11 @@ def _summarise(
     with transaction.atomic():
         # Two comparisons counting the same documents at once would each delete what the
         # other has not committed, and both insert: the documents locked (in id order),
-        # those another has made current meanwhile are left as it made them.
+        # those another has made current meanwhile are left as it made them. The codes the
+        # counts name first (their foreign keys are checked at commit): codes before
+        # documents, the order in which every writer takes them, a merge included.
+        if connection.vendor == "postgresql":
+            postgresql.share_tags(sorted(parents))
         list(
             Document.objects.select_for_update()
             .filter(pk__in=ids)

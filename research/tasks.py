@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
 
 from documents.models import Document
+from projects.models import Project
 
 from .index import index_documents
 from .models import QueuedDocument
@@ -54,14 +58,33 @@ def recount(project: int) -> int:
     """Make current the kept counts of every document of `project` (the code comparisons'
     summaries, research/summaries.py), as a comparison that found too many out of date
     asked; how many were made. Until then comparisons count from the passages."""
-    from django.core.cache import cache
+    versions = list(
+        Document.objects.filter(project_id=project).values_list("pk", "annotations_version")
+    )
+    return make_current(versions, project=project) or 0
 
-    from .analysis import recount_key
 
-    try:
-        versions = list(
-            Document.objects.filter(project_id=project).values_list("pk", "annotations_version")
+#: A recount queued or started longer ago than this is taken for lost (its worker
+#: stopped), and another may be queued.
+RECOUNT_LOST_AFTER = datetime.timedelta(hours=1)
+
+
+def queue_recount(project: int) -> bool:
+    """Queue `recount` of `project` unless one is waiting or running already (the queue
+    itself says: the database backend's rows); whether one was queued. The project's row
+    is held while the queue is read, so that two pages opened at once queue one."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    with transaction.atomic():
+        list(Project.objects.select_for_update(no_key=True).filter(pk=project).values_list("pk"))
+        pending = DBTaskResult.objects.filter(
+            task_path=recount.module_path,
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+            args_kwargs__args=[project],
+            enqueued_at__gte=timezone.now() - RECOUNT_LOST_AFTER,
         )
-        return make_current(versions, project=project) or 0
-    finally:
-        cache.delete(recount_key(project))
+        if pending.exists():
+            return False
+        recount.enqueue(project)
+        return True

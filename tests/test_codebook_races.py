@@ -461,3 +461,100 @@ def test_writers_of_one_code_do_not_wait_for_each_other(project, user, tags, doc
         done.set()
     assert first.outcome()[1] is None
     assert _free(Tag, tag.pk)
+
+
+def _deadlocked(*errors) -> bool:
+    return any(error is not None and "deadlock" in str(error).lower() for error in errors)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_meets_search_hits_coded_with_a_child_code(project, user, owner, tags, annotation):
+    """The batch holds the child code and wants the document; the merge of its parent
+    moves the child before it takes any document, so neither waits for the other."""
+    from research.services import code_hits
+
+    child = tags["forced-return"]
+    assert child.parent_id == tags["extradition"].pk
+    document = annotation.document
+    with Paused("documents.services.codebook.documents_list_changed") as paused:
+        merge = Run(
+            lambda: tag_merge(user=owner, tag=tags["extradition"], into=tags["oversight-gap"])
+        )
+        merge.start()
+        assert paused.reached.wait(20)  # the merge holds the codes, the child and the document
+        hits = Run(
+            lambda: code_hits(
+                user=user,
+                project=project.pk,
+                tag=child,
+                hits=[(document.pk, 0, 5)],
+                scope="match",
+                query="x",
+            )
+        )
+        hits.start()
+        _until_waiting()
+        paused.go.set()
+        _, merge_error = merge.outcome()
+        _, hits_error = hits.outcome()
+    assert not _deadlocked(merge_error, hits_error), (merge_error, hits_error)
+    assert merge_error is None
+    assert hits_error is None
+    child.refresh_from_db()
+    assert child.parent_id == tags["oversight-gap"].pk
+    assert Annotation.objects.filter(document=document, tags=child).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_meets_the_recount_of_the_comparisons(project, user, owner, tags, annotation):
+    """The recount writes counts naming codes (checked at commit) under the documents'
+    lock; it holds the codes first, as the merge does, so one waits for the other."""
+    from research.models import DocumentCodes
+    from research.tasks import recount
+
+    with Paused("documents.services.codebook._check_merge") as paused:
+        merge = Run(
+            lambda: tag_merge(user=owner, tag=tags["extradition"], into=tags["oversight-gap"])
+        )
+        merge.start()
+        assert paused.reached.wait(20)  # the merge holds both codes
+        count = Run(lambda: recount.call(project.pk))
+        count.start()
+        _until_waiting()
+        assert _free(Document, annotation.document_id)  # the recount waits holding nothing
+        paused.go.set()
+        _, merge_error = merge.outcome()
+        _, count_error = count.outcome()
+    assert merge_error is None and count_error is None, (merge_error, count_error)
+    assert DocumentCodes.objects.filter(document_id=annotation.document_id).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_user_renamed_while_deleting_a_passage(project, user, annotation):
+    """The rename holds the user's row (a unique name) until it commits, and the user's
+    delete checks that row at commit; the rename takes the user's passages first, so it
+    waits for the delete rather than the delete for it in a circle."""
+    with Paused("documents.services.annotations.log") as paused:
+        delete = Run(lambda: services.annotation_delete(user=user, annotation=annotation))
+        delete.start()
+        assert paused.reached.wait(20)  # the delete holds the document and the passage
+
+        def rename() -> None:
+            with transaction.atomic():
+                renamed = type(user).objects.get(pk=user.pk)
+                renamed.username = "analyst-renamed"
+                renamed.save()
+
+        renaming = Run(rename)
+        renaming.start()
+        _until_waiting()
+        paused.go.set()
+        _, delete_error = delete.outcome()
+        _, rename_error = renaming.outcome()
+    assert delete_error is None and rename_error is None, (delete_error, rename_error)
+    annotation.refresh_from_db()
+    assert annotation.deleted_at is not None
+    assert annotation.author.username == "analyst-renamed"

@@ -68,6 +68,7 @@ from .versions import (
     documents_list_changed,
     shared_list_changed,
     user_renamed,
+    user_renaming,
 )
 
 __all__ = [
@@ -125,4 +126,5 @@ __all__ = [
     "tag_save",
     "tag_set_example",
     "user_renamed",
+    "user_renaming",
 ]

@@ -177,6 +177,17 @@ def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
             raise ValidationError({"code": ["This code is no longer in the codebook."]})
         tag, into = locked[tag.pk], locked[into.pk]
         _check_merge(tag, into)
+        # The children are codes too: locked and moved now, before any document, in the
+        # order every writer takes codes. Their `updated` moves as well: a page opened on
+        # one of them before the merge cannot put it back under the retired code unseen
+        # (projects.services.code_save).
+        children = list(
+            Tag.objects.select_for_update(no_key=True)
+            .filter(parent_id=tag.pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Tag.objects.filter(pk__in=children).update(parent_id=into.pk, updated=timezone.now())
         links = Annotation.tags.through.objects
         # Subqueries rather than lists of ids: a code may carry many thousands of passages.
         carrying = links.filter(tag_id=tag.pk).values("annotation_id")
@@ -199,10 +210,6 @@ def tag_merge(*, user: User, tag: Tag, into: Tag) -> int:
         )
         with_both, _ = both.delete()
         links.filter(tag_id=tag.pk).update(tag_id=into.pk)
-        children = list(Tag.objects.filter(parent_id=tag.pk).values_list("pk", flat=True))
-        # Their `updated` too: a page opened on one of them before the merge cannot put
-        # it back under the retired code unseen (projects.services.code_save).
-        Tag.objects.filter(pk__in=children).update(parent_id=into.pk, updated=timezone.now())
         before = {"is_active": tag.is_active, "merged_into": tag.merged_into_id}
         tag.is_active = False
         tag.merged_into = into

@@ -57,6 +57,24 @@ def codebook_lock() -> None:
         list(row.values_list("pk"))
 
 
+def user_renaming(user: User) -> None:
+    """Before user `user`'s new name is written (the row of a unique name is then locked
+    until the transaction ends, and every passage or activity row the user writes checks
+    it at commit): take first what user_renamed will need, the shared row and the user's
+    passages (in id order), so that the user's own writes, or a codebook change, finish
+    first rather than wait for the user's row in a circle. Outside a transaction (nothing
+    else is held then) and on SQLite there is nothing to order."""
+    if connection.vendor == "sqlite" or not connection.in_atomic_block:
+        return
+    codebook_lock()
+    list(
+        Annotation.objects.select_for_update(no_key=True, of=("self",))
+        .filter(author=user)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def user_renamed(user: User) -> None:
     """A new username is a new `author` on each of the user's annotations: they get a new
     `updated` and version, so that a client that syncs with `updated_after` sees it."""
