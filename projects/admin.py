@@ -151,8 +151,19 @@ if admin.site.is_registered(User):
 
 @admin.register(User)
 class UserWithProjectsAdmin(ServiceRefusals, UserAdmin):
-    """Django's user admin, except that deleting the last owner of a project is refused
-    (one user or many), as removing them from the project is."""
+    """Django's user admin, except that deleting or deactivating the last owner of a
+    project is refused (one user or many), as removing them from the project is."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            sole = last_owner_memberships(users=[obj.pk])
+            if sole:
+                raise ValidationError(
+                    f"{obj.get_username()} stays active: "
+                    + services.last_owner_refusal(sole)
+                    + " Nothing was saved."
+                )
+        super().save_model(request, obj, form, change)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         # Shown on the confirmation page as what cannot go, with no button to confirm.

@@ -255,3 +255,39 @@ def test_a_refused_delete_in_a_race_is_a_message(admin_client_, project, owner, 
     )
     assert "would have no owner left" in _messages(response)[0]
     assert Membership.objects.filter(user=owner).exists()
+
+
+def _user_form(user, **changes):
+    """The user change form of Django's admin as it would be posted back."""
+    data = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "is_active": "on",
+    }
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    return data
+
+
+def test_deactivating_a_projects_last_owner_is_refused(admin_client_, project, owner, user):
+    url = reverse("admin:auth_user_change", args=[owner.pk])
+    response = admin_client_.post(url, _user_form(owner, is_active=None), follow=True)
+    assert "owner stays active: Test project would have no owner left without owner" in (
+        " ".join(_messages(response))
+    )
+    owner.refresh_from_db()
+    assert owner.is_active
+    # A coder, or an owner beside another, may be deactivated.
+    response = admin_client_.post(
+        reverse("admin:auth_user_change", args=[user.pk]), _user_form(user, is_active=None)
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert not user.is_active
