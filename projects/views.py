@@ -373,7 +373,49 @@ def _code_form(data: Any, project: Project, tag: Tag, names: dict[int, str]) -> 
         },
     )
     form.fields["slug"].disabled = True  # fixed once set: API clients and exports name it
+    for name in _CODE_FIELDS:
+        # Each sent back as the page showed it too, to tell what the owner changed.
+        form.fields[name].show_hidden_initial = True
     return form
+
+
+#: The fields of a code that its page changes.
+_CODE_FIELDS = (
+    "name",
+    "definition",
+    "inclusion",
+    "exclusion",
+    "colour",
+    "parent",
+    "shortcut",
+    "is_active",
+)
+
+
+def _changed_fields(form: CodeForm) -> set[str]:
+    """The code's fields that the sender changed from what the page showed (each field's
+    hidden initial value); every field a sender did not say it was shown (a client that
+    posts the fields alone)."""
+    changed = set(form.changed_data)
+    return {
+        name
+        for name in _CODE_FIELDS
+        if name in changed or form.add_initial_prefix(name) not in form.data
+    }
+
+
+def _posted(tag: Tag) -> dict[str, str | None]:
+    """A code's fields as its form posts them (None: a checkbox left unticked)."""
+    return {
+        "name": tag.name,
+        "definition": tag.definition,
+        "inclusion": tag.inclusion,
+        "exclusion": tag.exclusion,
+        "colour": tag.colour,
+        "parent": str(tag.parent_id or ""),
+        "shortcut": tag.shortcut,
+        "is_active": "on" if tag.is_active else None,
+    }
 
 
 def _error_codes(exc: ValidationError) -> set[str | None]:
@@ -395,22 +437,29 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         document_selectors.tag_list(user=request.user, project=project.pk).values_list("pk", "name")
     )
     form = _code_form(request.POST, project, tag, names)
+    # Only what the owner changed on the page is written: a field left as the page showed
+    # it keeps whatever a colleague saved into it meanwhile.
+    changed = _changed_fields(form)
     try:
         if not form.is_valid():
             raise _form_errors(form)
-        values = dict(form.cleaned_data)
-        seen = values.pop("seen") or None
+        values = {name: form.cleaned_data[name] for name in changed}
+        seen = form.cleaned_data["seen"] or None
         services.code_save(user=request.user, project=project, values=values, pk=tag.pk, seen=seen)
     except ValidationError as exc:
-        # What was typed stays in the form, over the code as it is now: saving again
-        # makes the change knowingly.
         tag = _code(request, project, code)
         data = request.POST.copy()
         if services.STALE in _error_codes(exc):
-            # Only a refusal for someone else's change takes the page to the code as it is
-            # now; any other refusal keeps what the page was opened on, so that saving
-            # again after fixing it still meets a colleague's change made meanwhile.
+            # Someone else changed the code since the page was opened: the page comes back
+            # on the code as it is now, with what this owner changed typed over it, so that
+            # saving again writes those fields only. Any other refusal keeps what the page
+            # was opened on, so that saving again after fixing it still meets a
+            # colleague's change made meanwhile.
             data["seen"] = tag.updated.isoformat()
+            for name, value in _posted(tag).items():
+                data.setlist(form.add_initial_prefix(name), [value] if value is not None else [])
+                if name not in changed:
+                    data.setlist(name, [value] if value is not None else [])
         form = _code_form(data, project, tag, names)
         form.is_valid()
         return _code_page(request, project, tag, form=form, errors=refusals.lines(exc))

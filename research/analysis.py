@@ -135,9 +135,9 @@ def _by_documents(filters: PassageFilter) -> bool:
 
 
 #: At most this many documents' counts are made again while a comparison waits (about
-#: 8 ms each at a million passages). More (a change to the codebook's tree makes every
-#: document's counts again: some 80 s at 10,000 documents), and the comparison is counted
-#: from the passages themselves (3-8 s there) while the background worker makes them.
+#: 4-8 ms each at a million passages). More (a change to the codebook's tree makes every
+#: document's counts again: 43-80 s at 10,000 documents), and the comparison is counted
+#: from the passages themselves (3-9 s there) while the background worker makes them.
 RECOUNT_NOW = 250
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from html.parser import HTMLParser
 from unittest import mock
 
 import pytest
@@ -33,22 +34,64 @@ def owner(django_user_model, project):
     )
 
 
+class _CodeForm(HTMLParser):
+    """The fields of the code page's change form (the form holding the code's name) as a
+    browser would post it back: inputs, ticked checkboxes, textareas, chosen options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str]] = []
+        self.textarea: str | None = None
+        self.select: str | None = None
+
+    def handle_starttag(self, tag, attrs) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({})
+        elif not self.forms:
+            return
+        elif tag == "input" and a.get("name") and a.get("type") not in ("submit", "button"):
+            if a.get("type") != "checkbox" or "checked" in a:
+                self.forms[-1][a["name"]] = a.get("value") or (
+                    "on" if a.get("type") == "checkbox" else ""
+                )
+        elif tag == "textarea":
+            self.textarea = a["name"]
+            self.forms[-1][self.textarea] = ""
+        elif tag == "select":
+            self.select = a["name"]
+            self.forms[-1].setdefault(self.select, "")
+        elif tag == "option" and self.select and "selected" in a:
+            self.forms[-1][self.select] = a.get("value", "")
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "textarea":
+            self.textarea = None
+        elif tag == "select":
+            self.select = None
+
+    def handle_data(self, data) -> None:
+        if self.textarea:
+            # The first newline after <textarea> is not part of the value.
+            text = self.forms[-1][self.textarea] + data
+            self.forms[-1][self.textarea] = text.removeprefix("\n")
+
+
+def _page_form(html: str) -> dict[str, str]:
+    parser = _CodeForm()
+    parser.feed(html)
+    (found,) = [form for form in parser.forms if "name" in form and "seen" in form]
+    found.pop("csrfmiddlewaretoken", None)
+    return found
+
+
 def _edit_form(client, project, tag) -> dict[str, str]:
     """The code page's change form as the browser would send it back unchanged."""
     page = client.get(reverse("projects:code_edit", args=[project.pk, tag.pk])).content.decode()
-    seen = re.search(r'name="seen" value="([^"]+)"', page)
-    assert seen, "the change form carries when the code was last changed"
-    return {
-        "name": tag.name,
-        "definition": tag.definition,
-        "inclusion": tag.inclusion,
-        "exclusion": tag.exclusion,
-        "colour": tag.colour,
-        "parent": str(tag.parent_id or ""),
-        "shortcut": tag.shortcut,
-        "is_active": "on" if tag.is_active else "",
-        "seen": seen.group(1),
-    }
+    form = _page_form(page)
+    assert form["seen"], "the change form carries when the code was last changed"
+    assert form["initial-name"] == tag.name, "and each field as the page showed it"
+    return form
 
 
 def test_a_change_made_meanwhile_is_not_overwritten_unseen(client, project, owner, tags):
@@ -74,6 +117,42 @@ def test_a_change_made_meanwhile_is_not_overwritten_unseen(client, project, owne
     assert response.status_code == 302
     tag.refresh_from_db()
     assert tag.name == "Extradition (mine)"
+
+
+def test_saving_again_after_a_colleagues_change_keeps_it(client, project, owner, tags):
+    """The owner renamed the code while a colleague re-defined it: refused, the page comes
+    back with the colleague's definition and the owner's name; saved again, both stay."""
+    tag = tags["extradition"]
+    client.force_login(owner)
+    form = _edit_form(client, project, tag)
+    project_services.code_save(
+        user=owner, project=project, values={"definition": "Changed by a colleague."}, pk=tag.pk
+    )
+    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    refused = client.post(url, {**form, "name": "Extradition (mine)"})
+    assert refused.status_code == 422
+    again = _page_form(refused.content.decode())
+    assert again["name"] == "Extradition (mine)"
+    assert again["definition"] == "Changed by a colleague."
+    assert client.post(url, again).status_code == 302
+    tag.refresh_from_db()
+    assert (tag.name, tag.definition) == ("Extradition (mine)", "Changed by a colleague.")
+
+
+def test_only_the_fields_changed_on_the_page_are_written(client, project, owner, tags):
+    """A field left as the page showed it is not written: a colleague's change to it made
+    since the page's last save stays (here, written without moving `updated`, as a
+    migration or a command might)."""
+    tag = tags["extradition"]
+    client.force_login(owner)
+    form = _edit_form(client, project, tag)
+    Tag.objects.filter(pk=tag.pk).update(inclusion="Set elsewhere.")
+    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    taken = set(Tag.objects.filter(project=project).values_list("shortcut", flat=True))
+    free = next(key for key in "qjkzxvwy" if key not in taken)
+    assert client.post(url, {**form, "shortcut": free}).status_code == 302
+    tag.refresh_from_db()
+    assert (tag.shortcut, tag.inclusion) == (free, "Set elsewhere.")
 
 
 def test_a_refused_form_still_meets_a_change_made_meanwhile(client, project, owner, tags):
@@ -107,9 +186,11 @@ def test_a_page_opened_before_a_merge_cannot_undo_it(client, project, owner, tag
     assert response.status_code == 422
     merged.refresh_from_db()
     assert not merged.is_active and merged.merged_into_id == into.pk
-    # Even sent again knowingly, an edit does not bring a merged code back: Restore does.
-    again = re.search(r'name="seen" value="([^"]+)"', response.content.decode()).group(1)
-    response = client.post(url, {**form, "seen": again})
+    # The page came back on the code as it is now: retired. Ticking "Active" there, an
+    # edit still does not bring a merged code back: Restore does.
+    again = _page_form(response.content.decode())
+    assert "is_active" not in again
+    response = client.post(url, {**again, "is_active": "on"})
     assert response.status_code == 422
     assert "Restore" in response.content.decode()
     merged.refresh_from_db()
