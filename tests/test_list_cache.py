@@ -207,6 +207,20 @@ def test_a_change_rolled_back_leaves_the_version(listed, user):
     assert Document.objects.get(pk=listed.pk).annotations_version == before
 
 
+def test_a_metadata_change_keeps_a_passage_written_since_the_document_was_read(
+    listed, user, staff_user
+):
+    """document_update saves what it changes: a passage written between the document's
+    read and its save (its list's version moved) leaves the list's version moved."""
+    read = Document.objects.get(pk=listed.pk)
+    annotate(user, listed, "Emoji")
+    moved = Document.objects.get(pk=listed.pk).annotations_version
+    assert moved != read.annotations_version
+    services.document_update(user=staff_user, document=read, title="Renamed report")
+    after = Document.objects.get(pk=listed.pk)
+    assert (after.title, after.annotations_version) == ("Renamed report", moved)
+
+
 def test_each_document_has_its_own_version(listed, user, tags):
     other = services.document_create(
         user=None, text="Another text.", metadata=services.DocumentMetadata(title="Other")

@@ -483,7 +483,9 @@ def document_update(*, user: User, document: Document, **changes: Any) -> Docume
             # Wait for annotations being written on this document (their transactions lock
             # its row too): Document.save then sees them and keeps the text they point into.
             Document.objects.select_for_update().filter(pk=document.pk).exists()
-        document.save()
+        # The changed fields only: the document was read before any lock, and a passage
+        # written since moved its annotations_version, which must stay moved.
+        document.save(update_fields=[*changed, "updated_at"])
         if "text" in changed:
             index_or_queue([(document.pk, document.text)])
         log(
