@@ -444,6 +444,10 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         if not form.is_valid():
             raise _form_errors(form)
         values = {name: form.cleaned_data[name] for name in changed}
+        if not values:
+            # Saving would only make the code look changed to every other open page.
+            messages.info(request, f"Nothing was changed in {tag.name}.")
+            return redirect(reverse("projects:code_edit", args=[project.pk, tag.pk]))
         seen = form.cleaned_data["seen"] or None
         services.code_save(user=request.user, project=project, values=values, pk=tag.pk, seen=seen)
     except ValidationError as exc:

@@ -155,6 +155,18 @@ def test_only_the_fields_changed_on_the_page_are_written(client, project, owner,
     assert (tag.shortcut, tag.inclusion) == (free, "Set elsewhere.")
 
 
+def test_a_save_with_nothing_changed_writes_nothing(client, project, owner, tags):
+    """Nothing is written, so that other pages open on the code do not see it changed."""
+    tag = tags["extradition"]
+    client.force_login(owner)
+    form = _edit_form(client, project, tag)
+    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    response = client.post(url, form, follow=True)
+    assert "Nothing was changed in Extradition." in response.content.decode()
+    assert Tag.objects.get(pk=tag.pk).updated == tag.updated
+    assert not Activity.objects.filter(action="tag.update", object_id=tag.pk).exists()
+
+
 def test_a_refused_form_still_meets_a_change_made_meanwhile(client, project, owner, tags):
     """A save refused for what was typed (an empty name) keeps the time the page was
     opened: fixed and sent again, it still does not overwrite a colleague's change."""
@@ -182,7 +194,8 @@ def test_a_page_opened_before_a_merge_cannot_undo_it(client, project, owner, tag
     form = _edit_form(client, project, merged)
     tag_merge(user=owner, tag=merged, into=into)
     url = reverse("projects:code_edit", args=[project.pk, merged.pk])
-    response = client.post(url, form)  # "Active" still ticked, as the page showed it
+    # Renamed on a page where "Active" is still ticked, as it showed the code.
+    response = client.post(url, {**form, "name": "Extradition (renamed)"})
     assert response.status_code == 422
     merged.refresh_from_db()
     assert not merged.is_active and merged.merged_into_id == into.pk
@@ -203,10 +216,16 @@ def test_a_child_moved_by_a_merge_is_not_put_back_by_an_old_page(client, project
     client.force_login(owner)
     form = _edit_form(client, project, child)
     tag_merge(user=owner, tag=parent, into=into)
-    response = client.post(reverse("projects:code_edit", args=[project.pk, child.pk]), form)
-    assert response.status_code == 422
+    url = reverse("projects:code_edit", args=[project.pk, child.pk])
+    # Nothing changed on the page: nothing written.
+    assert client.post(url, form).status_code == 302
     child.refresh_from_db()
     assert child.parent_id == into.pk
+    # Re-defined on a page that still shows it under the merged code: refused.
+    response = client.post(url, {**form, "definition": "Handing over."})
+    assert response.status_code == 422
+    child.refresh_from_db()
+    assert (child.parent_id, child.definition) == (into.pk, "")
 
 
 def test_an_api_change_sets_only_what_it_sends(client, project, owner, tags, bearer):
