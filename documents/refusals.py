@@ -19,6 +19,12 @@ def by_field(exc: ValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": exc.messages}
 
 
+def codes(exc: ValidationError) -> set[str | None]:
+    """The codes of the refusal's errors, whatever their fields."""
+    errors = exc.error_dict.values() if hasattr(exc, "error_dict") else [exc.error_list]
+    return {error.code for field in errors for error in field}
+
+
 def lines(exc: ValidationError) -> list[str]:
     """One line per message, each after the name of its field unless it concerns the whole:
     what a page shows beside a form."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.http import QueryDict
 
 from documents.models import AttributeKind
 
@@ -77,6 +78,18 @@ class CodeForm(forms.Form):
     #: someone else is not overwritten unseen).
     seen = forms.CharField(required=False, widget=forms.HiddenInput)
 
+    #: The fields of a code that its page changes.
+    CODE_FIELDS = (
+        "name",
+        "definition",
+        "inclusion",
+        "exclusion",
+        "colour",
+        "parent",
+        "shortcut",
+        "is_active",
+    )
+
     def __init__(self, *args: Any, parents: list[tuple[int, str]], **kwargs: Any) -> None:
         # Its own ids: the project page holds the settings form's "name" field too.
         kwargs.setdefault("auto_id", "code_%s")
@@ -84,6 +97,58 @@ class CodeForm(forms.Form):
         field = self.fields["parent"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "None (top level)"), *((str(pk), name) for pk, name in parents)]
+
+    @classmethod
+    def of(cls, data: Any, tag: Any, parents: list[tuple[int, str]]) -> CodeForm:
+        """The change form of code `tag`: its fields as they are, each also sent back as
+        the page showed it (to tell what the owner changed), the slug fixed."""
+        form = cls(data, parents=parents, initial=cls.values_of(tag))
+        form.fields["slug"].disabled = True  # fixed once set: API clients and exports name it
+        for name in cls.CODE_FIELDS:
+            form.fields[name].show_hidden_initial = True
+        return form
+
+    @staticmethod
+    def values_of(tag: Any) -> dict[str, Any]:
+        return {
+            "name": tag.name,
+            "slug": tag.slug,
+            "definition": tag.definition,
+            "inclusion": tag.inclusion,
+            "exclusion": tag.exclusion,
+            "colour": tag.colour,
+            "parent": tag.parent_id,
+            "shortcut": tag.shortcut,
+            "is_active": tag.is_active,
+            "seen": tag.updated.isoformat(),
+        }
+
+    def changed_fields(self) -> set[str]:
+        """The code's fields that the sender changed from what the page showed (each
+        field's hidden initial value); every field a sender did not say it was shown (a
+        client that posts the fields alone)."""
+        changed = set(self.changed_data)
+        return {
+            name
+            for name in self.CODE_FIELDS
+            if name in changed or self.add_initial_prefix(name) not in self.data
+        }
+
+    def over(self, tag: Any) -> QueryDict:
+        """What was sent, moved onto code `tag` as it is now: its values where the sender
+        changed nothing, and as what the page shows, so that saving again writes only
+        what the sender changed."""
+        data = cast(QueryDict, self.data).copy()
+        changed = self.changed_fields()
+        for name, value in self.values_of(tag).items():
+            posted = [] if value is None or value is False else ["on" if value is True else value]
+            if name == "seen":
+                data.setlist(name, posted)
+            elif name in self.CODE_FIELDS:
+                data.setlist(self.add_initial_prefix(name), posted)
+                if name not in changed:
+                    data.setlist(name, posted)
+        return data
 
 
 class CodeMergeForm(forms.Form):

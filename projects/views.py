@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -356,71 +356,7 @@ def _code_page(
 
 
 def _code_form(data: Any, project: Project, tag: Tag, names: dict[int, str]) -> CodeForm:
-    form = CodeForm(
-        data,
-        parents=[(pk, name) for pk, name in names.items() if pk != tag.pk],
-        initial={
-            "name": tag.name,
-            "slug": tag.slug,
-            "definition": tag.definition,
-            "inclusion": tag.inclusion,
-            "exclusion": tag.exclusion,
-            "colour": tag.colour,
-            "parent": tag.parent_id,
-            "shortcut": tag.shortcut,
-            "is_active": tag.is_active,
-            "seen": tag.updated.isoformat(),
-        },
-    )
-    form.fields["slug"].disabled = True  # fixed once set: API clients and exports name it
-    for name in _CODE_FIELDS:
-        # Each sent back as the page showed it too, to tell what the owner changed.
-        form.fields[name].show_hidden_initial = True
-    return form
-
-
-#: The fields of a code that its page changes.
-_CODE_FIELDS = (
-    "name",
-    "definition",
-    "inclusion",
-    "exclusion",
-    "colour",
-    "parent",
-    "shortcut",
-    "is_active",
-)
-
-
-def _changed_fields(form: CodeForm) -> set[str]:
-    """The code's fields that the sender changed from what the page showed (each field's
-    hidden initial value); every field a sender did not say it was shown (a client that
-    posts the fields alone)."""
-    changed = set(form.changed_data)
-    return {
-        name
-        for name in _CODE_FIELDS
-        if name in changed or form.add_initial_prefix(name) not in form.data
-    }
-
-
-def _posted(tag: Tag) -> dict[str, str | None]:
-    """A code's fields as its form posts them (None: a checkbox left unticked)."""
-    return {
-        "name": tag.name,
-        "definition": tag.definition,
-        "inclusion": tag.inclusion,
-        "exclusion": tag.exclusion,
-        "colour": tag.colour,
-        "parent": str(tag.parent_id or ""),
-        "shortcut": tag.shortcut,
-        "is_active": "on" if tag.is_active else None,
-    }
-
-
-def _error_codes(exc: ValidationError) -> set[str | None]:
-    errors = exc.error_dict.values() if hasattr(exc, "error_dict") else [exc.error_list]
-    return {error.code for field in errors for error in field}
+    return CodeForm.of(data, tag, [(pk, name) for pk, name in names.items() if pk != tag.pk])
 
 
 @require_http_methods(["GET", "POST"])
@@ -439,7 +375,7 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
     form = _code_form(request.POST, project, tag, names)
     # Only what the owner changed on the page is written: a field left as the page showed
     # it keeps whatever a colleague saved into it meanwhile.
-    changed = _changed_fields(form)
+    changed = form.changed_fields()
     try:
         if not form.is_valid():
             raise _form_errors(form)
@@ -452,18 +388,13 @@ def code_edit(request: HttpRequest, pk: int, code: int) -> HttpResponse:
         services.code_save(user=request.user, project=project, values=values, pk=tag.pk, seen=seen)
     except ValidationError as exc:
         tag = _code(request, project, code)
-        data = request.POST.copy()
-        if services.STALE in _error_codes(exc):
+        data: QueryDict = request.POST
+        if services.STALE in refusals.codes(exc):
             # Someone else changed the code since the page was opened: the page comes back
-            # on the code as it is now, with what this owner changed typed over it, so that
-            # saving again writes those fields only. Any other refusal keeps what the page
-            # was opened on, so that saving again after fixing it still meets a
-            # colleague's change made meanwhile.
-            data["seen"] = tag.updated.isoformat()
-            for name, value in _posted(tag).items():
-                data.setlist(form.add_initial_prefix(name), [value] if value is not None else [])
-                if name not in changed:
-                    data.setlist(name, [value] if value is not None else [])
+            # on the code as it is now, with what this owner changed typed over it. Any
+            # other refusal keeps what the page was opened on, so that saving again after
+            # fixing it still meets a colleague's change made meanwhile.
+            data = form.over(tag)
         form = _code_form(data, project, tag, names)
         form.is_valid()
         return _code_page(request, project, tag, form=form, errors=refusals.lines(exc))
