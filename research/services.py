@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from documents import postgresql
 from documents import text as textlib
 from documents.models import Annotation, Document, Tag, role_in
 from documents.selectors import document_text
@@ -151,9 +150,14 @@ def code_hits(
     # The code held first, then the documents, in the order every writer takes them
     # (documents.services.codebook.hold_codes); read again once held, should a merge or
     # retirement have ended meanwhile.
-    if connection.vendor == "postgresql":
-        postgresql.share_tags([tag.pk])
-    tag.is_active = bool(Tag.objects.filter(pk=tag.pk).values_list("is_active", flat=True).first())
+    # FOR NO KEY UPDATE: a merge or retirement (FOR UPDATE) waits, or is waited for;
+    # single passages' writers (FOR KEY SHARE) are not held up, two batches on one code are.
+    tag.is_active = bool(
+        Tag.objects.select_for_update(no_key=True)
+        .filter(pk=tag.pk)
+        .values_list("is_active", flat=True)
+        .first()
+    )
     _check(user, project, tag, hits, scope)
     # The texts must not change under the new spans: a text changes only while nothing is
     # annotated in it, under this same lock (services.document_update).

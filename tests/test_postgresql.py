@@ -224,3 +224,22 @@ def test_a_project_that_requires_two_factor_is_not_there_for_a_session_without_i
     assert services.annotation_create(
         user=user, document=twin, start=start, end=start + 5, tags=["extradition"]
     ).pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock statements")
+def test_the_code_locks_hold_the_codes_the_orm_reads(project, tags, document):
+    """hold_tags and share_tags take FOR KEY SHARE, which the ORM cannot ask for (its
+    weakest row lock conflicts with itself): they hold the rows the ORM's read finds, in
+    id order, and no others. (What the lock keeps out: tests/test_codebook_races.py.)"""
+    from django.db import transaction
+
+    slugs = ["oversight-gap", "extradition", "no-such-code"]
+    orm = list(
+        Tag.objects.filter(project=project, slug__in=slugs)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        assert postgresql.hold_tags(document.pk, slugs) == orm
+        assert postgresql.share_tags([*reversed(orm), -1]) == orm
+        assert postgresql.hold_tags(document.pk, []) == []
