@@ -94,14 +94,20 @@ def _edit_form(client, project, tag) -> dict[str, str]:
     return form
 
 
-def test_a_change_made_meanwhile_is_not_overwritten_unseen(client, project, owner, tags):
-    tag = tags["extradition"]
+def _opened_then_changed_by_a_colleague(client, project, owner, tag):
+    """The code's page opened by `owner`, then its definition changed by someone else: the
+    page's form, unchanged, and where it is sent."""
     client.force_login(owner)
     form = _edit_form(client, project, tag)
     project_services.code_save(
         user=owner, project=project, values={"definition": "Changed by a colleague."}, pk=tag.pk
     )
-    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    return form, reverse("projects:code_edit", args=[project.pk, tag.pk])
+
+
+def test_a_change_made_meanwhile_is_not_overwritten_unseen(client, project, owner, tags):
+    tag = tags["extradition"]
+    form, url = _opened_then_changed_by_a_colleague(client, project, owner, tag)
     response = client.post(url, {**form, "name": "Extradition (mine)"})
     assert response.status_code == 422
     page = response.content.decode()
@@ -123,12 +129,7 @@ def test_saving_again_after_a_colleagues_change_keeps_it(client, project, owner,
     """The owner renamed the code while a colleague re-defined it: refused, the page comes
     back with the colleague's definition and the owner's name; saved again, both stay."""
     tag = tags["extradition"]
-    client.force_login(owner)
-    form = _edit_form(client, project, tag)
-    project_services.code_save(
-        user=owner, project=project, values={"definition": "Changed by a colleague."}, pk=tag.pk
-    )
-    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    form, url = _opened_then_changed_by_a_colleague(client, project, owner, tag)
     refused = client.post(url, {**form, "name": "Extradition (mine)"})
     assert refused.status_code == 422
     again = _page_form(refused.content.decode())
@@ -171,12 +172,7 @@ def test_a_refused_form_still_meets_a_change_made_meanwhile(client, project, own
     """A save refused for what was typed (an empty name) keeps the time the page was
     opened: fixed and sent again, it still does not overwrite a colleague's change."""
     tag = tags["extradition"]
-    client.force_login(owner)
-    form = _edit_form(client, project, tag)
-    project_services.code_save(
-        user=owner, project=project, values={"definition": "Changed by a colleague."}, pk=tag.pk
-    )
-    url = reverse("projects:code_edit", args=[project.pk, tag.pk])
+    form, url = _opened_then_changed_by_a_colleague(client, project, owner, tag)
     response = client.post(url, {**form, "name": ""})
     assert response.status_code == 422
     page = response.content.decode()
