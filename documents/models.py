@@ -472,6 +472,13 @@ class Annotation(models.Model):
             models.Index(fields=["document", "start", "end", "id"], name="annotation_text_order"),
             models.Index(fields=["updated", "id"]),
             models.Index(fields=["created", "id"]),
+            # Who coded in a project (selectors.coder_names): each user's first live
+            # passage is found here without reading the rest of theirs.
+            models.Index(
+                fields=["author", "document"],
+                condition=Q(deleted_at__isnull=True),
+                name="annotation_live_author",
+            ),
         ]
 
     def __str__(self) -> str:

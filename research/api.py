@@ -112,15 +112,18 @@ class PassageListView(APIView):
         wanted = _checked(form, request.query_params, _PAGE_PARAMETERS)
         size = _page_number(request, "page_size", 50, 500)
         number = _page_number(request, "page", 1, 10**9)
-        listed = selectors.passage_list(user=request.user, filters=wanted)
         start = (number - 1) * size
         # One passage past the page says whether there is a next one.
-        passages = selectors.passages(
-            listed[start : start + size + 1],
-            project=project.pk,
+        passages = selectors.passage_page(
+            user=request.user,
+            filters=wanted,
+            start=start,
+            stop=start + size + 1,
             base_url=request.build_absolute_uri("/")[:-1],
         )
-        count, more = selectors.passage_count(listed)
+        count, more = selectors.passage_count(
+            selectors.passage_list(user=request.user, filters=wanted)
+        )
         if number > 1 and not passages:
             raise exceptions.NotFound("There are fewer pages: this one is past the last.")
         query = request.query_params.copy()

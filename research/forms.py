@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
 
 from documents import selectors as document_selectors
 from documents.forms import AttributeFilters
@@ -158,17 +156,7 @@ class PassageForm(_DocumentFields):
             field = self.fields[name]
             assert isinstance(field, forms.ChoiceField)
             field.choices = names
-        # Who coded a live passage of the project: each user looked up once (EXISTS), where
-        # DISTINCT over the passages' authors reads every passage of the project.
-        authored = document_selectors.annotation_list(
-            user=user, filters=document_selectors.AnnotationFilter(project=project)
-        ).filter(author_id=OuterRef("pk"))
-        coders = (
-            get_user_model()
-            .objects.filter(Exists(authored))
-            .order_by("username")
-            .values_list("username", flat=True)
-        )
+        coders = document_selectors.coder_names(user=user, project=project)
         coder = self.fields["coder"]
         assert isinstance(coder, forms.ChoiceField)
         coder.choices = [(name, name) for name in coders]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from documents.models import Annotation, Document, DocumentQuerySet, Tag, tag_descendant_ids
@@ -303,7 +303,12 @@ def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annota
         elif filters.codes:
             annotations = annotations.filter(pk__in=carrying(set(filters.codes)))
         if filters.without:
-            annotations = annotations.exclude(pk__in=carrying(set(filters.without)))
+            # NOT EXISTS, looked up for each passage read: NOT IN would first gather every
+            # passage carrying the codes (tens of thousands) before the page's first row.
+            unwanted = tag_descendant_ids(tags, set(filters.without))
+            annotations = annotations.exclude(
+                models.Exists(links.filter(annotation_id=OuterRef("pk"), tag_id__in=unwanted))
+            )
     if filters.coders:
         annotations = annotations.filter(author__username__in=filters.coders)
     if filters.document is not None:
@@ -329,18 +334,65 @@ def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annota
         return annotations.order_by("created", "pk")
     if filters.sort == "-date":
         return annotations.order_by("-created", "-pk")
-    if filters.sort == "code":
-        # By the first of its codes in codebook order, then as by document.
-        first = Annotation.tags.through.objects.filter(annotation_id=OuterRef("pk")).order_by(
-            "tag__sort_order", "tag__name"
-        )
-        return annotations.annotate(
-            first_order=Subquery(first.values("tag__sort_order")[:1]),
-            first_name=Subquery(first.values("tag__name")[:1]),
-        ).order_by(
-            "first_order", "first_name", "document__title", "document_id", "start", "end", "pk"
-        )
-    return annotations.order_by("document__title", "document_id", "start", "end", "pk")
+    # sort=code too: passage_parts puts the code order over it.
+    return annotations.order_by(*_BY_DOCUMENT)
+
+
+_BY_DOCUMENT = ("document__title", "document_id", "start", "end", "pk")
+
+
+def passage_parts(*, user: Any, filters: PassageFilter) -> list[models.QuerySet[Annotation]]:
+    """The passages of `filters` in the filters' order, as querysets to read one after the
+    other: `passage_list` itself, or with sort=code one per code of the codebook in its
+    order, each holding the passages whose first code (in that order) it is, by document;
+    then the passages without a code.
+
+    Ordering a million passages by a value found for each of them (their first code) took
+    seconds before the first row; a code's passages come in document order from the
+    indexes, so a page reads only the parts it shows (and counts those it skips).
+    """
+    listed = passage_list(user=user, filters=filters)
+    if filters.sort != "code":
+        return [listed]
+    links = Annotation.tags.through.objects
+    # The codes some passage carries (each looked up in the index of its links).
+    codes = list(
+        Tag.objects.filter(project_id=filters.project)
+        .filter(models.Exists(links.filter(tag_id=OuterRef("pk"))))
+        .order_by("sort_order", "name", "pk")
+        .values_list("pk", flat=True)
+    )
+    parts = []
+    for place, code in enumerate(codes):
+        part = listed.filter(models.Exists(links.filter(annotation_id=OuterRef("pk"), tag_id=code)))
+        if place:
+            part = part.exclude(
+                models.Exists(links.filter(annotation_id=OuterRef("pk"), tag_id__in=codes[:place]))
+            )
+        parts.append(part)
+    parts.append(listed.exclude(models.Exists(links.filter(annotation_id=OuterRef("pk")))))
+    return parts
+
+
+def passage_rows(
+    parts: Sequence[models.QuerySet[Annotation]], start: int, stop: int
+) -> list[dict[str, Any]]:
+    """The rows (_PASSAGE_COLUMNS) at places `start` to `stop` of these parts read one
+    after the other (passage_parts): a part that ends before `start` is counted (up to
+    `start`), not read."""
+    rows: list[dict[str, Any]] = []
+    wanted = stop - start
+    for part in parts:
+        if start > 0:
+            held = part.order_by()[:start].count()
+            if held < start:
+                start -= held
+                continue
+        rows.extend(part[start : start + wanted - len(rows)].values(*_PASSAGE_COLUMNS))
+        start = 0
+        if len(rows) == wanted:
+            break
+    return rows
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:
@@ -374,6 +426,15 @@ def passages(
     and their documents' attributes: four queries. `base_url` is the site's address, for
     the permalinks."""
     return _passages(list(annotations.values(*_PASSAGE_COLUMNS)), project, base_url)
+
+
+def passage_page(
+    *, user: Any, filters: PassageFilter, start: int, stop: int, base_url: str
+) -> list[Passage]:
+    """The passages at places `start` to `stop` of `filters`, in its order (sort=code
+    included), with their citations."""
+    parts = passage_parts(user=user, filters=filters)
+    return _passages(passage_rows(parts, start, stop), filters.project, base_url)
 
 
 def _passages(rows: list[dict[str, Any]], project: int, base_url: str) -> list[Passage]:
@@ -437,15 +498,16 @@ def passage_batches(
     *, user: Any, filters: PassageFilter, base_url: str, size: int = 2000
 ) -> Iterator[list[Passage]]:
     """Every passage of `filters`, in its order, `size` at a time: one query read as it
-    goes (a server-side cursor on PostgreSQL), so that memory stays flat and the last
-    batch costs what the first does (OFFSET would read every row before it again)."""
-    rows = passage_list(user=user, filters=filters).values(*_PASSAGE_COLUMNS)
+    goes (a server-side cursor on PostgreSQL; one after the other with sort=code, one
+    for each part of passage_parts), so that memory stays flat and the last batch costs
+    what the first does (OFFSET would read every row before it again)."""
     batch: list[dict[str, Any]] = []
-    for row in rows.iterator(chunk_size=size):
-        batch.append(row)
-        if len(batch) == size:
-            yield _passages(batch, filters.project, base_url)
-            batch = []
+    for part in passage_parts(user=user, filters=filters):
+        for row in part.values(*_PASSAGE_COLUMNS).iterator(chunk_size=size):
+            batch.append(row)
+            if len(batch) == size:
+                yield _passages(batch, filters.project, base_url)
+                batch = []
     if batch:
         yield _passages(batch, filters.project, base_url)
 

@@ -218,6 +218,18 @@ class Phrase:
     terms: tuple[str, ...]
     prefix: bool = False
 
+    @functools.cached_property
+    def key(self) -> str:
+        """What every word whose term is the phrase's first one holds, folded (_fold):
+        the term itself, but for a stemmed word (Latin or Cyrillic script) without its
+        last three letters: a stem may end in letters the word does not have there
+        ("happi" from "happy", "abl" from "ability"), at most two. Empty when nothing is
+        left to look for."""
+        first = self.terms[0]
+        if _LATIN.match(first) or _CYRILLIC.match(first):
+            first = first[: len(first) - 3]
+        return _fold(first)
+
     def positions(self, terms: Sequence[str]) -> list[int]:
         """Where the phrase starts among a text's terms (in text order): at each of them
         its terms follow each other, the last one as a prefix if `prefix` is set."""
@@ -256,9 +268,55 @@ class Query:
 
     def hits(self, text: str, base: int = 0) -> list[tuple[int, int]]:
         """Where any phrase of the query occurs in `text` (offsets plus `base`), in text
-        order, overlapping hits joined."""
-        # The terms in three lists, not as Tokens: this runs over every chunk of a page of
-        # results, and making a tuple per term is most of the time it takes.
+        order, overlapping hits joined: what `hits_everywhere` finds, reading only the
+        lines that may hold a phrase's first term.
+
+        A page of results runs this over every matching chunk of twenty documents, and
+        cutting all of their words into terms took most of the page's time. Words never
+        run over a line end, so a line's terms are those of the whole text there, and a
+        run of whole lines holds every phrase that starts in it and ends in it.
+        """
+        lines = _lines(text)
+        folded = _folded_lines(text, lines)
+        needed = [False] * len(lines)
+        for phrase in self.phrases:
+            key = phrase.key
+            if not key:
+                return self.hits_everywhere(text, base)
+            more = len(phrase.terms) - 1
+            for i, line in enumerate(folded):
+                if key not in line or needed[i] and not more:
+                    continue
+                needed[i] = True
+                # The lines after it that hold the phrase's other terms.
+                j, following = i + 1, 0
+                while following < more and j < len(lines):
+                    needed[j] = True
+                    start, end = lines[j]
+                    following += len(_columns(text[start:end])[0])
+                    j += 1
+        spans: list[tuple[int, int]] = []
+        i = 0
+        while i < len(lines):
+            if not needed[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(lines) and needed[j + 1]:
+                j += 1
+            start, end = lines[i][0], lines[j][1]
+            spans.extend(self._spans(text[start:end], base + start))
+            i = j + 1
+        return _joined(spans)
+
+    def hits_everywhere(self, text: str, base: int = 0) -> list[tuple[int, int]]:
+        """Where any phrase of the query occurs in `text` (offsets plus `base`), in text
+        order, overlapping hits joined, from the terms of the whole text."""
+        return _joined(self._spans(text, base))
+
+    def _spans(self, text: str, base: int) -> list[tuple[int, int]]:
+        # The terms in three lists, not as Tokens: making a tuple per term took most of
+        # the time.
         terms, starts, ends = _columns(text, base)
         spans: list[tuple[int, int]] = []
         for phrase in self.phrases:
@@ -268,14 +326,65 @@ class Query:
             for i in phrase.positions(terms):
                 end = starts[i + last] + len(phrase.terms[-1]) if lone else ends[i + last]
                 spans.append((starts[i], end))
-        spans.sort()
-        joined: list[tuple[int, int]] = []
-        for start, end in spans:
-            if joined and start < joined[-1][1]:
-                joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
-            else:
-                joined.append((start, end))
-        return joined
+        return spans
+
+
+def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans in order, those that overlap joined."""
+    spans.sort()
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and start < joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """The offsets of the text's lines, each with its line end."""
+    lines = []
+    start, length = 0, len(text)
+    while start < length:
+        end = text.find("\n", start)
+        end = length if end == -1 else end + 1
+        lines.append((start, end))
+        start = end
+    return lines
+
+
+@functools.cache
+def _unmarked() -> dict[int, None]:
+    """A str.translate table deleting every combining mark (what word_term strips from a
+    word in Latin script) and the Arabic-script marks and tatweel (what it strips from
+    words in other scripts). Made once, from the whole of Unicode."""
+    table: dict[int, None] = {
+        code: None for code in range(0x110000) if unicodedata.combining(chr(code))
+    }
+    for low, high in ((0x610, 0x61A), (0x64B, 0x65F), (0x670, 0x670), (0x6D6, 0x6ED)):
+        table.update((code, None) for code in range(low, high + 1))
+    table[0x640] = None
+    return table
+
+
+def _fold(text: str) -> str:
+    """`text` as word_term folds a word before stemming it, for every script at once:
+    compatibility forms, case, accents and marks (and ё, whose mark goes) folded away.
+    What a term's key is looked for in: character by character, so that the key of every
+    word's term is found in the word folded this way."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFD", folded).translate(_unmarked())
+
+
+def _folded_lines(text: str, lines: list[tuple[int, int]]) -> list[str]:
+    """Each line of `text`, folded (_fold): the text folded at once, then cut at its line
+    ends, unless folding changed how many there are."""
+    folded = _fold(text).split("\n")
+    if text.endswith("\n"):
+        folded.pop()
+    if len(folded) == len(lines):
+        return folded
+    return [_fold(text[start:end]) for start, end in lines]
 
 
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')

@@ -223,17 +223,22 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
     page = None
     shown: list[exports.Passage] = []
     if wanted is not None:
-        listed = selectors.passage_list(user=request.user, filters=wanted)
         number = _page_number(request.GET.get("page"))
         start = (number - 1) * PASSAGES_PER_PAGE
         # One passage past the page says whether there is a next one.
-        shown = selectors.passages(
-            listed[start : start + PASSAGES_PER_PAGE + 1],
-            project=project.pk,
+        shown = selectors.passage_page(
+            user=request.user,
+            filters=wanted,
+            start=start,
+            stop=start + PASSAGES_PER_PAGE + 1,
             base_url=request.build_absolute_uri("/")[:-1],
         )
-        count, more = selectors.passage_count(listed)
-        page = PassagePage(number, count, more, len(shown) > PASSAGES_PER_PAGE, start + 1)
+        has_next = len(shown) > PASSAGES_PER_PAGE
+        # A first page without a next one holds them all; otherwise the page is answered
+        # at once and counts them in a request of its own (passages_count), as counting
+        # up to COUNT_LIMIT reads up to that many passages.
+        counted = None if has_next or number > 1 else Counted(len(shown), False)
+        page = PassagePage(number, counted, has_next, start + 1)
         shown = shown[:PASSAGES_PER_PAGE]
     query = request.GET.copy()
     query.pop("page", None)
@@ -252,24 +257,54 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_GET
+def passages_count(request: HttpRequest, pk: int) -> HttpResponse:
+    """How many passages the passages view's filters match (up to
+    selectors.COUNT_LIMIT), which its page loads after showing the passages."""
+    project = _project(request, pk)
+    form = PassageForm(request.GET, user=request.user, project=project.pk)
+    wanted = form.to_filter()
+    if wanted is None:
+        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
+        return HttpResponse(
+            f"The filters are not valid: {errors}\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    counted = Counted(
+        *selectors.passage_count(selectors.passage_list(user=request.user, filters=wanted))
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "research/passages_count.html" if request.htmx else "research/passages_counted.html"  # type: ignore[attr-defined]
+    context = {"project": project, "counted": counted, "query": query.urlencode()}
+    return render(request, template, context)
+
+
 @dataclass(frozen=True)
-class PassagePage:
-    number: int
+class Counted:
     #: Passages that match, counted up to selectors.COUNT_LIMIT ...
     count: int
     #: ... and whether there are more.
     more: bool
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages, when the count is exact."""
+        return None if self.more else max(1, -(-self.count // PASSAGES_PER_PAGE))
+
+
+@dataclass(frozen=True)
+class PassagePage:
+    number: int
+    #: None until counted (passages_count).
+    counted: Counted | None
     has_next: bool
     start_index: int
 
     @property
     def has_previous(self) -> bool:
         return self.number > 1
-
-    @property
-    def pages(self) -> int | None:
-        """How many pages, when the count is exact."""
-        return None if self.more else max(1, -(-self.count // PASSAGES_PER_PAGE))
 
 
 def _page_number(value: str | None) -> int:

@@ -460,6 +460,7 @@ ENDPOINTS = [
     ),
     Endpoint("research:batch_undo", "post", undo_rule, _batch),
     Endpoint("research:passages", "get", right(Action.READ), _project),
+    Endpoint("research:passages_count", "get", right(Action.READ), _project),
     Endpoint("research:matrix", "get", right(Action.READ), _project),
     Endpoint("research:matrix_export", "get", right(Action.READ), lambda w: [w.project.pk, "csv"]),
     Endpoint("research:cooccurrence", "get", right(Action.READ), _project),

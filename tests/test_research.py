@@ -37,6 +37,9 @@ from research.terms import (
 from tests.conftest import member
 from tests.helpers import annotate
 
+#: What htmx sends with each of its requests.
+HTMX = {"HX-Request": "true"}
+
 RUSSIAN = (
     "Выдача лиц, обвиняемых в экстремизме.\n"
     "Государства-члены ШОС договорились о выдаче подозреваемых без судебного контроля.\n"
@@ -417,6 +420,17 @@ def coded(corpus, user, other_user, tags):
     }
 
 
+def page_quotes(user, project, start, stop, **filters):
+    shown = selectors.passage_page(
+        user=user,
+        filters=PassageFilter(project=project.pk, **filters),
+        start=start,
+        stop=stop,
+        base_url="",
+    )
+    return [passage.quote for passage in shown]
+
+
 def quotes(user, project, **filters):
     listed = selectors.passage_list(user=user, filters=PassageFilter(project=project.pk, **filters))
     return [a.quote for a in listed]
@@ -444,12 +458,20 @@ def test_a_code_includes_its_children_and_any_all_not_combine(coded, user, proje
 def test_passages_sort_by_code_date_or_document(coded, user, project):
     # By each passage's first code in codebook order: Extradition, Forced return (its
     # child), ..., Due process.
-    assert quotes(user, project, sort="code") == [
-        "extradited",
-        "выдаче",
-        "judicial oversight",
-        "vague",
-    ]
+    by_code = ["extradited", "выдаче", "judicial oversight", "vague"]
+    assert page_quotes(user, project, 0, 10, sort="code") == by_code
+    # Any window of that order, whichever parts (codes) it starts and ends in.
+    for start in range(5):
+        for stop in range(start, 6):
+            window = page_quotes(user, project, start, stop, sort="code")
+            assert window == by_code[start:stop], (start, stop)
+    exported = selectors.passage_batches(
+        user=user, filters=PassageFilter(project=project.pk, sort="code"), base_url="", size=3
+    )
+    assert [p.quote for batch in exported for p in batch] == by_code
+    # A passage without a code comes last.
+    coded["extradited"].tags.clear()
+    assert page_quotes(user, project, 0, 10, sort="code") == [*by_code[1:], "extradited"]
     assert quotes(user, project, sort="-date")[0] == "выдаче"
     assert quotes(user, project, sort="date")[0] == "extradited"
 
@@ -641,8 +663,10 @@ def test_counts_stop_at_the_limit_and_exports_read_every_batch(
 ):
     monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
     client.force_login(user)
-    page = client.get(reverse("research:passages", args=[project.pk]))
-    assert "More than 2 passages" in page.content.decode()
+    counted = client.get(reverse("research:passages_count", args=[project.pk]), headers=HTMX)
+    assert counted.content.decode().strip() == (
+        '<span id="passage-count">More than 2 passages.</span>'
+    )
     listed = PassageFilter(project=project.pk)
     batches = list(selectors.passage_batches(user=user, filters=listed, base_url="", size=3))
     assert [len(batch) for batch in batches] == [3, 1]
@@ -651,16 +675,32 @@ def test_counts_stop_at_the_limit_and_exports_read_every_batch(
 
 
 @pytest.mark.django_db
-def test_passage_pages_follow_each_other(client, coded, user, project, bearer, monkeypatch):
+def test_passage_pages_follow_each_other(
+    client, coded, user, project, tags, bearer, monkeypatch
+):
     from research import views as research_views
 
     monkeypatch.setattr(research_views, "PASSAGES_PER_PAGE", 3)
     client.force_login(user)
     url = reverse("research:passages", args=[project.pk])
     first = client.get(url).content.decode()
-    assert first.count('class="passage"') == 3 and "Page 1 of 2" in first
+    assert first.count('class="passage"') == 3 and "Next" in first
+    # A page with a next one is shown before its passages are counted: the count follows
+    # in a request of its own, which the page names (and links to, without JavaScript).
+    count_url = reverse("research:passages_count", args=[project.pk])
+    assert f'hx-get="{count_url}?"' in first and "4 passages" not in first
+    counted = client.get(count_url, headers=HTMX).content.decode()
+    assert counted.strip() == '<span id="passage-count">4 passages on 2 pages.</span>'
+    without_script = client.get(count_url).content.decode()
+    assert "4 passages on 2 pages." in without_script and "<html" in without_script
     second = client.get(url, {"page": 2}).content.decode()
     assert second.count('class="passage"') == 1 and "Previous" in second
+    assert 'hx-get="' + count_url + '?"' in second
+    # A first page without a next one holds them all: counted at once.
+    one = client.get(url, {"code": tags["extradition"].pk}).content.decode()
+    assert "passage-count" in one and "hx-get" not in one.split("passage-count")[1][:80]
+    bad = client.get(count_url, {"published_after": "not a date"})
+    assert bad.status_code == 400 and "Enter a valid date" in bad.content.decode()
     assert client.get(url, {"page": "x"}).status_code == 200
     api = reverse("api:passage-list", args=[project.pk])
     answer = client.get(api, {"page_size": 3, "page": 2}, headers=bearer(user)).json()

@@ -1,0 +1,155 @@
+"""Finding a query's hits in a chunk by reading only the lines that may hold them
+(`Query.hits`) finds exactly what reading every word does (`Query.hits_everywhere`).
+
+What makes it exact: every word whose term is a phrase's first term holds that phrase's key
+(`Phrase.key`), folded as `_fold` folds it. That is checked for words of every script the
+corpus holds, for the stemmer's own exceptions and for generated words ending in each suffix
+the English and Russian stemmers replace; then both ways of finding hits are compared on
+generated texts and queries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from research.terms import _PIECE, Phrase, _fold, parse_query, word_term
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "corpus"
+
+#: Words of the scripts analysts bring, with what their folding removes or changes.
+WORDS = [
+    *"extradited extraditions happy happiness ability capability relational organization "
+    "sensitivity hopping hoping generously skies dying lying tying idly gently ugly early "
+    "only singly news howe atlas cosmos bias andes innings outings cannings herrings "
+    "earrings proceed exceed succeed Übereinkommen façade naïve STRASSE Straße ﬁnance "
+    "ﬂights Œuvre ÆTHER".split(),
+    *"выдача выдачи Выдаче ёлка Ёлки йод йогурт обвиняемых подозреваемых длинный "
+    "длинного сильнейший экстремизма".split(),
+    *"ئۇيغۇر عَرَبِيّ عـــربي ئۇيـغۇرلار مُسْلِم".split(),
+    *"上海合作组织 引渡条约 豈 ｆｕｌｌｗｉｄｔｈ ２０２３ ١٢٣ e-mail 3rd".split(),
+]
+
+ENGLISH_SUFFIXES = (
+    "s ies ied ed edly ing ingly eed eedly y ly li ility ilities ational tional ation "
+    "ator ator enci anci abli entli izer ization alism aliti alli fulness ousli ousness "
+    "iveness iviti biliti bli ogi fulli lessli alize icate iciti ical ful ness ative ement "
+    "ment ent ism ate iti ous ive ize ion al er ic able ible ant ance ence e"
+).split()
+RUSSIAN_SUFFIXES = (
+    "а я ов ев ей ами ями ах ях ой ий ый ое ые ому ему ого его ешь ет ем ете ют ут ила "
+    "ыла ена ейте уйте ите или ыли ей уй ил ыл им ым ен ло но ет ют ны ть ешь нно ость "
+    "ост ейше ейш ь нн"
+).split()
+
+
+def _words_of(text: str) -> list[str]:
+    return [word for _, word in _PIECE.findall(text) if word]
+
+
+def _corpus_words() -> list[str]:
+    words: set[str] = set(WORDS)
+    for path in SAMPLE.glob("*.txt"):
+        words.update(_words_of(path.read_text(encoding="utf-8")))
+    return sorted(words)
+
+
+def test_every_word_holds_its_terms_key():
+    for word in _corpus_words():
+        key = Phrase((word_term(word),)).key
+        assert key in _fold(word), (word, word_term(word), key)
+
+
+@given(
+    root=st.text(alphabet="abcdefghijklmnopqrstuvwxyzéüyç", min_size=1, max_size=9),
+    suffix=st.sampled_from(ENGLISH_SUFFIXES),
+    upper=st.booleans(),
+)
+@settings(max_examples=3000, deadline=None)
+def test_generated_english_words_hold_their_terms_key(root, suffix, upper):
+    word = root + suffix
+    word = word.upper() if upper else word
+    assert Phrase((word_term(word),)).key in _fold(word), (word, word_term(word))
+
+
+@given(
+    root=st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюя", min_size=1, max_size=8),
+    suffix=st.sampled_from(RUSSIAN_SUFFIXES),
+)
+@settings(max_examples=3000, deadline=None)
+def test_generated_russian_words_hold_their_terms_key(root, suffix):
+    word = root + suffix
+    assert Phrase((word_term(word),)).key in _fold(word), (word, word_term(word))
+
+
+# ---------------------------------------------------------------------------------------
+# Both ways of finding hits, on generated texts
+
+_VOCABULARY = [*WORDS, "human", "rights", "the", "of", "law", "war", "UN", "SCO", "a", "I"]
+_SEPARATORS = [" ", " ", " ", ", ", ". ", "\n", "\n\n", "\r\n", " — ", "\u0301", "ـ", "‍", ""]
+
+
+@st.composite
+def texts_and_queries(draw: st.DrawFn) -> tuple[str, str]:
+    pieces = draw(
+        st.lists(
+            st.tuples(st.sampled_from(_VOCABULARY), st.sampled_from(_SEPARATORS)),
+            min_size=1,
+            max_size=60,
+        )
+    )
+    text = "".join(word + separator for word, separator in pieces)
+    words = _words_of(text) or ["human"]
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["word", "phrase", "prefix", "or", "other"]))
+        at = draw(st.integers(0, len(words) - 1))
+        if kind == "word":
+            parts.append(words[at])
+        elif kind == "phrase":
+            parts.append('"' + " ".join(words[at : at + draw(st.integers(2, 4))]) + '"')
+        elif kind == "prefix":
+            word = words[at]
+            parts.append(word[: draw(st.integers(1, len(word)))] + "*")
+        elif kind == "or":
+            parts.append(f"{words[at]} OR {draw(st.sampled_from(_VOCABULARY))}")
+        else:
+            parts.append(draw(st.sampled_from(_VOCABULARY)))
+    return text, " ".join(parts)
+
+
+@given(texts_and_queries(), st.integers(0, 10_000))
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_hits_read_from_some_lines_are_the_hits_of_every_word(text_and_query, base):
+    text, typed = text_and_query
+    query = parse_query(typed)
+    assert query.hits(text, base) == query.hits_everywhere(text, base), typed
+
+
+def test_a_phrase_over_a_line_end_and_a_blank_line_is_found():
+    text = "ends with human\n\n\nrights begins. Another line.\nhuman\nrights"
+    query = parse_query('"human rights"')
+    found = [text[start:end] for start, end in query.hits(text)]
+    assert found == ["human\n\n\nrights", "human\nrights"]
+    assert query.hits(text) == query.hits_everywhere(text)
+
+
+def test_the_sample_corpus_gives_the_same_hits_both_ways():
+    queries = [
+        "extradition",
+        "extradit*",
+        '"human rights"',
+        "SCO OR Shanghai",
+        "terrorism separatism extremism",
+        "上海合作组织",
+        "组",
+        '"Shanghai Cooperation Organization"',
+        "law",
+    ]
+    for path in SAMPLE.glob("*.txt"):
+        text = path.read_text(encoding="utf-8")
+        for typed in queries:
+            query = parse_query(typed)
+            assert query.hits(text, 7) == query.hits_everywhere(text, 7), (path.name, typed)
