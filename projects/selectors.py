@@ -27,29 +27,29 @@ from .models import Action, Membership, Project, Role, may
 MAX_ID = 2**63 - 1
 
 
-def project_list(*, user: Any) -> QuerySet[Project]:
-    """The projects `user` is a member of, each with `role` (theirs) and the numbers of its
-    documents and members."""
+def project_list(*, user: Any, counts: bool = True) -> QuerySet[Project]:
+    """The projects `user` is a member of, each with `role` (theirs) and, with `counts`,
+    the numbers of its documents and members."""
     from documents.models import Document
 
     mine = Membership.objects.of(user, unlocked=False).filter(project_id=OuterRef("pk"))
     locked = getattr(user, "mfa_verified", True) is False
-    return (
-        Project.objects.of_member(user, unlocked=False)
-        .annotate(
-            # Required two-factor not given in this session: listed, but nothing shown.
-            locked=Case(
-                When(require_mfa=True, then=Value(locked)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-            role=Subquery(mine.values("role")[:1]),
+    projects = Project.objects.of_member(user, unlocked=False).annotate(
+        # Required two-factor not given in this session: listed, but nothing shown.
+        locked=Case(
+            When(require_mfa=True, then=Value(locked)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
+        role=Subquery(mine.values("role")[:1]),
+    )
+    if counts:
+        projects = projects.annotate(
             # Counted apart: one join of both would count documents × members rows.
             document_count=_count(Document.objects.all()),
             member_count=_count(Membership.objects.all()),
         )
-        .order_by("name", "pk")
-    )
+    return projects.order_by("name", "pk")
 
 
 def _count(rows: QuerySet[Any]) -> Coalesce:
@@ -64,12 +64,14 @@ def _count(rows: QuerySet[Any]) -> Coalesce:
     return Coalesce(Subquery(counted), 0)
 
 
-def project_get(*, user: Any, pk: int) -> Project:
-    """Project `pk` with `user`'s `role` in it; Project.DoesNotExist when `user` is not a
-    member (a project one is not in is not there, as far as one can tell)."""
+def project_get(*, user: Any, pk: int, counts: bool = True) -> Project:
+    """Project `pk` with `user`'s `role` in it (and its counts, as `project_list` gives
+    them); Project.DoesNotExist when `user` is not a member (a project one is not in is not
+    there, as far as one can tell). Pages inside a project leave the counts out: counting
+    a large project's documents costs milliseconds on each of them."""
     if not 0 < pk <= MAX_ID:
         raise Project.DoesNotExist(f"No project #{pk}.")
-    return project_list(user=user).get(pk=pk)
+    return project_list(user=user, counts=counts).get(pk=pk)
 
 
 def member_list(*, project: Project) -> QuerySet[Membership]:

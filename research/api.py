@@ -58,7 +58,7 @@ ATTRIBUTE_FILTERS = (
 
 
 def _project(request: Request, pk: int) -> Project:
-    project: Project = found_or_404(project_get, user=request.user, pk=pk)
+    project: Project = found_or_404(project_get, user=request.user, pk=pk, counts=False)
     if project.locked:  # type: ignore[attr-defined]
         raise exceptions.PermissionDenied("This project requires two-factor authentication.")
     return project

@@ -33,16 +33,27 @@ class _DocumentFields(AttributeFilters, forms.Form):
         super().__init__(*args, **kwargs)
         self.project = project
 
-        def choices(field: str) -> list[tuple[str, str]]:
-            documents = document_selectors.document_list(
+        # The organisations and languages of the project's documents, in one reading of
+        # them: the pairs that occur (a few dozen), each list made from them here.
+        pairs = (
+            document_selectors.document_list(
                 user=user, filters=document_selectors.DocumentFilter(project=project)
-            ).exclude(**{field: ""})
-            values = documents.order_by(field).values_list(field, flat=True).distinct()
-            return [("", "Any"), *((value, value) for value in values)]
+            )
+            .order_by()
+            .values_list("organisation", "language")
+            .distinct()
+        )
+        organisations, languages = set(), set()
+        for organisation, language in pairs:
+            organisations.add(organisation)
+            languages.add(language)
+
+        def choices(values: set[str]) -> list[tuple[str, str]]:
+            return [("", "Any"), *((value, value) for value in sorted(values) if value)]
 
         for name, values in (
-            ("organisation", choices("organisation")),
-            ("language", choices("language")),
+            ("organisation", choices(organisations)),
+            ("language", choices(languages)),
             ("document_type", [("", "Any"), *DocumentType.choices]),
         ):
             field = self.fields[name]

@@ -61,6 +61,11 @@ class DocumentTerms(models.Model):
         indexes: ClassVar = [
             # Made on PostgreSQL only (migration 0005): SQLite searches its FTS5 table.
             GinIndex(fields=["terms"], name="document_terms"),
+            # The few documents of several rows, which a phrase's search always asks
+            # (search.documents_matching).
+            models.Index(
+                fields=["document"], condition=models.Q(part__gt=0), name="document_terms_split"
+            ),
         ]
 
     def __str__(self) -> str:

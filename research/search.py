@@ -6,16 +6,17 @@ hits' offsets are then found in each chunk's text by the same functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, models
-from django.db.models import Lookup
+from django.db.models import Exists, Lookup, OuterRef, Q
 
 from . import sqlite
 from .models import Chunk, DocumentTerms
-from .terms import Phrase, tsvector
+from .terms import Phrase, Query, tsvector
 
 
 @SearchVectorField.register_lookup
@@ -32,16 +33,18 @@ class Matches(Lookup):
         return f"{lhs} @@ ({rhs})::tsquery", [*lhs_params, *rhs_params]
 
 
-def tsquery(group: Sequence[Phrase]) -> str:
-    """A tsquery for chunks holding any phrase of `group`: 'a' <-> 'b' | 'c':*."""
-    return " | ".join(_tsquery_phrase(phrase) for phrase in group)
+def tsquery(group: Sequence[Phrase], joiner: str = " <-> ") -> str:
+    """A tsquery for chunks holding any phrase of `group`: 'a' <-> 'b' | 'c':*; with the
+    joiner " & ", holding all of a phrase's terms in any order."""
+    return " | ".join(_tsquery_phrase(phrase, joiner) for phrase in group)
 
 
-def _tsquery_phrase(phrase: Phrase) -> str:
+def _tsquery_phrase(phrase: Phrase, joiner: str = " <-> ") -> str:
+    """The phrase's terms in order (or, joined by " & ", in any order)."""
     parts = ["'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in phrase.terms]
     if phrase.prefix:
         parts[-1] += ":*"
-    return "(" + " <-> ".join(parts) + ")"
+    return "(" + joiner.join(parts) + ")"
 
 
 def chunks_matching(group: Sequence[Phrase]) -> models.QuerySet[Chunk]:
@@ -51,13 +54,66 @@ def chunks_matching(group: Sequence[Phrase]) -> models.QuerySet[Chunk]:
     return Chunk.objects.filter(id__in=sqlite.chunk_ids(group))
 
 
-def documents_matching(group: Sequence[Phrase]) -> models.QuerySet[Any]:
-    """The ids (`document_id`) of the documents that hold any phrase of `group`: on
-    PostgreSQL, words alone from the documents' terms (one index, one row a document),
-    phrases of several terms from the chunks, which keep the terms' positions."""
-    if connection.vendor == "postgresql" and all(len(phrase.terms) == 1 for phrase in group):
-        return DocumentTerms.objects.filter(terms__matches=tsquery(group)).values("document_id")
-    return chunks_matching(group).values("document_id")
+def chunks_to_read(group: Sequence[Phrase]) -> models.QuerySet[Chunk]:
+    """The chunks in which to look for the hits of `group`'s phrases: on PostgreSQL those
+    holding all the terms of one of them, in any order (a few more than hold a phrase),
+    which the index answers without reading the chunks' terms (a phrase's order needs
+    them: for a common phrase, those of thousands of chunks outside the documents asked
+    for); the phrases are then found in the text."""
+    if connection.vendor == "postgresql":
+        return Chunk.objects.filter(terms__matches=tsquery(group, " & "))
+    return chunks_matching(group)
+
+
+def documents_matching(group: Sequence[Phrase]) -> Q:
+    """A condition on documents: that they hold any phrase of `group`.
+
+    On PostgreSQL, words alone are read from the documents' terms (one index, one row a
+    document). A phrase of several terms needs the chunks, which keep the terms'
+    positions; but only one chunk of a document has to hold it, so each document that
+    holds all of a phrase's words (the documents' terms again) is asked for one such
+    chunk, in its chunks' index, instead of every chunk holding the phrase being read.
+    """
+    if connection.vendor != "postgresql":
+        return Q(pk__in=chunks_matching(group).values("document_id"))
+    if all(len(phrase.terms) == 1 for phrase in group):
+        found = DocumentTerms.objects.filter(terms__matches=tsquery(group))
+        return Q(pk__in=found.values("document_id"))
+    every_word = tsquery(group, " & ")
+    # A document whose terms take several rows may hold a phrase's words in different
+    # rows: those few documents are always asked.
+    candidates = DocumentTerms.objects.filter(Q(terms__matches=every_word) | Q(part__gt=0))
+    held = Chunk.objects.filter(document_id=OuterRef("pk"), terms__matches=tsquery(group))
+    return Q(pk__in=candidates.values("document_id")) & Q(Exists(held))
+
+
+def has_phrases(query: Query) -> bool:
+    """Whether the query looks for a phrase of several terms (documents_matching reads the
+    chunks for it)."""
+    return any(len(phrase.terms) > 1 for phrase in [*query.phrases, *query.excluded])
+
+
+@contextlib.contextmanager
+def planned_each_time(wanted: bool = True) -> Iterator[None]:
+    """Statements run inside are planned for their own values on every run, not from the
+    generic plan of a prepared statement (settings: DATABASE_PREPARED_STATEMENTS).
+
+    A generic plan cannot know how many chunks hold a phrase and takes them for few: it
+    reads every chunk holding it (a fifth of a second for a phrase found in most
+    documents), where a plan made for the phrase asks each candidate document for one.
+    Searches for words keep their generic plan, which reads the documents' terms from their
+    index whatever the word."""
+    if not wanted or connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    driver = connection.connection
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None  # psycopg: prepare nothing, use no prepared statement
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def terms_value(found: Sequence[str]) -> str:

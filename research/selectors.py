@@ -31,7 +31,7 @@ from documents.selectors import (
 
 from .exports import Citation, Passage
 from .models import QueuedDocument
-from .search import chunks_matching, documents_matching
+from .search import chunks_to_read, documents_matching, has_phrases, planned_each_time
 from .terms import Query
 
 # ---------------------------------------------------------------------------------------
@@ -74,9 +74,9 @@ class SearchFilter:
             ),
         )
         for group in self.query.groups:
-            documents = documents.filter(pk__in=documents_matching(group))
+            documents = documents.filter(documents_matching(group))
         if self.query.excluded:
-            documents = documents.exclude(pk__in=documents_matching(self.query.excluded))
+            documents = documents.exclude(documents_matching(self.query.excluded))
         order = {
             "published": ("published", "title", "pk"),
             "-published": ("-published", "title", "pk"),
@@ -89,12 +89,24 @@ class Hit:
     document_id: int
     start: int
     end: int
-    before: str
-    text: str
-    after: str
     #: Inside (or overlapping) a live annotation.
     coded: bool
     page: int | None
+    #: The document's text, for the words found and their context, which are cut from it
+    #: only when asked for: a page counts every hit of its documents but shows a few.
+    source: str = field(repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.source[self.start : self.end]
+
+    @property
+    def before(self) -> str:
+        return _context(self.source, self.start, self.end)[0]
+
+    @property
+    def after(self) -> str:
+        return _context(self.source, self.start, self.end)[1]
 
     @property
     def key(self) -> str:
@@ -159,7 +171,8 @@ def _matching_ids(filters: SearchFilter, user: Any) -> list[int]:
     """The ids of the documents that match, in the filters' order: the search's one run of
     the full-text query, which gives the count and every page (a count and a page each
     read the index again)."""
-    return list(filters.documents(user).values_list("pk", flat=True))
+    with planned_each_time(has_phrases(filters.query)):
+        return list(filters.documents(user).values_list("pk", flat=True))
 
 
 def _documents(ids: Sequence[int]) -> list[Document]:
@@ -175,7 +188,7 @@ def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[in
     queries."""
     by_id = {document.pk: DocumentHits(document) for document in documents}
     matching = (
-        chunks_matching(filters.query.phrases)
+        chunks_to_read(filters.query.phrases)
         .filter(document_id__in=list(by_id))
         .order_by("document_id", "start")
         .values_list("document_id", "start", "end")
@@ -195,23 +208,12 @@ def _hits(filters: SearchFilter, documents: Sequence[Document]) -> list[tuple[in
         found = by_id[document_id]
         text = texts[document_id]
         coded_spans = spans.get(document_id, _NO_SPANS)
+        page_at = found.document.page_at
         for hit_start, hit_end in filters.query.hits(text[start:end], start):
             coded = coded_spans.overlap(hit_start, hit_end)
             if (filters.coded == "yes" and not coded) or (filters.coded == "no" and coded):
                 continue
-            before, after = _context(text, hit_start, hit_end)
-            found.hits.append(
-                Hit(
-                    document_id,
-                    hit_start,
-                    hit_end,
-                    before,
-                    text[hit_start:hit_end],
-                    after,
-                    coded,
-                    found.document.page_at(hit_start),
-                )
-            )
+            found.hits.append(Hit(document_id, hit_start, hit_end, coded, page_at(hit_start), text))
     return [(place, found) for place, found in enumerate(by_id.values()) if found.hits]
 
 

@@ -18,6 +18,7 @@ and coded where it is.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import unicodedata
@@ -27,7 +28,14 @@ from typing import NamedTuple
 
 import snowballstemmer
 
-_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_RANGES = (
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x3134F),
+)
+_CJK_CHARS = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)
 _MARKS = (
     "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
     "\u06d6-\u06ed\u0900-\u0903\u093a-\u094f\u200c\u200d"
@@ -38,6 +46,9 @@ _MARKS = (
 _WORD_CHAR = f"(?:[^\\W_{_CJK_CHARS}]|[{_MARKS}])"
 _PIECE = re.compile(f"([{_CJK_CHARS}]+)|([^\\W_{_CJK_CHARS}]{_WORD_CHAR}*)")
 _CJK = re.compile(f"[{_CJK_CHARS}]+")
+#: _PIECE's words, as the one group of a pattern that re.split keeps: in a text without
+#: ideographs, the pieces are these words.
+_WORD_SPLIT = re.compile(f"([^\\W_{_CJK_CHARS}]{_WORD_CHAR}*)")
 _LATIN = re.compile("[a-zß-ÿā-ɏ]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 # Removed from words outside Latin script: Arabic-script vowel marks and tatweel, which
@@ -137,19 +148,29 @@ def _cjk_tokens(run: str, start: int, query: bool = False) -> Iterator[Token]:
 
 def _columns(text: str, base: int = 0) -> tuple[list[str], list[int], list[int]]:
     """What `tokens` gives, as three lists: the terms, their starts and their ends."""
+    if not _CJK.search(text):
+        # Words only (most text): cut by the regular expression in one call, which keeps
+        # the text between words, so that the words' offsets are sums of lengths. A fifth
+        # of the time of a match object per word.
+        parts = _WORD_SPLIT.split(text)
+        bounds = list(itertools.accumulate(map(len, parts), initial=base))
+        words = parts[1::2]
+        return [word_term(word[:MAX_TERM]) for word in words], bounds[1:-1:2], bounds[2::2]
     terms: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    # Most text holds no ideograph that NFKC changes: checked once, not normalised run by run.
+    normalized = not _cjk_unstable().search(text)
     for match in _PIECE.finditer(text):
         run, word = match.groups()
         start = base + match.start()
         if word is not None:
-            terms.append(word_term(word))
+            terms.append(word_term(word[:MAX_TERM]))
             starts.append(start)
             ends.append(start + len(word))
         else:
             # As _cjk_tokens: each pair of ideographs, then the last one alone.
-            folded = unicodedata.normalize("NFKC", run)
+            folded = run if normalized else unicodedata.normalize("NFKC", run)
             if len(folded) != len(run):
                 folded = run
             length = len(run)
@@ -159,6 +180,23 @@ def _columns(text: str, base: int = 0) -> tuple[list[str], list[int], list[int]]
             ends.extend(range(start + 2, start + length + 1))
             ends.append(start + length)
     return terms, starts, ends
+
+
+@functools.cache
+def _cjk_unstable() -> re.Pattern[str]:
+    """The characters of runs of ideographs (and kana) that NFKC changes, alone (compatibility
+    ideographs) or with the character before them (the kana's combining sound marks); made
+    once, from every code point of those ranges."""
+    ranges: list[list[int]] = []
+    for low, high in _CJK_RANGES:
+        for code in range(low, high + 1):
+            char = chr(code)
+            if unicodedata.combining(char) or unicodedata.normalize("NFKC", char) != char:
+                if ranges and ranges[-1][1] == code - 1:
+                    ranges[-1][1] = code
+                else:
+                    ranges.append([code, code])
+    return re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in ranges) + "]")
 
 
 def tsvector(terms: Sequence[Token | str]) -> str:
@@ -221,13 +259,14 @@ class Phrase:
     @functools.cached_property
     def key(self) -> str:
         """What every word whose term is the phrase's first one holds, folded (_fold):
-        the term itself, but for a stemmed word (Latin or Cyrillic script) without its
-        last three letters: a stem may end in letters the word does not have there
-        ("happi" from "happy", "abl" from "ability"), at most two. Empty when nothing is
-        left to look for."""
+        the term itself (the Russian stemmer only takes endings off), but for an English
+        stem without its last two letters: it may end in letters the word does not have
+        there ("happi" from "happy", "abl" from "ability", "gentl" from "gently"), at most
+        two (tests/test_search_hits.py checks this on generated words of every suffix the
+        stemmer changes). Empty when nothing is left to look for."""
         first = self.terms[0]
-        if _LATIN.match(first) or _CYRILLIC.match(first):
-            first = first[: len(first) - 3]
+        if _LATIN.match(first):
+            first = first[: len(first) - 2]
         return _fold(first)
 
     def positions(self, terms: Sequence[str]) -> list[int]:
@@ -288,12 +327,13 @@ class Query:
                 if key not in line or needed[i] and not more:
                     continue
                 needed[i] = True
-                # The lines after it that hold the phrase's other terms.
+                # The lines after it that may hold the phrase's other terms: as many as
+                # it has other terms, not counting lines without a word (a blank line).
                 j, following = i + 1, 0
                 while following < more and j < len(lines):
                     needed[j] = True
-                    start, end = lines[j]
-                    following += len(_columns(text[start:end])[0])
+                    if _WORDY.search(text, *lines[j]):
+                        following += 1
                     j += 1
         spans: list[tuple[int, int]] = []
         i = 0
@@ -341,6 +381,10 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return joined
 
 
+#: A letter or digit of any script: a line without one holds no term.
+_WORDY = re.compile(r"[^\W_]")
+
+
 def _lines(text: str) -> list[tuple[int, int]]:
     """The offsets of the text's lines, each with its line end."""
     lines = []
@@ -372,6 +416,8 @@ def _fold(text: str) -> str:
     compatibility forms, case, accents and marks (and ё, whose mark goes) folded away.
     What a term's key is looked for in: character by character, so that the key of every
     word's term is found in the word folded this way."""
+    if text.isascii():  # nothing to normalise, no marks: most English text
+        return text.lower()
     folded = unicodedata.normalize("NFKC", text).casefold()
     return unicodedata.normalize("NFD", folded).translate(_unmarked())
 

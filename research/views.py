@@ -43,7 +43,7 @@ PASSAGES_PER_PAGE = 50
 
 def _project(request: HttpRequest, pk: int) -> Project:
     """Project `pk` of the user's, or 404; 403 while it waits for a second factor."""
-    project: Project = found_or_404(project_get, user=request.user, pk=pk)
+    project: Project = found_or_404(project_get, user=request.user, pk=pk, counts=False)
     if project.locked:  # type: ignore[attr-defined]
         raise PermissionDenied("This project requires two-factor authentication.")
     return project

@@ -112,6 +112,7 @@ def _pages(project: Project, document: Document, batch) -> dict[str, str]:
         "workspace": document.get_absolute_url(),
         "search": reverse("research:search", args=[pk]) + "?q=extradition",
         "passages": reverse("research:passages", args=[pk]),
+        "passages-counted": reverse("research:passages_count", args=[pk]),
         "matrix": reverse("research:matrix", args=[pk]),
         "cooccurrence": reverse("research:cooccurrence", args=[pk]),
         "timeline": reverse("research:timeline", args=[pk]),

@@ -29,6 +29,7 @@ from research.terms import (
     LEXEMES_PER_ROW,
     QueryError,
     chunk_spans,
+    index_terms,
     lexeme_parts,
     parse_query,
     tokens,
@@ -675,9 +676,7 @@ def test_counts_stop_at_the_limit_and_exports_read_every_batch(
 
 
 @pytest.mark.django_db
-def test_passage_pages_follow_each_other(
-    client, coded, user, project, tags, bearer, monkeypatch
-):
+def test_passage_pages_follow_each_other(client, coded, user, project, tags, bearer, monkeypatch):
     from research import views as research_views
 
     monkeypatch.setattr(research_views, "PASSAGES_PER_PAGE", 3)
@@ -764,7 +763,6 @@ def test_the_report_of_all_of_two_codes_is_one_section(client, coded, user, proj
     [ENGLISH, RUSSIAN, "SCO上海合作x 𠀀𠀁 ئۇيغۇر ﹝x﹞ ｶﾀｶﾅ 👩🏽‍⚖️ " + "a" * 300, ""],
 )
 def test_the_index_stores_the_terms_that_hits_are_found_by(text):
-    from research.terms import index_terms
 
     assert index_terms(text) == [token.term for token in tokens(text)]
 
@@ -787,14 +785,65 @@ def test_words_find_the_same_documents_from_document_terms_as_from_chunks(corpus
         text=" ".join(f"w{i:06d}" for i in range(100_000)) + "\nzzzlast\n",
         metadata=services.DocumentMetadata(title="Many terms"),
     )
-    queries = ["extradition", "выдача", "extradition OR выдача", "ban*", "法", "zzzlast", "w099999"]
+    # Two words next to each other whose terms fall in different rows of the document's.
+    first_row = lexeme_parts(index_terms(many.text))[0]
+    last = int(first_row.rsplit(" ", 1)[-1].strip("'")[1:])
+    straddling = f'"w{last:06d} w{last + 1:06d}"'
+    queries = [
+        "extradition",
+        "выдача",
+        "extradition OR выдача",
+        "ban*",
+        "法",
+        "zzzlast",
+        "w099999",
+        '"judicial oversight"',
+        '"judicial oversight" OR выдача',
+        '"oversight judicial"',
+        "引渡条约",
+        straddling,
+    ]
     for text in queries:
         for group in parse_query(text).groups:
-            by_documents = set(documents_matching(group).values_list("document_id", flat=True))
+            matching = Document.objects.filter(documents_matching(group))
+            by_documents = set(matching.values_list("pk", flat=True))
             by_chunks = set(chunks_matching(group).values_list("document_id", flat=True))
             assert by_documents == by_chunks, text
-    assert set(
-        documents_matching(parse_query("zzzlast").groups[0]).values_list("document_id", flat=True)
-    ) == {many.pk}
+    assert set(Document.objects.filter(documents_matching(parse_query(straddling).groups[0]))) == {
+        many
+    }
+    zzz = Document.objects.filter(documents_matching(parse_query("zzzlast").groups[0]))
+    assert set(zzz) == {many}
     if connection.vendor == "postgresql":
         assert DocumentTerms.objects.filter(document=many).count() > 1
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_a_phrase_search_is_planned_for_its_phrase_each_time(corpus, user, project):
+    """The statement that finds the documents holding a phrase is never prepared (a generic
+    plan reads every chunk holding the phrase); that of a search for words is."""
+    from research.search import planned_each_time
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            # The statements that find the matching documents (in the documents' terms).
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements"
+                " WHERE statement LIKE '%research_documentterms%'"
+            )
+            return cursor.fetchone()[0]
+
+    threshold = connection.connection.prepare_threshold
+    assert threshold is not None  # settings prepare statements on their fifth run
+    before = prepared()
+    for _ in range(threshold + 3):
+        page = run(user, project, '"judicial oversight"')
+    assert found(page) == {"English report": ["judicial oversight"]}
+    assert prepared() == before
+    assert connection.connection.prepare_threshold == threshold
+    with planned_each_time():
+        assert connection.connection.prepare_threshold is None
+    for _ in range(threshold + 3):
+        run(user, project, "oversight")
+    assert prepared() > before

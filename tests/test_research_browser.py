@@ -198,3 +198,30 @@ def test_an_analyst_compares_codes_in_a_matrix_cooccurrence_and_timeline(
     expect(chart_element).to_be_visible()
     expect(chart_element.locator("text", has_text="Extradition (")).to_have_count(1)
     shot(page, "timeline")
+
+
+def test_a_long_list_of_passages_is_shown_then_counted(
+    page,  # noqa: F811
+    log_in,  # noqa: F811
+    user,
+    project,
+    sample_corpus,
+    tags,
+    monkeypatch,
+):
+    """A page with a next one is answered before its passages are counted: htmx asks for
+    the count once the page is shown, and it replaces the placeholder."""
+    from research import views as research_views
+    from tests.helpers import annotate
+
+    document = sample_corpus[0]
+    words = sorted(set(re.findall(r"[A-Za-z]{6,}", document.text)))[:7]
+    for word in words:
+        annotate(user, document, word, tags=["extradition"])
+    monkeypatch.setattr(research_views, "PASSAGES_PER_PAGE", 3)
+    log_in(user)
+    page.goto(f"/projects/{project.pk}/passages/")
+    expect(page.locator("li.passage")).to_have_count(3)
+    expect(page.locator("#passage-count")).to_have_text(f"{len(words)} passages on 3 pages.")
+    expect(page.get_by_role("link", name="Next")).to_be_visible()
+    shot(page, "passages-counted")
