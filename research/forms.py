@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -34,26 +35,28 @@ class _DocumentFields(AttributeFilters, forms.Form):
         self.project = project
 
         # The organisations and languages of the project's documents, in one reading of
-        # them: the pairs that occur (a few dozen), each list made from them here.
+        # them: the pairs that occur (a few dozen), in the database's order of the
+        # organisations (its collation); languages are codes.
         pairs = (
             document_selectors.document_list(
                 user=user, filters=document_selectors.DocumentFilter(project=project)
             )
-            .order_by()
+            .order_by("organisation", "language")
             .values_list("organisation", "language")
             .distinct()
         )
-        organisations, languages = set(), set()
+        organisations: dict[str, None] = {}
+        languages: set[str] = set()
         for organisation, language in pairs:
-            organisations.add(organisation)
+            organisations[organisation] = None
             languages.add(language)
 
-        def choices(values: set[str]) -> list[tuple[str, str]]:
-            return [("", "Any"), *((value, value) for value in sorted(values) if value)]
+        def choices(values: Iterable[str]) -> list[tuple[str, str]]:
+            return [("", "Any"), *((value, value) for value in values if value)]
 
         for name, values in (
             ("organisation", choices(organisations)),
-            ("language", choices(languages)),
+            ("language", choices(sorted(languages))),
             ("document_type", [("", "Any"), *DocumentType.choices]),
         ):
             field = self.fields[name]

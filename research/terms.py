@@ -259,13 +259,18 @@ class Phrase:
     @functools.cached_property
     def key(self) -> str:
         """What every word whose term is the phrase's first one holds, folded (_fold):
-        the term itself (the Russian stemmer only takes endings off), but for an English
-        stem without its last two letters: it may end in letters the word does not have
-        there ("happi" from "happy", "abl" from "ability", "gentl" from "gently"), at most
-        two (tests/test_search_hits.py checks this on generated words of every suffix the
-        stemmer changes). Empty when nothing is left to look for."""
+        the term itself (the Russian stemmer only takes endings off; ideographs are not
+        changed), but an English stem without its last two letters: it may end in letters
+        the word does not have there ("happi" from "happy", "abl" from "ability", "gentl"
+        from "gently"), at most two (tests/test_search_hits.py checks this on generated
+        words of every suffix the stemmer changes). Empty when nothing is left to look
+        for."""
         first = self.terms[0]
-        if _LATIN.match(first):
+        # Cut from every term but a Russian stem or an ideograph pair, for which the whole
+        # term is safe: a shorter key is always safe, and the term alone cannot tell
+        # whether its word was stemmed as English ("ǯemmy" gives "ʒemmi", whose first letter
+        # is no longer in the Latin ranges).
+        if not (_CYRILLIC.match(first) or _CJK.match(first)):
             first = first[: len(first) - 2]
         return _fold(first)
 

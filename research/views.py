@@ -21,6 +21,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AccessEvent
@@ -234,10 +235,11 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
             base_url=request.build_absolute_uri("/")[:-1],
         )
         has_next = len(shown) > PASSAGES_PER_PAGE
-        # A first page without a next one holds them all; otherwise the page is answered
-        # at once and counts them in a request of its own (passages_count), as counting
-        # up to COUNT_LIMIT reads up to that many passages.
-        counted = None if has_next or number > 1 else Counted(len(shown), False)
+        # The last page (the first too, when it is the only one) says how many there are;
+        # any other page is answered at once and counts them in a request of its own
+        # (passages_count), as counting up to COUNT_LIMIT reads up to that many passages.
+        last = not has_next and (shown or number == 1)
+        counted = Counted(start + len(shown), False) if last else None
         page = PassagePage(number, counted, has_next, start + 1)
         shown = shown[:PASSAGES_PER_PAGE]
     query = request.GET.copy()
@@ -276,9 +278,12 @@ def passages_count(request: HttpRequest, pk: int) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("page", None)
+    # The part that htmx puts in the page, or a page of its own without JavaScript.
     template = "research/passages_count.html" if request.htmx else "research/passages_counted.html"  # type: ignore[attr-defined]
     context = {"project": project, "counted": counted, "query": query.urlencode()}
-    return render(request, template, context)
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @dataclass(frozen=True)
@@ -415,8 +420,11 @@ def _groups(
         yield exports.CodeGroup(code=names, definition="", passages=of(wanted))
         return
     # Retired codes too: their passages are in the CSV and must be in the report.
+    # A section holds one code's passages: sorted by code, they are in document order (and
+    # would be read code by code, each section once for every code of the codebook).
+    sort = "document" if wanted.sort == "code" else wanted.sort
     for code in chosen or form.codebook:
-        one = dataclasses.replace(wanted, codes=(code.pk,), mode="any")
+        one = dataclasses.replace(wanted, codes=(code.pk,), mode="any", sort=sort)
         yield exports.CodeGroup(code=code.name, definition=code.definition, passages=of(one))
 
 

@@ -46,7 +46,8 @@ WORDS = [
         "выдача выдачи Выдаче ёлка Ёлки йод йогурт обвиняемых подозреваемых длинный "
         "длинного сильнейший экстремизма"
     ),
-    *_listed("ئۇيغۇر عَرَبِيّ عـــربي ئۇيـغۇرلار مُسْلِم"),
+    *_listed("ǯemmy Ǯemmies ǯ ǅa ǈubljana ɏes ĳssel ŀl ſtraße"),
+    *_listed("ئۇيغۇر عَرَبِيّ عـــربي ئۇيـغۇرلار مُسْلِم ـйод"),
     *_listed("上海合作组织 引渡条约 豈 ｆｕｌｌｗｉｄｔｈ ２０２３ ١٢٣ e-mail 3rd"),
 ]
 
@@ -80,8 +81,13 @@ def test_every_word_holds_its_terms_key():
         assert key in _fold(word), (word, word_term(word), key)
 
 
+#: Letters of the Latin ranges (with accents and the extended letters that fold into others,
+#: as ǯ into ʒ) that English words are stemmed in.
+LATIN = "abcdefghijklmnopqrstuvwxyzéüyçßàÿāăčđėğıĳķłŉŋőœřśšţŧůűŵžſƀƒǅǈǌǯǰǳȁȑȩɇɏ"
+
+
 @given(
-    root=st.text(alphabet="abcdefghijklmnopqrstuvwxyzéüyç", min_size=1, max_size=9),
+    root=st.text(alphabet=LATIN, min_size=1, max_size=9),
     suffix=st.sampled_from(ENGLISH_SUFFIXES),
     upper=st.booleans(),
 )
@@ -186,3 +192,20 @@ def test_the_sample_corpus_gives_the_same_hits_both_ways():
         for typed in queries:
             query = parse_query(typed)
             assert query.hits(text, 7) == query.hits_everywhere(text, 7), (path.name, typed)
+
+
+def test_a_hit_is_rendered_with_every_text_of_its_document_escaped():
+    from research.selectors import Hit
+    from research.templatetags.search_hits import search_hit
+
+    source = 'Before <img src=x onerror="alert(1)"> the <b>words</b> & "after" \'it\'.'
+    start = source.index("<b>")
+    hit = Hit(7, start, start + len("<b>words</b>"), True, 3, source)
+    html = str(search_hit(hit, '/documents/7/?a="b"', may_code=True))
+    assert "<img" not in html and "<b>" not in html and 'onerror="' not in html
+    assert '<mark class="found">&lt;b&gt;words&lt;/b&gt;</mark>' in html
+    assert "&amp; &quot;after&quot; &#x27;it&#x27;." in html
+    assert 'href="/documents/7/?a=&quot;b&quot;#t' in html
+    assert f'value="7:{start}:{hit.end}"' in html and "(p. 3)" in html
+    assert html.startswith('<li class="hit coded">') and 'class="badge">coded<' in html
+    assert "checkbox" not in str(search_hit(hit, "/documents/7/", may_code=False))
