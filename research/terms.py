@@ -321,7 +321,12 @@ class Query:
         run of whole lines holds every phrase that starts in it and ends in it.
         """
         lines = _lines(text)
-        folded = _folded_lines(text, lines)
+        if self._ideographs_only and not _cjk_unstable().search(text):
+            # Keys of ideographs only, and none in the text that NFKC changes: the text's
+            # pairs of ideographs are its own characters, no need to fold it.
+            folded = [text[start:end] for start, end in lines]
+        else:
+            folded = _folded_lines(text, lines)
         needed = [False] * len(lines)
         for phrase in self.phrases:
             key = phrase.key
@@ -353,6 +358,11 @@ class Query:
             spans.extend(self._spans(text[start:end], base + start))
             i = j + 1
         return _joined(spans)
+
+    @functools.cached_property
+    def _ideographs_only(self) -> bool:
+        """Whether every phrase's key is ideographs (or kana)."""
+        return all(_CJK.fullmatch(phrase.key) for phrase in self.phrases)
 
     def hits_everywhere(self, text: str, base: int = 0) -> list[tuple[int, int]]:
         """Where any phrase of the query occurs in `text` (offsets plus `base`), in text
