@@ -72,13 +72,21 @@ def documents_matching(group: Sequence[Phrase]) -> Q:
     document). A phrase of several terms needs the chunks, which keep the terms'
     positions; but only one chunk of a document has to hold it, so each document that
     holds all of a phrase's words (the documents' terms again) is asked for one such
-    chunk, in its chunks' index, instead of every chunk holding the phrase being read.
+    chunk, in its chunks' index, instead of every chunk holding the phrase being read
+    (for a phrase of words found in most documents, three chunks in four). A phrase
+    of ideographs is the exception (below).
     """
     if connection.vendor != "postgresql":
         return Q(pk__in=chunks_matching(group).values("document_id"))
     if all(len(phrase.terms) == 1 for phrase in group):
         found = DocumentTerms.objects.filter(terms__matches=tsquery(group))
         return Q(pk__in=found.values("document_id"))
+    if all(phrase.ideographs for phrase in group):
+        # Pairs of ideographs are many and each is rare, so that the chunks holding all of
+        # a phrase's pairs are few (in the benchmark, 5,995 for a phrase found in 1,448
+        # documents): read from the chunks' index, they are found in half the time that
+        # asking each document takes, which decompresses every candidate's terms.
+        return Q(pk__in=chunks_matching(group).values("document_id"))
     every_word = tsquery(group, " & ")
     # A document whose terms take several rows may hold a phrase's words in different
     # rows: those few documents are always asked.

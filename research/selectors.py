@@ -286,7 +286,8 @@ class PassageFilter:
 
 
 def passage_list(*, user: Any, filters: PassageFilter) -> models.QuerySet[Annotation]:
-    """The live annotations of the project that pass `filters`, in the filters' order."""
+    """The live annotations of the project that pass `filters`, in the filters' order
+    (with sort=code, by document: passage_parts reads them code by code)."""
     annotations = annotation_list(
         user=user, filters=AnnotationFilter(project=filters.project, q=filters.q)
     )

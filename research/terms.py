@@ -256,6 +256,11 @@ class Phrase:
     terms: tuple[str, ...]
     prefix: bool = False
 
+    @property
+    def ideographs(self) -> bool:
+        """Whether the phrase is ideographs (or kana) only: pairs of them, or one."""
+        return all(_CJK.fullmatch(term) for term in self.terms)
+
     @functools.cached_property
     def key(self) -> str:
         """What every word whose term is the phrase's first one holds, folded (_fold):
