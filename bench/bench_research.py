@@ -933,10 +933,11 @@ def export_in_process(project: int, total: int, seconds: float) -> str:
         f"RSS {rss_before / 1024:.0f} MiB before, {min(during) / 1024:.0f}-"
         f"{max(during) / 1024:.0f} MiB during"
     ]
-    listed = selectors.passage_list(user=user, filters=filters)
     for depth in (0, total // 4, total // 2, total - 2000):
         started = time.perf_counter()
-        selectors.passages(listed[depth : depth + 2000], project=project, base_url="")
+        selectors.passage_page(
+            user=user, filters=filters, start=depth, stop=depth + 2000, base_url=""
+        )
         lines.append(
             f"  one batch of 2,000 at position {depth:,}: "
             f"{(time.perf_counter() - started) * 1000:,.0f} ms"

@@ -422,15 +422,6 @@ _PASSAGE_COLUMNS = (
 )
 
 
-def passages(
-    annotations: models.QuerySet[Annotation], *, project: int, base_url: str
-) -> list[Passage]:
-    """These annotations (a page or a batch of `passage_list`) as passages with citations
-    and their documents' attributes: four queries. `base_url` is the site's address, for
-    the permalinks."""
-    return _passages(list(annotations.values(*_PASSAGE_COLUMNS)), project, base_url)
-
-
 def passage_page(
     *, user: Any, filters: PassageFilter, start: int, stop: int, base_url: str
 ) -> list[Passage]:

@@ -242,8 +242,6 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
         counted = Counted(start + len(shown), False) if last else None
         page = PassagePage(number, counted, has_next, start + 1)
         shown = shown[:PASSAGES_PER_PAGE]
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "research/passages.html",
@@ -253,7 +251,7 @@ def passages(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "passages": shown,
             "chosen": form.chosen_codes(),
-            "query": query.urlencode(),
+            "query": _without_page(request),
             "formats": EXPORT_FORMATS,
         },
     )
@@ -267,23 +265,33 @@ def passages_count(request: HttpRequest, pk: int) -> HttpResponse:
     form = PassageForm(request.GET, user=request.user, project=project.pk)
     wanted = form.to_filter()
     if wanted is None:
-        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
-        return HttpResponse(
-            f"The filters are not valid: {errors}\n",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+        return _invalid_filters(form)
     counted = Counted(
         *selectors.passage_count(selectors.passage_list(user=request.user, filters=wanted))
     )
-    query = request.GET.copy()
-    query.pop("page", None)
     # The part that htmx puts in the page, or a page of its own without JavaScript.
     template = "research/passages_count.html" if request.htmx else "research/passages_counted.html"  # type: ignore[attr-defined]
-    context = {"project": project, "counted": counted, "query": query.urlencode()}
+    context = {"project": project, "counted": counted, "query": _without_page(request)}
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _without_page(request: HttpRequest) -> str:
+    """The passages view's filters as a query string, for its other pages and files."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _invalid_filters(form: PassageForm) -> HttpResponse:
+    """What a count or an export answers to filters that are not valid."""
+    errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
+    return HttpResponse(
+        f"The filters are not valid: {errors}\n",
+        status=400,
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 @dataclass(frozen=True)
@@ -338,12 +346,7 @@ def passages_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase
         raise Http404("Exports are CSV, XLSX, DOCX or Markdown (md).")
     form = PassageForm(request.GET, user=request.user, project=project.pk)
     if form.to_filter() is None:
-        errors = [str(e) for errs in form.errors.values() for e in errs]
-        return HttpResponse(
-            "The filters are not valid: " + " ".join(errors) + "\n",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+        return _invalid_filters(form)
     return export_response(request, project, fmt, form)
 
 
