@@ -19,7 +19,7 @@ from django.db import connection
 from . import sqlite
 from .models import Chunk, DocumentTerms, QueuedDocument
 from .search import terms_value
-from .terms import chunk_spans, index_terms, lexeme_parts
+from .terms import chunk_spans, index_terms, lexeme_rows
 
 # Up to this many characters in one call are indexed at once even with a worker: about
 # 50 ms of cutting terms, and the document is found by the next search.
@@ -81,13 +81,13 @@ def index_documents(documents: Iterable[tuple[int, str]], *, new: bool = False) 
             distinct.update(found)
         if postgresql:
             whole.extend(
-                DocumentTerms(document_id=document_id, part=part, terms=value)
-                for part, value in enumerate(lexeme_parts(distinct))
+                DocumentTerms(document_id=document_id, bucket=bucket, part=part, terms=value)
+                for bucket, part, value in lexeme_rows(distinct)
             )
     if postgresql:
         for chunk, value in zip(chunks, terms, strict=True):
             chunk.terms = value
-        DocumentTerms.objects.bulk_create(whole, batch_size=200)
+        DocumentTerms.objects.bulk_create(whole, batch_size=500)
     Chunk.objects.bulk_create(chunks, batch_size=1000)
     if not postgresql:
         sqlite.replace([], [(c.pk, value) for c, value in zip(chunks, terms, strict=True)])

@@ -7,6 +7,8 @@ hits' offsets are then found in each chunk's text by the same functions.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,7 +18,7 @@ from django.db.models import Exists, Lookup, OuterRef, Q
 
 from . import sqlite
 from .models import Chunk, DocumentTerms
-from .terms import Phrase, Query, tsvector
+from .terms import Phrase, Query, term_bucket, tsvector
 
 
 @SearchVectorField.register_lookup
@@ -68,31 +70,50 @@ def chunks_to_read(group: Sequence[Phrase]) -> models.QuerySet[Chunk]:
 def documents_matching(group: Sequence[Phrase]) -> Q:
     """A condition on documents: that they hold any phrase of `group`.
 
-    On PostgreSQL, words alone are read from the documents' terms (one index, one row a
-    document). A phrase of several terms needs the chunks, which keep the terms'
-    positions; but only one chunk of a document has to hold it, so each document that
-    holds all of a phrase's words (the documents' terms again) is asked for one such
-    chunk, in its chunks' index, instead of every chunk holding the phrase being read
-    (for a phrase of words found in most documents, three chunks in four). A phrase
+    On PostgreSQL, words are read from the documents' terms, each from its own bucket's
+    rows (models.DocumentTerms). A phrase of several terms needs the chunks, which keep
+    the terms' positions; but only one chunk of a document has to hold it, so each
+    document that holds all of a phrase's words (the documents' terms again) is asked for
+    one such chunk, in its chunks' index, instead of every chunk holding the phrase being
+    read (for a phrase of words found in most documents, three chunks in four). A phrase
     of ideographs is the exception (below).
     """
     if connection.vendor != "postgresql":
         return Q(pk__in=chunks_matching(group).values("document_id"))
     if all(len(phrase.terms) == 1 for phrase in group):
-        found = DocumentTerms.objects.filter(terms__matches=tsquery(group))
-        return Q(pk__in=found.values("document_id"))
+        rows = functools.reduce(operator.or_, (_rows_holding(p.terms[0], p.prefix) for p in group))
+        return Q(pk__in=DocumentTerms.objects.filter(rows).values("document_id"))
     if all(phrase.ideographs for phrase in group):
         # Pairs of ideographs are many and each is rare, so that the chunks holding all of
         # a phrase's pairs are few (in the benchmark, 5,995 for a phrase found in 1,448
         # documents): read from the chunks' index, they are found in half the time that
-        # asking each document takes, which decompresses every candidate's terms.
+        # asking each document for each pair takes.
         return Q(pk__in=chunks_matching(group).values("document_id"))
-    every_word = tsquery(group, " & ")
-    # A document whose terms take several rows may hold a phrase's words in different
-    # rows: those few documents are always asked.
-    candidates = DocumentTerms.objects.filter(Q(terms__matches=every_word) | Q(part__gt=0))
-    held = Chunk.objects.filter(document_id=OuterRef("pk"), terms__matches=tsquery(group))
-    return Q(pk__in=candidates.values("document_id")) & Q(Exists(held))
+    return functools.reduce(operator.or_, (_documents_holding(phrase) for phrase in group))
+
+
+def _rows_holding(term: str, prefix: bool) -> Q:
+    """The rows of documents' terms that hold `term` (as a prefix: any term it starts,
+    found in every bucket)."""
+    held = Q(terms__matches=_tsquery_phrase(Phrase((term,), prefix)))
+    return held if prefix else held & Q(bucket=term_bucket(term))
+
+
+def _documents_holding(phrase: Phrase) -> Q:
+    """Documents holding the phrase: all of its words (each in its own rows of the
+    documents' terms), then one chunk holding them in order."""
+    last = len(phrase.terms) - 1
+    # Each distinct word once, in the phrase's order (a dict keeps it; "right to a right"
+    # asks for "right" once), the last one a prefix if the phrase ends in one.
+    words = {(term, phrase.prefix and i == last): None for i, term in enumerate(phrase.terms)}
+    held = Q()
+    for term, prefix in words:
+        rows = DocumentTerms.objects.filter(_rows_holding(term, prefix))
+        held &= Q(pk__in=rows.values("document_id"))
+    if last:
+        chunk = Chunk.objects.filter(document_id=OuterRef("pk"), terms__matches=tsquery([phrase]))
+        held &= Q(Exists(chunk))
+    return held
 
 
 def has_phrases(query: Query) -> bool:
@@ -109,8 +130,8 @@ def planned_each_time(wanted: bool = True) -> Iterator[None]:
     A generic plan cannot know how many chunks hold a phrase and takes them for few: it
     reads every chunk holding it (a fifth of a second for a phrase found in most
     documents), where a plan made for the phrase asks each candidate document for one.
-    Searches for words keep their generic plan, which reads the documents' terms from their
-    index whatever the word."""
+    Searches for words are prepared as usual: any plan reads a word from its bucket's rows
+    of the documents' terms."""
     if not wanted or connection.vendor != "postgresql":
         yield
         return

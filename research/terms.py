@@ -22,6 +22,7 @@ import itertools
 import os
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -217,6 +218,33 @@ def tsvector(terms: Sequence[Token | str]) -> str:
 #: tsvector of 1 MB or more.
 LEXEMES_PER_ROW = 400_000
 
+#: A document's terms are spread over this many rows by a hash of the term (term_bucket),
+#: so that a word is read from one row of each document, about a sixteenth of its terms:
+#: small enough for PostgreSQL to keep in the table, uncompressed, where a whole
+#: document's terms are compressed out of it and must be decompressed to be read. Changing
+#: it needs the documents' terms written again (a migration, like research 0007).
+TERM_BUCKETS = 16
+
+
+def term_bucket(term: str) -> int:
+    """The row of a document's terms that holds `term` (the same in every process: not
+    Python's hash(), which changes with each)."""
+    return zlib.crc32(term.encode("utf-8", "surrogatepass")) % TERM_BUCKETS
+
+
+def lexeme_rows(terms: Iterable[str]) -> list[tuple[int, int, str]]:
+    """A document's rows of terms: (bucket, part, tsvector input), every distinct term
+    once, in the row of its bucket (term_bucket), cut into parts within PostgreSQL's
+    limit when one bucket holds very many."""
+    buckets: dict[int, list[str]] = {}
+    for term in set(terms):
+        buckets.setdefault(term_bucket(term), []).append(term)
+    return [
+        (bucket, part, value)
+        for bucket, held in sorted(buckets.items())
+        for part, value in enumerate(lexeme_parts(held))
+    ]
+
 
 def lexeme_parts(terms: Iterable[str]) -> list[str]:
     """Every distinct term once, without positions, as tsvector input ('a' 'b'), cut into
@@ -325,6 +353,10 @@ class Query:
         run over a line end, so a line's terms are those of the whole text there, and a
         run of whole lines holds every phrase that starts in it and ends in it.
         """
+        if not all(phrase.key for phrase in self.phrases):
+            return self.hits_everywhere(text, base)
+        if text.isascii():
+            return _joined(self._ascii_spans(text, base))
         lines = _lines(text)
         if self._ideographs_only and not _cjk_unstable().search(text):
             # Keys of ideographs only, and none in the text that NFKC changes: the text's
@@ -335,8 +367,6 @@ class Query:
         needed = [False] * len(lines)
         for phrase in self.phrases:
             key = phrase.key
-            if not key:
-                return self.hits_everywhere(text, base)
             more = len(phrase.terms) - 1
             for i, line in enumerate(folded):
                 if key not in line or needed[i] and not more:
@@ -360,9 +390,37 @@ class Query:
             while j + 1 < len(lines) and needed[j + 1]:
                 j += 1
             start, end = lines[i][0], lines[j][1]
-            spans.extend(self._spans(text[start:end], base + start))
+            run = text[start:end]
+            if run.isascii():
+                spans.extend(self._ascii_spans(run, base + start))
+            else:
+                spans.extend(self._spans(run, base + start))
             i = j + 1
         return _joined(spans)
+
+    def _ascii_spans(self, text: str, base: int) -> list[tuple[int, int]]:
+        """`_spans` of an ASCII text, which folds to its lower case, offset for offset: a
+        phrase is looked for only at the words where its key is, each word's term made
+        only there (for a common phrase, a fifth of the words of the lines holding its
+        key). The same hits, possibly more than once (joined afterwards)."""
+        lowered = text.lower()
+        spans: list[tuple[int, int]] = []
+        for phrase in self.phrases:
+            key, count = phrase.key, len(phrase.terms)
+            checked = -1
+            at = lowered.find(key)
+            while at != -1:
+                start = at
+                while start and lowered[start - 1] in _ASCII_ALNUM:
+                    start -= 1
+                if start != checked:  # a key may be twice in one word
+                    checked = start
+                    words = list(itertools.islice(_ASCII_WORD.finditer(text, start), count))
+                    terms = [word_term(word.group()[:MAX_TERM]) for word in words]
+                    if phrase.positions(terms)[:1] == [0]:
+                        spans.append((base + words[0].start(), base + words[-1].end()))
+                at = lowered.find(key, at + 1)
+        return spans
 
     @functools.cached_property
     def _ideographs_only(self) -> bool:
@@ -400,6 +458,10 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             joined.append((start, end))
     return joined
 
+
+#: The words of an ASCII text (_PIECE's words there) and the characters they are made of.
+_ASCII_WORD = re.compile("[A-Za-z0-9]+")
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 #: A letter or digit of any script: a line without one holds no term.
 _WORDY = re.compile(r"[^\W_]")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import zlib
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,17 +22,21 @@ from documents.models import Activity, Annotation, Document
 from projects.models import Project, Role
 from research import selectors
 from research import services as research_services
+from research import terms as terms_module
 from research.index import index_documents
 from research.models import Chunk, CodingBatch, DocumentTerms
 from research.search import chunks_matching, documents_matching
 from research.selectors import PassageFilter, SearchFilter
 from research.terms import (
     LEXEMES_PER_ROW,
+    TERM_BUCKETS,
     QueryError,
     chunk_spans,
     index_terms,
     lexeme_parts,
+    lexeme_rows,
     parse_query,
+    term_bucket,
     tokens,
     tsvector,
 )
@@ -783,19 +788,55 @@ def test_lexeme_parts_hold_every_term_once_within_postgresql_limits():
     assert len(lexemes) == len(set(lexemes)) == 120_000
 
 
+def test_lexeme_rows_put_each_term_once_in_its_bucket(monkeypatch):
+    monkeypatch.setattr(terms_module, "LEXEMES_PER_ROW", 2_000)
+    terms = [f"term{i:05d}" for i in range(5_000)] + ["term00001", "выдач", "引渡", "ئۇيغۇر"]
+    rows = lexeme_rows(terms)
+    assert len({bucket for bucket, _, _ in rows}) == TERM_BUCKETS
+    assert any(part > 0 for _, part, _ in rows)
+    assert len({(bucket, part) for bucket, part, _ in rows}) == len(rows)
+    held = [(bucket, lexeme.strip("'")) for bucket, _, value in rows for lexeme in value.split(" ")]
+    assert sorted(term for _, term in held) == sorted(set(terms))
+    assert all(bucket == term_bucket(term) for bucket, term in held)
+    assert all(len(value) <= 2_000 for _, _, value in rows)
+
+
+def test_a_terms_bucket_is_the_same_in_every_process():
+    # Stored buckets must match the ones computed by a later process: not hash(), which is
+    # salted per process. These values are crc32's.
+    assert [term_bucket(term) for term in ["extradit", "выдач", "引渡"]] == [
+        zlib.crc32(term.encode()) % TERM_BUCKETS for term in ["extradit", "выдач", "引渡"]
+    ]
+    assert term_bucket("a" + chr(0xD800)) in range(TERM_BUCKETS)  # a lone surrogate
+
+
 @pytest.mark.django_db
-def test_words_find_the_same_documents_from_document_terms_as_from_chunks(corpus, project):
-    # Many distinct terms: the document's terms take several rows on PostgreSQL.
+def test_words_find_the_same_documents_from_document_terms_as_from_chunks(
+    corpus, project, monkeypatch
+):
+    # Many distinct terms, and a small limit on a row: each bucket of the document's
+    # terms takes several rows on PostgreSQL.
+    monkeypatch.setattr(terms_module, "LEXEMES_PER_ROW", 20_000)
     many = services.document_create(
         user=None,
         project=project,
         text=" ".join(f"w{i:06d}" for i in range(100_000)) + "\nzzzlast\n",
         metadata=services.DocumentMetadata(title="Many terms"),
     )
-    # Two words next to each other whose terms fall in different rows of the document's.
-    first_row = lexeme_parts(index_terms(many.text))[0]
-    last = int(first_row.rsplit(" ", 1)[-1].strip("'")[1:])
-    straddling = f'"w{last:06d} w{last + 1:06d}"'
+    # Two words next to each other whose terms are in different buckets, and two in
+    # different parts of the same bucket.
+    straddling = next(
+        f'"w{i:06d} w{i + 1:06d}"'
+        for i in range(1000)
+        if term_bucket(f"w{i:06d}") != term_bucket(f"w{i + 1:06d}")
+    )
+    _, _, first_part = lexeme_rows(index_terms(many.text))[0]
+    last = first_part.rsplit(" ", 1)[-1].strip("'")
+    beyond = next(
+        f"w{i:06d}"
+        for i in range(int(last[1:]) + 1, 100_000)
+        if term_bucket(f"w{i:06d}") == term_bucket(last)
+    )
     queries = [
         "extradition",
         "выдача",
@@ -807,8 +848,12 @@ def test_words_find_the_same_documents_from_document_terms_as_from_chunks(corpus
         '"judicial oversight"',
         '"judicial oversight" OR выдача',
         '"oversight judicial"',
+        '"judicial oversight" OR "human rights" OR ban*',
+        '"judicial overs*"',
         "引渡条约",
         straddling,
+        f'"{last} {beyond}"',
+        f"{last} {beyond}",
     ]
     for text in queries:
         for group in parse_query(text).groups:
@@ -819,10 +864,33 @@ def test_words_find_the_same_documents_from_document_terms_as_from_chunks(corpus
     assert set(Document.objects.filter(documents_matching(parse_query(straddling).groups[0]))) == {
         many
     }
+    for word in [last, beyond]:
+        found = Document.objects.filter(documents_matching(parse_query(word).groups[0]))
+        assert set(found) == {many}
     zzz = Document.objects.filter(documents_matching(parse_query("zzzlast").groups[0]))
     assert set(zzz) == {many}
     if connection.vendor == "postgresql":
-        assert DocumentTerms.objects.filter(document=many).count() > 1
+        rows = DocumentTerms.objects.filter(document=many)
+        assert rows.filter(part__gt=0).exists()
+        assert rows.values("bucket").distinct().count() == TERM_BUCKETS
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions: PostgreSQL")
+def test_a_word_is_read_from_its_buckets_partition_alone(corpus):
+    import re
+
+    def partitions(text: str) -> set[int]:
+        query = parse_query(text)
+        documents = Document.objects.filter(documents_matching(query.groups[0]))
+        plan = documents.values_list("pk", flat=True).explain()
+        return {int(n) for n in re.findall(r"research_documentterms_(\d+)", plan)}
+
+    assert partitions("extradition") == {term_bucket("extradit")}
+    assert partitions("extradition OR выдача") == {term_bucket("extradit"), term_bucket("выдач")}
+    assert partitions('"judicial oversight"') == {term_bucket("judici"), term_bucket("oversight")}
+    # A prefix may end any term: every bucket.
+    assert partitions("ban*") == set(range(TERM_BUCKETS))
 
 
 @pytest.mark.django_db
