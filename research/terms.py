@@ -402,24 +402,23 @@ class Query:
         """`_spans` of an ASCII text, which folds to its lower case, offset for offset: a
         phrase is looked for only at the words where its key is, each word's term made
         only there (for a common phrase, a fifth of the words of the lines holding its
-        key). The same hits, possibly more than once (joined afterwards)."""
+        key). The same hits, a phrase's hits in order (joined with the others' afterwards)."""
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
         for phrase in self.phrases:
             key, count = phrase.key, len(phrase.terms)
-            checked = -1
             at = lowered.find(key)
             while at != -1:
                 start = at
                 while start and lowered[start - 1] in _ASCII_ALNUM:
                     start -= 1
-                if start != checked:  # a key may be twice in one word
-                    checked = start
-                    words = list(itertools.islice(_ASCII_WORD.finditer(text, start), count))
-                    terms = [word_term(word.group()[:MAX_TERM]) for word in words]
-                    if phrase.positions(terms)[:1] == [0]:
-                        spans.append((base + words[0].start(), base + words[-1].end()))
-                at = lowered.find(key, at + 1)
+                words = list(itertools.islice(_ASCII_WORD.finditer(text, start), count))
+                terms = [word_term(word.group()[:MAX_TERM]) for word in words]
+                if phrase.positions(terms)[:1] == [0]:
+                    spans.append((base + words[0].start(), base + words[-1].end()))
+                # On after this word: its other places holding the key are the same word
+                # (and a long run of letters is read once, not once for each of them).
+                at = lowered.find(key, words[0].end() if words else at + 1)
         return spans
 
     @functools.cached_property

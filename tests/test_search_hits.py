@@ -186,6 +186,13 @@ def test_the_terms_of_a_text_and_their_offsets_are_those_of_its_tokens(text_and_
     assert _columns(text, base) == expected
 
 
+def test_a_long_run_of_letters_is_read_once_for_a_key_found_all_along_it():
+    # 100,000 places holding the key "aa" in one "word": read once, not once for each.
+    text = "a" * 100_000 + " aaaa aaaab\n"
+    query = parse_query("aaaa")
+    assert query.hits(text) == query.hits_everywhere(text) == [(100_001, 100_005)]
+
+
 def test_a_phrase_over_a_line_end_and_a_blank_line_is_found():
     text = "ends with human\n\n\nrights begins. Another line.\nhuman\nrights"
     query = parse_query('"human rights"')
