@@ -140,9 +140,11 @@ class Migration(migrations.Migration):
             ]
         ),
         migrations.RunPython(make_table, drop_table),
+        migrations.RunPython(write_rows, migrations.RunPython.noop),
+        # After the rows: an index built from them all is a third of the size of one
+        # grown row by row, and made sooner.
         migrations.SeparateDatabaseAndState(
             state_operations=[migrations.AddIndex(model_name="documentterms", index=GIN)],
             database_operations=[migrations.RunPython(add_gin, remove_gin)],
         ),
-        migrations.RunPython(write_rows, migrations.RunPython.noop),
     ]
