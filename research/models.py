@@ -48,12 +48,14 @@ class DocumentTerms(models.Model):
     hits, need the chunks.
 
     A document's terms are spread over rows by a hash of the term (`bucket`,
-    terms.term_bucket), and a word is looked for in its bucket's rows only. On PostgreSQL
-    the table is partitioned by bucket (migration 0007): a bucket's rows of every document
-    lie together, small enough to stay uncompressed in the table, so that whatever plan
-    PostgreSQL picks (it takes a common word's rows for most of the table), it reads a
-    sixteenth of the terms, none of them compressed. A bucket of very many terms (a text
-    of hundreds of thousands of distinct words) has several parts."""
+    terms.term_bucket), and a word is looked for in its bucket's rows only (a prefix in
+    every bucket's). On PostgreSQL the table is partitioned by bucket (migration 0007): a
+    bucket's rows of every document lie together, and for a document of up to a few
+    thousand distinct terms (about 540 bytes a row in the benchmark's corpus) they stay
+    uncompressed in the table. So whatever plan PostgreSQL picks (it takes a common word's
+    rows for most of the table), it reads a sixteenth of the terms, mostly uncompressed,
+    where one row a document made it decompress every document's terms. A bucket of very
+    many terms (a text of hundreds of thousands of distinct words) has several parts."""
 
     # The partition's key (bucket) must be in the primary key; the document first, for
     # reading and deleting a document's rows.

@@ -131,7 +131,7 @@ def planned_each_time(wanted: bool = True) -> Iterator[None]:
     reads every chunk holding it (a fifth of a second for a phrase found in most
     documents), where a plan made for the phrase asks each candidate document for one.
     Searches for words are prepared as usual: any plan reads a word from its bucket's rows
-    of the documents' terms."""
+    of the documents' terms (a prefix from every bucket's, through their index)."""
     if not wanted or connection.vendor != "postgresql":
         yield
         return

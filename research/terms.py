@@ -219,10 +219,12 @@ def tsvector(terms: Sequence[Token | str]) -> str:
 LEXEMES_PER_ROW = 400_000
 
 #: A document's terms are spread over this many rows by a hash of the term (term_bucket),
-#: so that a word is read from one row of each document, about a sixteenth of its terms:
-#: small enough for PostgreSQL to keep in the table, uncompressed, where a whole
-#: document's terms are compressed out of it and must be decompressed to be read. Changing
-#: it needs the documents' terms written again (a migration, like research 0007).
+#: so that a word is read from its bucket's row of each document, about a sixteenth of its
+#: terms: for a document of up to a few thousand distinct terms, small enough for
+#: PostgreSQL to keep in the table uncompressed, where a whole document's terms are
+#: compressed out of it and must be decompressed to be read. The table has a partition
+#: for each bucket (research 0007): changing this needs a migration that makes them anew
+#: and writes the rows again (tests check that the two agree).
 TERM_BUCKETS = 16
 
 
@@ -230,6 +232,15 @@ def term_bucket(term: str) -> int:
     """The row of a document's terms that holds `term` (the same in every process: not
     Python's hash(), which changes with each)."""
     return zlib.crc32(term.encode("utf-8", "surrogatepass")) % TERM_BUCKETS
+
+
+def document_terms(text: str) -> set[str]:
+    """Every term of a text once, as the search index holds them: those of its chunks
+    (chunk_spans), which may cut a long line inside a word."""
+    terms: set[str] = set()
+    for start, end in chunk_spans(text):
+        terms.update(index_terms(text[start:end]))
+    return terms
 
 
 def lexeme_rows(terms: Iterable[str]) -> list[tuple[int, int, str]]:
@@ -346,7 +357,8 @@ class Query:
     def hits(self, text: str, base: int = 0) -> list[tuple[int, int]]:
         """Where any phrase of the query occurs in `text` (offsets plus `base`), in text
         order, overlapping hits joined: what `hits_everywhere` finds, reading only the
-        lines that may hold a phrase's first term.
+        lines that may hold a phrase's first term, and in ASCII text only the words that
+        may be it (_ascii_spans).
 
         A page of results runs this over every matching chunk of twenty documents, and
         cutting all of their words into terms took most of the page's time. Words never
@@ -399,27 +411,43 @@ class Query:
         return _joined(spans)
 
     def _ascii_spans(self, text: str, base: int) -> list[tuple[int, int]]:
-        """`_spans` of an ASCII text, which folds to its lower case, offset for offset: a
-        phrase is looked for only at the words where its key is, each word's term made
-        only there (for a common phrase, a fifth of the words of the lines holding its
-        key). The same hits, a phrase's hits in order (joined with the others' afterwards)."""
+        """`_spans` of an ASCII text, which folds to its lower case offset for offset: a
+        phrase is looked for only at the words holding its key, each word's term made
+        there alone (for a common phrase, a fifth of the words of the lines holding its
+        key). Unless a key is short (a letter or two is in most words: cutting every word
+        is quicker) or a phrase long (a text of one word repeated would be read once for
+        each of its words at each place): then every word, as `_spans`."""
+        if not self._read_at_keys:
+            return self._spans(text, base)
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
         for phrase in self.phrases:
-            key, count = phrase.key, len(phrase.terms)
+            key, first, count = phrase.key, phrase.terms[0], len(phrase.terms)
+            if not _ASCII_KEY.fullmatch(key):
+                continue  # in no ASCII word: ⑴ folds to "(1)", ͺ to " ι"
             at = lowered.find(key)
             while at != -1:
                 start = at
                 while start and lowered[start - 1] in _ASCII_ALNUM:
                     start -= 1
-                words = list(itertools.islice(_ASCII_WORD.finditer(text, start), count))
-                terms = [word_term(word.group()[:MAX_TERM]) for word in words]
-                if phrase.positions(terms)[:1] == [0]:
-                    spans.append((base + words[0].start(), base + words[-1].end()))
+                word = _ASCII_WORD.match(text, start)
+                assert word is not None  # the key is letters and digits: a word's
+                term = word_term(word.group()[:MAX_TERM])
+                if term == first or (count == 1 and phrase.prefix and term.startswith(first)):
+                    words = list(itertools.islice(_ASCII_WORD.finditer(text, start), count))
+                    terms = [word_term(found.group()[:MAX_TERM]) for found in words]
+                    if phrase.positions(terms)[:1] == [0]:
+                        spans.append((base + start, base + words[-1].end()))
                 # On after this word: its other places holding the key are the same word
                 # (and a long run of letters is read once, not once for each of them).
-                at = lowered.find(key, words[0].end() if words else at + 1)
+                at = lowered.find(key, word.end())
         return spans
+
+    @functools.cached_property
+    def _read_at_keys(self) -> bool:
+        """Whether _ascii_spans looks for the phrases at their keys' places: keys of
+        three characters or more, phrases of up to 8 terms."""
+        return all(len(p.key) >= 3 and len(p.terms) <= 8 for p in self.phrases)
 
     @functools.cached_property
     def _ideographs_only(self) -> bool:
@@ -461,6 +489,7 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 #: The words of an ASCII text (_PIECE's words there) and the characters they are made of.
 _ASCII_WORD = re.compile("[A-Za-z0-9]+")
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ASCII_KEY = re.compile("[a-z0-9]+")
 
 #: A letter or digit of any script: a line without one holds no term.
 _WORDY = re.compile(r"[^\W_]")

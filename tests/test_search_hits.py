@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
@@ -135,7 +136,7 @@ def texts_and_queries(draw: st.DrawFn, ascii: bool = False) -> tuple[str, str]:
     words = _words_of(text) or ["human"]
     parts = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["word", "phrase", "prefix", "or", "other"]))
+        kind = draw(st.sampled_from(["word", "phrase", "prefix", "or", "other", "odd"]))
         at = draw(st.integers(0, len(words) - 1))
         if kind == "word":
             parts.append(words[at])
@@ -146,9 +147,16 @@ def texts_and_queries(draw: st.DrawFn, ascii: bool = False) -> tuple[str, str]:
             parts.append(word[: draw(st.integers(1, len(word)))] + "*")
         elif kind == "or":
             parts.append(f"{words[at]} OR {draw(st.sampled_from(vocabulary))}")
+        elif kind == "odd":
+            # Words whose terms fold to punctuation or a space first ("⑴" is "(1)"), or
+            # to what is in ASCII words ("ﬁnal", "½"), typed in any text.
+            parts.append(draw(st.sampled_from(_ODD_QUERY_WORDS)))
         else:
             parts.append(draw(st.sampled_from(vocabulary)))
     return text, " ".join(parts)
+
+
+_ODD_QUERY_WORDS = ["⑴", "⒇", "㈠", "ͺa", "ﹰabcd", "ﬁnal", "½", "x²", "Ⅻ", '"⑴ of"']
 
 
 @given(texts_and_queries(), st.integers(0, 10_000))
@@ -184,6 +192,23 @@ def test_the_terms_of_a_text_and_their_offsets_are_those_of_its_tokens(text_and_
     found = list(tokens(text, base))
     expected = ([t.term for t in found], [t.start for t in found], [t.end for t in found])
     assert _columns(text, base) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "text"),
+    [
+        ("⑴", "x(1)"),
+        ("⑴ OR treaty", "Under Article 5(1) of the treaty"),
+        ("ͺa", "a b"),
+        ("ﹰabcd", "x abcd"),
+        ("act", "An act, acted, exact ACTS: fact."),
+        ('"' + " ".join(["abcd"] * 20) + '"', "abcd " * 100),
+        ('"abcd abcd" OR ab*', "abcd abcd abcd ab"),
+    ],
+)
+def test_ascii_text_odd_keys_short_keys_and_long_phrases(typed, text):
+    query = parse_query(typed)
+    assert query.hits(text) == query.hits_everywhere(text)
 
 
 def test_a_long_run_of_letters_is_read_once_for_a_key_found_all_along_it():

@@ -13,18 +13,23 @@ from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
-from research.terms import TERM_BUCKETS, index_terms, lexeme_parts, lexeme_rows
+from research.terms import document_terms, lexeme_parts, lexeme_rows
+
+#: As terms.TERM_BUCKETS, when this was written (tests check that they agree).
+BUCKETS = 16
 
 GIN = django.contrib.postgres.indexes.GinIndex(fields=["terms"], name="document_terms")
 
 
-def _write(apps: StateApps, rows: Callable[[list[str]], Iterable[dict[str, Any]]]) -> None:
+def _write(apps: StateApps, rows: Callable[[set[str]], Iterable[dict[str, Any]]]) -> None:
     Document = apps.get_model("documents", "Document")
     DocumentTerms = apps.get_model("research", "DocumentTerms")
     made = []
     texts = Document.objects.order_by("pk").values_list("pk", "text")
     for document_id, text in texts.iterator(chunk_size=100):
-        made.extend(DocumentTerms(document_id=document_id, **row) for row in rows(index_terms(text)))
+        made.extend(
+            DocumentTerms(document_id=document_id, **row) for row in rows(document_terms(text))
+        )
         if len(made) >= 2000:
             DocumentTerms.objects.bulk_create(made)
             made = []
@@ -67,7 +72,7 @@ def make_table(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None
     sql, params = schema_editor.table_sql(model)
     schema_editor.execute(f"{sql} PARTITION BY LIST (bucket)", params or None)
     table = schema_editor.quote_name(model._meta.db_table)
-    for bucket in range(TERM_BUCKETS):
+    for bucket in range(BUCKETS):
         partition = schema_editor.quote_name(f"{model._meta.db_table}_{bucket}")
         schema_editor.execute(
             f"CREATE TABLE {partition} PARTITION OF {table} FOR VALUES IN ({bucket:d})"
