@@ -147,7 +147,7 @@ def planned_each_time(wanted: bool = True) -> Iterator[None]:
 
 def terms_value(found: Sequence[str]) -> str:
     """What a chunk stores, from its terms (terms.index_terms): the tsvector text on
-    PostgreSQL, the terms separated by spaces for SQLite's FTS5 table."""
+    PostgreSQL, the text of sqlite.terms_text for SQLite's FTS5 table."""
     if connection.vendor == "postgresql":
         return tsvector(found)
-    return " ".join(found)
+    return sqlite.terms_text(found)

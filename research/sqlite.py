@@ -18,9 +18,23 @@ from .terms import Phrase
 TABLE = "research_chunk_terms"
 
 
+#: The ASCII characters other than letters and digits, which the "ascii" tokenizer takes
+#: for separators, and what they are written as inside a term: code points of the Private
+#: Use Area, which no word holds (terms.word_term folds a few letters into such ASCII: "⑴"
+#: is "(1)", "ͺ" is " ι"). Without this, FTS5 would cut "(1)" into "1" and find it
+#: wherever a 1 is, where the hits (from the terms themselves) are none.
+_TOKEN_CHARS = {code: chr(0xF700 + code) for code in range(128) if not chr(code).isalnum()}
+
+
+def terms_text(terms: Iterable[str]) -> str:
+    """What the FTS5 table stores for a chunk's terms: each written as one token, the
+    terms separated by spaces."""
+    return " ".join(term.translate(_TOKEN_CHARS) for term in terms)
+
+
 def create_table(schema_editor: BaseDatabaseSchemaEditor) -> None:
-    # The terms are already cut and folded (research/terms.py), separated by spaces: the
-    # "ascii" tokenizer splits at ASCII spaces and leaves every other character in its term.
+    # The terms are already cut and folded (research/terms.py), and written by terms_text:
+    # the "ascii" tokenizer splits at the spaces between them and keeps each whole.
     schema_editor.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(terms, tokenize = 'ascii')"
     )
@@ -53,9 +67,10 @@ def match_expression(group: Sequence[Phrase]) -> str:
 
 def _phrase(phrase: Phrase) -> str:
     # One quoted string per phrase: the tokenizer cuts it at the spaces into the phrase's
-    # terms (terms hold no space or quote), and FTS5 reads nothing inside it as syntax.
-    # A prefix is the string followed by *, which applies to its last term.
-    return '"' + " ".join(phrase.terms).replace('"', '""') + '"' + (" *" if phrase.prefix else "")
+    # terms (written as stored: no space or quote left in them), and FTS5 reads nothing
+    # inside it as syntax. A prefix is the string followed by *, which applies to its
+    # last term.
+    return '"' + terms_text(phrase.terms) + '"' + (" *" if phrase.prefix else "")
 
 
 def chunk_ids(group: Sequence[Phrase]) -> RawSQL:

@@ -913,6 +913,33 @@ def test_words_find_the_same_documents_from_document_terms_as_from_chunks(
 
 
 @pytest.mark.django_db
+def test_words_folding_to_punctuation_find_the_documents_where_their_hits_are(project):
+    # "⑴" folds to "(1)" and "ͺ" to " ι": terms holding ASCII punctuation or a space, which
+    # SQLite's FTS5 would otherwise cut into other tokens ("1"), finding documents
+    # without a hit.
+    texts = {
+        "numbered": "Article 5 ⑴ applies; see ㈠ and ͺa.\n",
+        "plain": "Article 5(1) applies, 1 and 2; see (一) and a ι.\n",
+        "other": "Nothing here.\n",
+    }
+    documents = {
+        name: services.document_create(
+            user=None, project=project, text=text, metadata=services.DocumentMetadata(title=name)
+        )
+        for name, text in texts.items()
+    }
+    for typed in ["⑴", "㈠", "ͺa", "⑴ OR nothing", '"5 ⑴"', "⑴*", "(1)", "1"]:
+        query = parse_query(typed)
+        with_hits = {document.pk for document in documents.values() if query.hits(document.text)}
+        for group in query.groups:
+            found = set(chunks_matching(group).values_list("document_id", flat=True))
+            matching = set(
+                Document.objects.filter(documents_matching(group)).values_list("pk", flat=True)
+            )
+            assert found == matching == with_hits, typed
+
+
+@pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions: PostgreSQL")
 def test_a_word_is_read_from_its_buckets_partition_alone(corpus):
     import re
