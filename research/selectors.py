@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,11 +103,16 @@ class Hit:
 
     @property
     def before(self) -> str:
-        return _context(self.source, self.start, self.end)[0]
+        return self._context[0]
 
     @property
     def after(self) -> str:
-        return _context(self.source, self.start, self.end)[1]
+        return self._context[1]
+
+    @functools.cached_property
+    def _context(self) -> tuple[str, str]:
+        # Cut once for both sides (cached_property writes past the frozen dataclass).
+        return _context(self.source, self.start, self.end)
 
     @property
     def key(self) -> str:
